@@ -1,0 +1,36 @@
+#pragma once
+
+// The `sluice` subcommands. Each returns the process exit code: 0 ok, 1 failure, 2 usage or
+// configuration error.
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace sluice::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+struct ServeFlags {
+  std::optional<std::string> config_file;
+  std::optional<std::string> listen;
+  std::optional<std::string> data;
+  std::vector<std::string> settings;  // KEY=VALUE
+};
+int serve(const ServeFlags& flags);
+
+struct SendFlags {
+  std::string url = "http://127.0.0.1:7070";
+  std::optional<std::string> file;  // NDJSON; "-" for stdin
+  std::optional<std::string> event_id, stream_id, type, user_id, user_name, amount, currency,
+      tier, message, occurred_at;
+  std::optional<long long> bits, months;
+  bool gifted = false;
+  std::size_t batch_size = 1000;
+};
+int send(const SendFlags& flags);
+
+}  // namespace sluice::cli

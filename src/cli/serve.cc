@@ -1,0 +1,77 @@
+// `sluice serve`: load and check the configuration, open storage, serve HTTP until told to stop.
+
+#include <fmt/format.h>
+
+#include <cstdio>
+
+#include "cli/commands.h"
+#include "core/clock.h"
+#include "core/config.h"
+#include "core/ids.h"
+#include "core/logging.h"
+#include "http/api.h"
+#include "http/server.h"
+#include "queue/dead_letter_store.h"
+#include "queue/intake_queue.h"
+#include "storage/rocks/rocks_backend.h"
+
+namespace sluice::cli {
+namespace {
+
+int configuration_error(std::string_view message) {
+  fmt::print(stderr, "sluice: {}\n", message);
+  return kExitUsage;
+}
+
+}  // namespace
+
+int serve(const ServeFlags& flags) {
+  ConfigSources sources;
+  sources.file = flags.config_file;
+  if (flags.data) sources.overrides.emplace_back("storage", "rocksdb:" + *flags.data);
+  if (flags.listen) sources.overrides.emplace_back("listen", *flags.listen);
+  for (const auto& setting : flags.settings) {
+    const size_t equals = setting.find('=');
+    if (equals == std::string::npos || equals == 0) {
+      return configuration_error(fmt::format("--set {}: expected KEY=VALUE", setting));
+    }
+    sources.overrides.emplace_back(setting.substr(0, equals), setting.substr(equals + 1));
+  }
+  auto loaded = load_config(sources);
+  if (!loaded.ok()) return configuration_error(loaded.status().message());
+  const Config& config = *loaded;
+  configure_logging(config.log_level);
+
+  auto backend = storage::RocksBackend::open(config.storage.location);
+  if (!backend.ok()) {
+    return configuration_error(fmt::format("storage: {}", backend.status().message()));
+  }
+  SystemClock clock;
+  IdGenerator ids(clock);
+  auto intake = queue::IntakeQueue::open(**backend, clock, config.queue_name);
+  if (!intake.ok()) return configuration_error(fmt::format("storage: {}", intake.status().message()));
+  queue::DeadLetterStore dead_letters(**backend, config.deadletter_name);
+
+  http::ServerOptions server_options{config.listen_host,     config.listen_port,
+                                     config.http_threads,    config.max_body_bytes,
+                                     config.max_header_bytes,
+                                     std::chrono::seconds(config.read_timeout_seconds)};
+  http::Api api(**intake, dead_letters, ids, clock,
+                {config.max_batch_events, fmt::format("{}:{}", config.listen_host, config.listen_port)});
+  http::Server server(server_options,
+                      [&api](http::Request& request) { return api.handle(request); });
+  if (Status listening = server.listen(); !listening.ok()) {
+    return configuration_error(listening.message());
+  }
+  // Tests and scripts read the port from this line when they ask for port 0.
+  spdlog::info("listening on {}:{} (storage {}, queue {})", config.listen_host, server.port(),
+               config.storage.to_string(), config.queue_name);
+
+  server.run();
+  spdlog::info("stopped accepting; committing what was accepted");
+  (*intake)->stop();
+  spdlog::info("stopped");
+  return kExitOk;
+}
+
+}  // namespace sluice::cli

@@ -1,0 +1,41 @@
+#include "core/clock.h"
+
+#include <gtest/gtest.h>
+
+namespace sluice {
+namespace {
+
+TEST(ClockTest, FormatsRfc3339InUtcWithMilliseconds) {
+  EXPECT_EQ(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
+  EXPECT_EQ(format_rfc3339(1'795'568'523'456'789), "2026-11-25T01:02:03.456Z");
+}
+
+TEST(ClockTest, ParsesRfc3339) {
+  Micros time = 0;
+  ASSERT_TRUE(parse_rfc3339("2026-11-25T01:02:03Z", time));
+  EXPECT_EQ(time, 1'795'568'523'000'000);
+  ASSERT_TRUE(parse_rfc3339("2026-11-25T02:02:03.5+01:00", time));
+  EXPECT_EQ(time, 1'795'568'523'500'000);
+  ASSERT_TRUE(parse_rfc3339("2024-02-29T00:00:00.123456789-00:30", time));
+  EXPECT_EQ(time % 1'000'000, 123456);
+}
+
+TEST(ClockTest, RefusesWhatIsNotRfc3339) {
+  Micros time = 0;
+  for (const char* text : {"", "2026-11-24", "2026-11-24T01:02:03", "2026-13-01T00:00:00Z",
+                           "2023-02-29T00:00:00Z", "2026-11-24T24:00:00Z", "2026-11-24T01:02:03.Z",
+                           "2026-11-24T01:02:03Zjunk", "2026-11-24T01:02:03+0100",
+                           "+2026-11-24T01:02:03Z", "2026-11-24T01:02:03.1234567890Z"}) {
+    EXPECT_FALSE(parse_rfc3339(text, time)) << text;
+  }
+}
+
+TEST(ClockTest, ManualClockMovesOnlyWhenTold) {
+  ManualClock clock(1000);
+  EXPECT_EQ(clock.now(), 1000);
+  clock.advance(500);
+  EXPECT_EQ(clock.now(), 1500);
+}
+
+}  // namespace
+}  // namespace sluice

@@ -1,0 +1,241 @@
+#include "core/config.h"
+
+#include <charconv>
+#include <cstdlib>
+#include <thread>
+#include <toml++/toml.h>
+
+#include <fmt/format.h>
+
+namespace sluice {
+namespace {
+
+Status setting_error(std::string_view key, std::string_view problem) {
+  return invalid_argument(fmt::format("{}: {}", key, problem));
+}
+
+template <typename Integer>
+bool parse_integer(std::string_view text, Integer& out) {
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return error == std::errc() && end == text.data() + text.size();
+}
+
+template <typename Integer>
+Status parse_bounded(std::string_view key, std::string_view text, Integer low, Integer high,
+                     Integer& out) {
+  if (!parse_integer(text, out) || out < low || out > high) {
+    return setting_error(key, fmt::format("must be a whole number from {} to {}, got \"{}\"", low,
+                                          high, text));
+  }
+  return {};
+}
+
+// A queue name becomes part of storage keys; keep it to a small, safe alphabet.
+Status parse_queue_name(std::string_view key, std::string_view text, std::string& out) {
+  if (text.empty() || text.size() > 63) return setting_error(key, "must be 1 to 63 characters");
+  for (char c : text) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) {
+      return setting_error(key, fmt::format("\"{}\" may hold only a-z, 0-9 and '-'", text));
+    }
+  }
+  out = text;
+  return {};
+}
+
+Status parse_listen(std::string_view key, std::string_view text, Config& config) {
+  // host:port, with [v6]:port for IPv6.
+  const size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos || colon == 0) {
+    return setting_error(key, fmt::format("\"{}\" is not host:port", text));
+  }
+  std::string_view host = text.substr(0, colon);
+  if (host.front() == '[') {
+    if (host.back() != ']' || host.size() < 3) {
+      return setting_error(key, fmt::format("\"{}\" is not host:port", text));
+    }
+    host = host.substr(1, host.size() - 2);
+  }
+  std::uint16_t port;
+  if (!parse_integer(text.substr(colon + 1), port)) {
+    return setting_error(key, fmt::format("\"{}\" has no valid port (0-65535)", text));
+  }
+  config.listen_host = host == "localhost" ? "127.0.0.1" : std::string(host);
+  config.listen_port = port;
+  return {};
+}
+
+struct Setting {
+  std::string_view key;
+  std::function<Status(std::string_view key, std::string_view value, Config&)> apply;
+};
+
+const std::vector<Setting>& settings() {
+  static const std::vector<Setting> all = {
+      {"listen", parse_listen},
+      {"storage",
+       [](std::string_view key, std::string_view value, Config& config) -> Status {
+         auto url = StorageUrl::parse(value);
+         if (!url.ok()) return setting_error(key, url.status().message());
+         config.storage = *url;
+         return {};
+       }},
+      {"queue.name",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_queue_name(key, value, config.queue_name);
+       }},
+      {"queue.deadletter",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_queue_name(key, value, config.deadletter_name);
+       }},
+      {"http.threads",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded(key, value, 0u, 256u, config.http_threads);
+       }},
+      {"http.max_body_bytes",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded<std::size_t>(key, value, 1024, std::size_t{1} << 30,
+                                           config.max_body_bytes);
+       }},
+      {"http.max_header_bytes",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded<std::size_t>(key, value, 1024, std::size_t{1} << 20,
+                                           config.max_header_bytes);
+       }},
+      {"http.max_batch_events",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded<std::size_t>(key, value, 1, 1'000'000, config.max_batch_events);
+       }},
+      {"http.read_timeout_seconds",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded(key, value, 1u, 3600u, config.read_timeout_seconds);
+       }},
+      {"log.level",
+       [](std::string_view key, std::string_view value, Config& config) -> Status {
+         static constexpr std::string_view kLevels[] = {"trace", "debug", "info",
+                                                        "warn",  "error", "off"};
+         for (auto level : kLevels) {
+           if (value == level) {
+             config.log_level = value;
+             return {};
+           }
+         }
+         return setting_error(
+             key, fmt::format("\"{}\" is not one of trace, debug, info, warn, error, off", value));
+       }},
+  };
+  return all;
+}
+
+const Setting* find_setting(std::string_view key) {
+  for (const auto& setting : settings()) {
+    if (setting.key == key) return &setting;
+  }
+  return nullptr;
+}
+
+// Flattens a TOML table into (dotted key, value as text) pairs; arrays and other non-scalars are
+// refused so that a typo cannot silently drop a setting.
+Status flatten(const toml::table& table, const std::string& prefix,
+               std::vector<std::pair<std::string, std::string>>& out) {
+  for (const auto& [name, node] : table) {
+    const std::string key = prefix.empty() ? std::string(name.str())
+                                           : prefix + "." + std::string(name.str());
+    if (const auto* sub = node.as_table()) {
+      SLUICE_RETURN_IF_ERROR(flatten(*sub, key, out));
+    } else if (const auto* text = node.as_string()) {
+      out.emplace_back(key, text->get());
+    } else if (const auto* integer = node.as_integer()) {
+      out.emplace_back(key, std::to_string(integer->get()));
+    } else if (const auto* boolean = node.as_boolean()) {
+      out.emplace_back(key, boolean->get() ? "true" : "false");
+    } else {
+      return setting_error(key, "must be a string, a whole number or a boolean");
+    }
+  }
+  return {};
+}
+
+Status apply(Config& config, std::string_view key, std::string_view value, std::string_view source) {
+  const Setting* setting = find_setting(key);
+  if (setting == nullptr) {
+    return invalid_argument(fmt::format("{}: unknown setting (from {})", key, source));
+  }
+  return setting->apply(key, value, config);
+}
+
+}  // namespace
+
+Result<StorageUrl> StorageUrl::parse(std::string_view text) {
+  const size_t colon = text.find(':');
+  if (colon == std::string_view::npos) {
+    return invalid_argument(fmt::format("\"{}\" is not a storage URL such as rocksdb:./data", text));
+  }
+  const std::string_view scheme = text.substr(0, colon);
+  std::string_view location = text.substr(colon + 1);
+  if (scheme != "rocksdb") {
+    return invalid_argument(
+        fmt::format("unsupported storage \"{}\"; this build supports rocksdb:PATH", scheme));
+  }
+  if (location.starts_with("//")) location.remove_prefix(2);
+  if (location.empty()) return invalid_argument("rocksdb: needs a directory, as in rocksdb:./data");
+  return StorageUrl{std::string(scheme), std::string(location)};
+}
+
+std::string environment_name(std::string_view key) {
+  std::string name = "SLUICE_";
+  for (char c : key) name += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  return name;
+}
+
+std::vector<std::string_view> config_keys() {
+  std::vector<std::string_view> keys;
+  for (const auto& setting : settings()) keys.push_back(setting.key);
+  return keys;
+}
+
+Result<Config> load_config(const ConfigSources& sources) {
+  Config config;
+
+  if (sources.file) {
+    toml::table parsed;
+    try {
+      parsed = toml::parse_file(*sources.file);
+    } catch (const toml::parse_error& error) {
+      return invalid_argument(fmt::format("config: {}:{}:{}: {}", *sources.file,
+                                          error.source().begin.line, error.source().begin.column,
+                                          error.description()));
+    }
+    std::vector<std::pair<std::string, std::string>> values;
+    SLUICE_RETURN_IF_ERROR(flatten(parsed, "", values));
+    for (const auto& [key, value] : values) {
+      SLUICE_RETURN_IF_ERROR(apply(config, key, value, *sources.file));
+    }
+  }
+
+  auto environment = sources.environment;
+  if (!environment) {
+    environment = [](const std::string& name) -> std::optional<std::string> {
+      const char* value = std::getenv(name.c_str());
+      if (value == nullptr) return std::nullopt;
+      return std::string(value);
+    };
+  }
+  for (const auto& setting : settings()) {
+    const std::string name = environment_name(setting.key);
+    if (auto value = environment(name)) {
+      SLUICE_RETURN_IF_ERROR(apply(config, setting.key, *value, name));
+    }
+  }
+
+  for (const auto& [key, value] : sources.overrides) {
+    SLUICE_RETURN_IF_ERROR(apply(config, key, value, "the command line"));
+  }
+
+  if (config.http_threads == 0) config.http_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (config.queue_name == config.deadletter_name) {
+    return setting_error("queue.deadletter", "must differ from queue.name");
+  }
+  return config;
+}
+
+}  // namespace sluice

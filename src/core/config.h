@@ -1,0 +1,62 @@
+#pragma once
+
+// Server configuration: defaults, overridden by a TOML file, overridden by SLUICE_* environment
+// variables, overridden by command-line settings. Every value is checked here, before anything
+// starts; an error names the key ("http.max_body_bytes: must be a whole number ≥ 1024").
+//
+// Keys are dotted ("queue.name"); in TOML they are tables ([queue] name = "alerts"), in the
+// environment upper-case with underscores (SLUICE_QUEUE_NAME), on the command line `--set
+// queue.name=alerts`.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sluice/status.h"
+
+namespace sluice {
+
+// Where durable state lives: "rocksdb:./data" (the embedded default).
+struct StorageUrl {
+  std::string scheme;    // "rocksdb"
+  std::string location;  // for rocksdb, the data directory
+
+  static Result<StorageUrl> parse(std::string_view text);
+  std::string to_string() const { return scheme + ":" + location; }
+};
+
+struct Config {
+  std::string listen_host = "127.0.0.1";
+  std::uint16_t listen_port = 7070;  // 0 asks the system for a free port
+  StorageUrl storage{"rocksdb", "./data"};
+  std::string queue_name = "alerts";
+  std::string deadletter_name = "alerts-deadletter";
+  unsigned http_threads = 0;  // 0: one per core
+  std::size_t max_body_bytes = 8u << 20;
+  std::size_t max_header_bytes = 16u << 10;
+  std::size_t max_batch_events = 10000;
+  unsigned read_timeout_seconds = 30;
+  std::string log_level = "info";
+};
+
+struct ConfigSources {
+  std::optional<std::string> file;  // a TOML file; it must exist when named
+  // Reads an environment variable; defaults to the process environment.
+  std::function<std::optional<std::string>(const std::string&)> environment;
+  std::vector<std::pair<std::string, std::string>> overrides;  // key, value; applied in order
+};
+
+Result<Config> load_config(const ConfigSources& sources);
+
+// Every key, for `sluice serve --help` and error messages.
+std::vector<std::string_view> config_keys();
+
+// The environment variable that sets `key`: "queue.name" → "SLUICE_QUEUE_NAME".
+std::string environment_name(std::string_view key);
+
+}  // namespace sluice

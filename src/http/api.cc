@@ -1,0 +1,171 @@
+#include "http/api.h"
+
+#include <boost/json.hpp>
+
+#include <fmt/format.h>
+
+#include "core/logging.h"
+#include "http/offload.h"
+#include "pipeline/event.h"
+
+namespace sluice::http {
+
+namespace json = boost::json;
+using beast_http::status;
+
+namespace {
+
+constexpr std::string_view kInstancesPath = "/runtime/webhooks/durabletask/instances/";
+
+// The media type without parameters, lower-cased: "Application/JSON; charset=utf-8" →
+// "application/json".
+std::string media_type(std::string_view content_type) {
+  std::string_view type = content_type.substr(0, content_type.find(';'));
+  while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+  while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+  std::string lowered(type);
+  for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return lowered;
+}
+
+// A Host header fit to echo into URLs; anything else falls back to the configured address.
+bool is_plain_host(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+           c == '[' || c == ']';
+  });
+}
+
+Response method_not_allowed(std::string_view allowed) {
+  Response response = error_response(status::method_not_allowed, "method_not_allowed",
+                                     fmt::format("use {}", allowed));
+  response.set(beast_http::field::allow, allowed);
+  return response;
+}
+
+}  // namespace
+
+Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
+         const Clock& clock, ApiOptions options)
+    : intake_(intake),
+      dead_letters_(dead_letters),
+      ids_(ids),
+      clock_(clock),
+      options_(std::move(options)),
+      blocking_(2) {}
+
+Api::~Api() { blocking_.join(); }
+
+boost::asio::awaitable<Response> Api::handle(Request& request) {
+  const std::string_view target = request.target();
+  const std::string_view path = target.substr(0, target.find('?'));
+  if (path == "/api/events") {
+    if (request.method() != beast_http::verb::post) co_return method_not_allowed("POST");
+    co_return co_await post_events(request);
+  }
+  if (path == "/api/queue") {
+    if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
+    co_return co_await get_queue();
+  }
+  if (path == "/healthz") {
+    if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
+    co_return json_response(status::ok, json::object{{"status", "ok"}});
+  }
+  co_return error_response(status::not_found, "not_found",
+                           fmt::format("no route for {}", path.substr(0, 200)));
+}
+
+boost::asio::awaitable<Response> Api::post_events(Request& request) {
+  const std::string type = media_type(request[beast_http::field::content_type]);
+  pipeline::BodyFormat format;
+  if (type == "application/json") {
+    format = pipeline::BodyFormat::kJson;
+  } else if (type == "application/x-ndjson" || type == "application/ndjson") {
+    format = pipeline::BodyFormat::kNdjson;
+  } else {
+    co_return error_response(status::unsupported_media_type, "unsupported_media_type",
+                             "send application/json or application/x-ndjson", "Content-Type");
+  }
+
+  auto parsed = pipeline::parse_events(request.body(), format, {options_.max_batch_events}, ids_);
+  if (auto* error = std::get_if<pipeline::EventError>(&parsed)) {
+    const auto code = error->code == "batch_too_large" ? status::payload_too_large : status::bad_request;
+    co_return error_response(code, error->code, error->message, error->field, error->index);
+  }
+  auto& body = std::get<pipeline::ParsedBody>(parsed);
+
+  std::vector<queue::NewMessage> messages;
+  messages.reserve(body.events.size());
+  for (auto& event : body.events) messages.push_back({event.event_id, std::move(event.json)});
+  auto [appended, outcome] = co_await async_append(intake_, std::move(messages));
+  if (!appended.ok()) {
+    spdlog::warn("ingest refused: {}", appended.to_string());
+    co_return status_response(appended);
+  }
+
+  if (body.single) {
+    const std::string& id = body.events[0].event_id;
+    const std::string_view host_header = request[beast_http::field::host];
+    const std::string base =
+        fmt::format("http://{}{}{}", is_plain_host(host_header) ? host_header : options_.public_host,
+                    kInstancesPath, id);
+    Response response = json_response(
+        status::accepted,
+        json::object{{"id", id},
+                     {"statusQueryGetUri", base},
+                     {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
+                     {"terminatePostUri", base + "/terminate?reason={text}"},
+                     {"purgeHistoryDeleteUri", base},
+                     {"duplicate", bool(outcome.duplicate[0])}});
+    response.set(beast_http::field::location, base);
+    co_return response;
+  }
+
+  json::array ids;
+  ids.reserve(body.events.size());
+  for (const auto& event : body.events) ids.emplace_back(event.event_id);
+  const std::size_t accepted = outcome.accepted();
+  co_return json_response(status::accepted,
+                          json::object{{"accepted", accepted},
+                                       {"duplicates", body.events.size() - accepted},
+                                       {"ids", std::move(ids)}});
+}
+
+boost::asio::awaitable<Response> Api::get_queue() {
+  struct Reading {
+    Status status;
+    queue::QueueStats intake;
+    std::int64_t dead_letters = 0;
+  };
+  Reading reading = co_await run_blocking(blocking_, [this] {
+    Reading r;
+    auto intake = intake_.stats();
+    auto dead = dead_letters_.count();
+    if (!intake.ok()) {
+      r.status = intake.status();
+    } else if (!dead.ok()) {
+      r.status = dead.status();
+    } else {
+      r.intake = *intake;
+      r.dead_letters = *dead;
+    }
+    return r;
+  });
+  if (!reading.status.ok()) co_return status_response(reading.status);
+
+  json::value oldest_age = nullptr;
+  if (reading.intake.oldest_enqueued) {
+    oldest_age = std::max<double>(0, static_cast<double>(clock_.now() - *reading.intake.oldest_enqueued) / 1e6);
+  }
+  co_return json_response(
+      status::ok,
+      json::object{{"name", intake_.name()},
+                   {"depth", reading.intake.depth},
+                   {"oldest_age_seconds", oldest_age},
+                   {"in_flight", reading.intake.in_flight},
+                   {"deadletter",
+                    json::object{{"name", dead_letters_.name()}, {"count", reading.dead_letters}}}});
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,50 @@
+#include "http/json_response.h"
+
+#include <boost/json.hpp>
+
+namespace sluice::http {
+
+Response json_response(beast_http::status status, const boost::json::value& body) {
+  Response response{status, 11};
+  response.set(beast_http::field::content_type, "application/json");
+  response.body() = boost::json::serialize(body);
+  response.prepare_payload();
+  return response;
+}
+
+Response error_response(beast_http::status status, std::string_view code, std::string_view message,
+                        std::string_view field, std::optional<std::size_t> index) {
+  boost::json::object error{{"code", code}, {"message", message}};
+  error["field"] = field.empty() ? boost::json::value(nullptr) : boost::json::value(field);
+  error["index"] = index ? boost::json::value(*index) : boost::json::value(nullptr);
+  return json_response(status, boost::json::object{{"error", std::move(error)}});
+}
+
+Response status_response(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk:
+      return json_response(beast_http::status::ok, boost::json::object{});
+    case StatusCode::kInvalidArgument:
+      return error_response(beast_http::status::bad_request, "invalid_argument", status.message());
+    case StatusCode::kNotFound:
+      return error_response(beast_http::status::not_found, "not_found", status.message());
+    case StatusCode::kAlreadyExists:
+      return error_response(beast_http::status::conflict, "already_exists", status.message());
+    case StatusCode::kFailedPrecondition:
+      return error_response(beast_http::status::conflict, "failed_precondition", status.message());
+    case StatusCode::kResourceExhausted:
+    case StatusCode::kUnavailable: {
+      Response response = error_response(beast_http::status::service_unavailable, "unavailable",
+                                         status.message());
+      response.set(beast_http::field::retry_after, "1");
+      return response;
+    }
+    case StatusCode::kCorruption:
+    case StatusCode::kIoError:
+    case StatusCode::kInternal:
+      break;
+  }
+  return error_response(beast_http::status::internal_server_error, "internal", status.message());
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,28 @@
+#pragma once
+
+// Building HTTP responses. Every error body has one shape:
+//   {"error":{"code":"invalid_field","message":"…","field":"amount","index":3}}
+// `field` and `index` are null when they do not apply.
+
+#include <boost/beast/http.hpp>
+#include <boost/json/value.hpp>
+#include <optional>
+#include <string_view>
+
+#include "sluice/status.h"
+
+namespace sluice::http {
+
+namespace beast_http = boost::beast::http;
+using Request = beast_http::request<beast_http::string_body>;
+using Response = beast_http::response<beast_http::string_body>;
+
+Response json_response(beast_http::status status, const boost::json::value& body);
+
+Response error_response(beast_http::status status, std::string_view code, std::string_view message,
+                        std::string_view field = {}, std::optional<std::size_t> index = {});
+
+// The one place where a Status becomes an HTTP answer.
+Response status_response(const Status& status);
+
+}  // namespace sluice::http

@@ -1,0 +1,176 @@
+#include "http/server.h"
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core.hpp>
+#include <thread>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "core/logging.h"
+
+namespace sluice::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using asio::ip::tcp;
+constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
+
+// What stop() may reach of a connection from another thread. Shared with the connection's
+// coroutine; every member is touched only on the connection's strand.
+class Server::Connection : public std::enable_shared_from_this<Connection> {
+ public:
+  explicit Connection(beast::tcp_stream& stream) : stream_(&stream) {}
+
+  // Closes the connection now if it is waiting for a request; otherwise it closes itself after
+  // answering the request in hand.
+  void stop_when_idle() {
+    asio::post(stream_->get_executor(), [self = shared_from_this()] {
+      self->stopping_ = true;
+      if (self->idle_ && self->stream_ != nullptr) self->stream_->socket().close();
+    });
+  }
+  void set_idle(bool idle) { idle_ = idle; }
+  bool stopping() const { return stopping_; }
+  // The coroutine is ending and its stream is about to go.
+  void finish() { stream_ = nullptr; }
+
+ private:
+  beast::tcp_stream* stream_;
+  bool idle_ = true;
+  bool stopping_ = false;
+};
+
+Server::Server(ServerOptions options, Handler handler)
+    : options_(std::move(options)),
+      handler_(std::move(handler)),
+      context_(static_cast<int>(options_.threads)),
+      acceptor_(context_),
+      signals_(context_, SIGINT, SIGTERM) {}
+
+Server::~Server() = default;
+
+Status Server::listen() {
+  boost::system::error_code error;
+  const auto address = asio::ip::make_address(options_.host, error);
+  const std::string where = fmt::format("{}:{}", options_.host, options_.port);
+  if (error) return invalid_argument(fmt::format("listen: \"{}\" is not an IP address", options_.host));
+  const tcp::endpoint endpoint(address, options_.port);
+  acceptor_.open(endpoint.protocol(), error);
+  if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
+  if (!error) acceptor_.bind(endpoint, error);
+  if (!error) acceptor_.listen(asio::socket_base::max_listen_connections, error);
+  if (error) {
+    return invalid_argument(fmt::format("listen: cannot listen on {}: {}", where, error.message()));
+  }
+  port_ = acceptor_.local_endpoint().port();
+  return {};
+}
+
+void Server::run() {
+  signals_.async_wait([this](const boost::system::error_code& error, int signal) {
+    if (error) return;
+    spdlog::info("received signal {}, stopping", signal);
+    stop();
+  });
+  asio::co_spawn(context_, accept_loop(), asio::detached);
+
+  std::vector<std::thread> threads;
+  for (unsigned i = 1; i < options_.threads; ++i) threads.emplace_back([this] { context_.run(); });
+  context_.run();
+  for (auto& thread : threads) thread.join();
+}
+
+void Server::stop() {
+  asio::post(context_, [this] {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    signals_.cancel(ignored);
+  });
+  std::lock_guard lock(connections_mutex_);
+  stopping_ = true;
+  for (const auto& connection : connections_) connection->stop_when_idle();
+}
+
+asio::awaitable<void> Server::accept_loop() {
+  while (true) {
+    auto [error, socket] = co_await acceptor_.async_accept(asio::make_strand(context_), kNoThrow);
+    if (error == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
+    if (error) {
+      // Out of file descriptors and the like: keep the listener alive and try again.
+      spdlog::warn("accept failed: {}", error.message());
+      continue;
+    }
+    asio::co_spawn(socket.get_executor(), serve(std::move(socket)), asio::detached);
+  }
+}
+
+asio::awaitable<void> Server::serve(tcp::socket socket) {
+  socket.set_option(tcp::no_delay(true));
+  beast::tcp_stream stream(std::move(socket));
+  auto connection_state = std::make_shared<Connection>(stream);
+  Connection& connection = *connection_state;
+  {
+    std::lock_guard lock(connections_mutex_);
+    if (stopping_) co_return;
+    connections_.insert(connection_state);
+  }
+
+  beast::flat_buffer buffer;
+  while (!connection.stopping()) {
+    beast_http::request_parser<beast_http::string_body> parser;
+    parser.body_limit(options_.max_body_bytes);
+    parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
+    stream.expires_after(options_.read_timeout);
+    connection.set_idle(true);
+    auto [read_error, bytes] = co_await beast_http::async_read(stream, buffer, parser, kNoThrow);
+    connection.set_idle(false);
+
+    Response response;
+    bool keep_alive = false;
+    if (!read_error) {
+      Request request = parser.release();
+      keep_alive = request.keep_alive();
+      stream.expires_never();
+      response = co_await handler_(request);
+    } else if (read_error == beast_http::error::body_limit) {
+      response = error_response(beast_http::status::payload_too_large, "body_too_large",
+                                fmt::format("the body may be at most {} bytes", options_.max_body_bytes));
+    } else if (read_error == beast_http::error::header_limit) {
+      response = error_response(beast_http::status::request_header_fields_too_large,
+                                "headers_too_large",
+                                fmt::format("the headers may be at most {} bytes",
+                                            options_.max_header_bytes));
+    } else if (read_error.category() == beast_http::make_error_code(beast_http::error::bad_target).category() &&
+               read_error != beast_http::error::end_of_stream &&
+               read_error != beast_http::error::partial_message) {
+      response = error_response(beast_http::status::bad_request, "malformed_request",
+                                fmt::format("the request is not valid HTTP/1.1: {}",
+                                            read_error.message()));
+    } else {
+      break;  // closed by the client, timed out, or cancelled by stop()
+    }
+
+    keep_alive = keep_alive && !connection.stopping();
+    response.keep_alive(keep_alive);
+    response.set(beast_http::field::server, "sluice");
+    stream.expires_after(options_.read_timeout);
+    auto [write_error, written] = co_await beast_http::async_write(stream, response, kNoThrow);
+    if (write_error || !keep_alive) break;
+  }
+
+  {
+    std::lock_guard lock(connections_mutex_);
+    connections_.erase(connection_state);
+  }
+  connection.finish();
+  boost::system::error_code ignored;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  stream.socket().close(ignored);
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,55 @@
+#pragma once
+
+// The stream-event schema (DESIGN §5) and the parser that checks ingest bodies against it.
+//
+// A body is one JSON object, a JSON array of objects, or NDJSON (one object per line). Every
+// event is checked in full before any is accepted, so a batch is all-or-nothing. An accepted
+// event is kept as its compact JSON text, unknown fields included; an event without an
+// `event_id` gets a generated one, written into the stored text.
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "core/ids.h"
+
+namespace sluice::pipeline {
+
+enum class BodyFormat { kJson, kNdjson };
+
+// Why a body was refused. `code` is stable and machine-readable; `field` names the offending
+// field ("" when the problem is not one field); `index` is the event's position in a batch.
+struct EventError {
+  std::string code;  // malformed_json, invalid_event, missing_field, invalid_field, empty_batch,
+                     // batch_too_large
+  std::string message;
+  std::string field;
+  std::optional<std::size_t> index;
+};
+
+struct ParsedEvent {
+  std::string event_id;
+  std::string json;  // compact JSON text of the whole event, including event_id
+};
+
+struct ParsedBody {
+  bool single = false;  // the body was one JSON object rather than a batch
+  std::vector<ParsedEvent> events;
+};
+
+struct ParseLimits {
+  std::size_t max_events = 10000;
+};
+
+// Parses and validates `body`. Appends padding to `body`'s capacity for the SIMD parser (its
+// contents are unchanged). Thread-safe: each thread uses its own parser state.
+std::variant<ParsedBody, EventError> parse_events(std::string& body, BodyFormat format,
+                                                  const ParseLimits& limits, IdGenerator& ids);
+
+// True for 1–128 characters of [A-Za-z0-9._:-], the rule for event and stream ids.
+bool is_valid_id(std::string_view id);
+
+}  // namespace sluice::pipeline

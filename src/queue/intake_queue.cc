@@ -1,0 +1,212 @@
+#include "queue/intake_queue.h"
+
+#include <future>
+#include <unordered_set>
+
+#include <fmt/format.h>
+
+#include "storage/key_encoding.h"
+
+namespace sluice::queue {
+
+using storage::Table;
+
+std::size_t AppendOutcome::accepted() const {
+  return static_cast<std::size_t>(std::count(duplicate.begin(), duplicate.end(), false));
+}
+
+Result<std::unique_ptr<IntakeQueue>> IntakeQueue::open(storage::Backend& backend,
+                                                       const Clock& clock, std::string name) {
+  SLUICE_ASSIGN_OR_RETURN(auto next,
+                          backend.get(Table::kMeta, storage::key_prefix({"queue", name}) + "next"));
+  std::uint64_t next_sequence = 1;
+  if (next) {
+    if (next->size() != 8) return corruption(fmt::format("queue {}: next sequence is damaged", name));
+    next_sequence = storage::read_big_endian(*next);
+  }
+  return std::unique_ptr<IntakeQueue>(
+      new IntakeQueue(backend, clock, std::move(name), next_sequence));
+}
+
+IntakeQueue::IntakeQueue(storage::Backend& backend, const Clock& clock, std::string name,
+                         std::uint64_t next_sequence)
+    : backend_(backend),
+      clock_(clock),
+      name_(std::move(name)),
+      key_prefix_(storage::key_prefix({name_})),
+      next_sequence_key_(storage::key_prefix({"queue", name_}) + "next"),
+      depth_key_(storage::key_prefix({"queue", name_}) + "depth"),
+      next_sequence_(next_sequence),
+      appender_([this] { run_appender(); }) {}
+
+IntakeQueue::~IntakeQueue() { stop(); }
+
+void IntakeQueue::stop() {
+  {
+    std::lock_guard lock(append_mutex_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  append_ready_.notify_one();
+  appender_.join();
+}
+
+std::string IntakeQueue::message_key(std::uint64_t sequence) const {
+  std::string key = key_prefix_;
+  storage::append_big_endian(key, sequence);
+  return key;
+}
+
+void IntakeQueue::append(std::vector<NewMessage> messages, AppendCallback done) {
+  {
+    std::lock_guard lock(append_mutex_);
+    if (!stopping_) {
+      pending_.push_back({std::move(messages), std::move(done)});
+      if (pending_.size() == 1) append_ready_.notify_one();
+      return;
+    }
+  }
+  done(unavailable("the intake queue is shutting down"));
+}
+
+Result<AppendOutcome> IntakeQueue::append_and_wait(std::vector<NewMessage> messages) {
+  std::promise<Result<AppendOutcome>> promise;
+  auto future = promise.get_future();
+  append(std::move(messages), [&promise](Result<AppendOutcome> outcome) {
+    promise.set_value(std::move(outcome));
+  });
+  return future.get();
+}
+
+void IntakeQueue::run_appender() {
+  std::vector<PendingAppend> group;
+  while (true) {
+    {
+      std::unique_lock lock(append_mutex_);
+      append_ready_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and everything accepted has been committed
+      group.swap(pending_);
+    }
+    commit_group(group);
+    group.clear();
+  }
+}
+
+void IntakeQueue::commit_group(std::vector<PendingAppend>& group) {
+  std::vector<std::string> idempotency_keys;
+  for (const auto& pending : group) {
+    for (const auto& message : pending.messages) {
+      idempotency_keys.push_back(key_prefix_ + message.id);
+    }
+  }
+  auto seen_before = backend_.get_many(Table::kIdempotency, idempotency_keys);
+  if (!seen_before.ok()) {
+    for (auto& pending : group) pending.done(seen_before.status());
+    return;
+  }
+
+  const Micros now = clock_.now();
+  const std::uint64_t first_sequence = next_sequence_;
+  std::uint64_t sequence = first_sequence;
+  std::unordered_set<std::string_view> seen_in_group;
+  std::vector<AppendOutcome> outcomes(group.size());
+  storage::Mutation mutation;
+  size_t index = 0;
+  for (size_t g = 0; g < group.size(); ++g) {
+    for (const auto& message : group[g].messages) {
+      const std::string& idempotency_key = idempotency_keys[index];
+      const bool duplicate =
+          (*seen_before)[index].has_value() || !seen_in_group.insert(idempotency_key).second;
+      ++index;
+      outcomes[g].duplicate.push_back(duplicate);
+      if (duplicate) continue;
+      std::string record;
+      storage::append_big_endian(record, sequence);
+      record += storage::encode_counter(now);
+      mutation.put(Table::kIdempotency, idempotency_key, record);
+      mutation.put(Table::kQueue, message_key(sequence),
+                   encode_message({sequence, message.id, now, message.body}));
+      ++sequence;
+    }
+  }
+
+  if (sequence != first_sequence) {
+    std::string next;
+    storage::append_big_endian(next, sequence);
+    mutation.put(Table::kMeta, next_sequence_key_, next);
+    mutation.add(depth_key_, static_cast<std::int64_t>(sequence - first_sequence));
+    Status committed = backend_.commit(mutation);
+    if (!committed.ok()) {
+      for (auto& pending : group) pending.done(committed);
+      return;
+    }
+    next_sequence_ = sequence;
+  }
+  for (size_t g = 0; g < group.size(); ++g) group[g].done(std::move(outcomes[g]));
+}
+
+Result<std::vector<Message>> IntakeQueue::lease(std::size_t max) {
+  std::lock_guard lock(lease_mutex_);
+  std::vector<Message> leased;
+  storage::ScanOptions scan;
+  scan.prefix = key_prefix_;
+  if (lease_from_ > 0) scan.after = message_key(lease_from_ - 1);
+  scan.limit = max + leased_.size();  // enough to skip every message already leased
+  SLUICE_ASSIGN_OR_RETURN(auto entries, backend_.scan(Table::kQueue, scan));
+  for (const auto& entry : entries) {
+    if (leased.size() == max) break;
+    if (entry.key.size() != key_prefix_.size() + 8) {
+      return corruption(fmt::format("queue {}: malformed key", name_));
+    }
+    const std::uint64_t sequence = storage::read_big_endian(entry.key.substr(key_prefix_.size()));
+    if (leased_.contains(sequence)) continue;
+    SLUICE_ASSIGN_OR_RETURN(Message message, decode_message(sequence, entry.value));
+    leased_.insert(sequence);
+    leased.push_back(std::move(message));
+  }
+  if (!leased.empty()) {
+    // Every message up to the last one leased is now leased or taken.
+    lease_from_ = std::max(lease_from_, leased.back().sequence + 1);
+  }
+  return leased;
+}
+
+void IntakeQueue::take(storage::Mutation& mutation, const Message& message) const {
+  mutation.erase(Table::kQueue, message_key(message.sequence));
+  mutation.add(depth_key_, -1);
+}
+
+void IntakeQueue::settle(std::span<const std::uint64_t> sequences, bool taken) {
+  std::lock_guard lock(lease_mutex_);
+  for (std::uint64_t sequence : sequences) {
+    leased_.erase(sequence);
+    if (!taken) lease_from_ = std::min(lease_from_, sequence);
+  }
+}
+
+Result<QueueStats> IntakeQueue::stats() {
+  QueueStats stats;
+  SLUICE_ASSIGN_OR_RETURN(stats.depth, backend_.counter(depth_key_));
+  storage::ScanOptions scan;
+  scan.prefix = key_prefix_;
+  scan.limit = 1;
+  {
+    std::lock_guard lock(lease_mutex_);
+    stats.in_flight = leased_.size();
+    // Below the first lease (or lease_from_) everything has been taken: start there so the scan
+    // does not walk over deleted messages.
+    const std::uint64_t oldest_possible =
+        leased_.empty() ? lease_from_ : std::min(lease_from_, *leased_.begin());
+    if (oldest_possible > 0) scan.after = message_key(oldest_possible - 1);
+  }
+  SLUICE_ASSIGN_OR_RETURN(auto entries, backend_.scan(Table::kQueue, scan));
+  if (!entries.empty()) {
+    const std::uint64_t sequence =
+        storage::read_big_endian(std::string_view(entries[0].key).substr(key_prefix_.size()));
+    SLUICE_ASSIGN_OR_RETURN(Message oldest, decode_message(sequence, entries[0].value));
+    stats.oldest_enqueued = oldest.enqueued_at;
+  }
+  return stats;
+}
+
+}  // namespace sluice::queue

@@ -1,0 +1,67 @@
+#include "storage/document_patch.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+namespace sluice::storage {
+namespace {
+
+namespace json = boost::json;
+
+json::value apply(std::string_view document, const std::vector<DocumentPatch>& patches) {
+  std::vector<std::string> encoded;
+  for (const auto& patch : patches) encoded.push_back(patch.encode());
+  std::vector<std::string_view> views(encoded.begin(), encoded.end());
+  auto result = apply_patches(document, views);
+  EXPECT_TRUE(result.ok()) << result.status().to_string();
+  return result.ok() ? json::parse(*result) : json::value();
+}
+
+TEST(DocumentPatchTest, IncrementsCreateMissingMembers) {
+  DocumentPatch patch;
+  patch.increment({"followers"}, 1).increment({"donations", "totals", "USD"}, 500);
+  EXPECT_EQ(apply("", {patch, patch}),
+            json::parse(R"({"followers":2,"donations":{"totals":{"USD":1000}}})"));
+}
+
+TEST(DocumentPatchTest, IncrementsCommute) {
+  DocumentPatch a, b;
+  a.increment({"n"}, 3).maximum({"last"}, "2026-01-02T00:00:00.000Z");
+  b.increment({"n"}, -1).maximum({"last"}, "2026-01-01T00:00:00.000Z");
+  EXPECT_EQ(apply(R"({"n":10})", {a, b}), apply(R"({"n":10})", {b, a}));
+  EXPECT_EQ(apply(R"({"n":10})", {a, b}).at("last").as_string(), "2026-01-02T00:00:00.000Z");
+}
+
+TEST(DocumentPatchTest, AssignKeepsOtherMembers) {
+  DocumentPatch patch;
+  patch.assign({"updated_at"}, "x");
+  EXPECT_EQ(apply(R"({"keep":true})", {patch}), json::parse(R"({"keep":true,"updated_at":"x"})"));
+}
+
+TEST(DocumentPatchTest, RoundTripsThroughEncoding) {
+  DocumentPatch patch;
+  patch.increment({"a", "b"}, 7).assign({"c"}, json::array{1, 2});
+  auto decoded = DocumentPatch::decode(patch.encode());
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->encode(), patch.encode());
+}
+
+TEST(DocumentPatchTest, RefusesConflictsAndGarbage) {
+  DocumentPatch patch;
+  patch.increment({"name", "x"}, 1);
+  const std::string encoded = patch.encode();
+  EXPECT_FALSE(apply_patches(R"({"name":"text"})", {encoded}).ok());
+  DocumentPatch increment_string;
+  increment_string.increment({"name"}, 1);
+  const std::string encoded_string = increment_string.encode();
+  EXPECT_FALSE(apply_patches(R"({"name":"text"})", {encoded_string}).ok());
+  EXPECT_FALSE(DocumentPatch::decode("not json").ok());
+  EXPECT_FALSE(DocumentPatch::decode(R"([["inc",["a"],"x"]])").ok());
+  EXPECT_FALSE(DocumentPatch::decode(R"([["drop",["a"],1]])").ok());
+  EXPECT_FALSE(DocumentPatch::decode(R"([["inc",[],1]])").ok());
+  EXPECT_FALSE(apply_patches("[1]", {}).ok());
+}
+
+}  // namespace
+}  // namespace sluice::storage

@@ -1,0 +1,56 @@
+#pragma once
+
+// Mutation: a list of changes that a Backend applies atomically, all or none.
+//
+// Modules add to one Mutation whatever belongs together — a consumer's take of a queue message
+// and the records it writes for it, say — so that a crash can never separate them.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "storage/table.h"
+
+namespace sluice::storage {
+
+class DocumentPatch;
+
+class Mutation {
+ public:
+  enum class Kind : std::uint8_t {
+    kPut,    // set key to value
+    kErase,  // remove key (no error when absent)
+    kAdd,    // add a signed 64-bit delta to a counter (Table::kCounters only)
+    kPatch,  // merge a DocumentPatch into a JSON document (Table::kDocuments only)
+  };
+  struct Operation {
+    Kind kind;
+    Table table;
+    std::string key;
+    std::string value;  // kPut: the value; kAdd: the delta as 8 little-endian bytes; kPatch: encoded
+  };
+
+  void put(Table table, std::string_view key, std::string_view value);
+  void erase(Table table, std::string_view key);
+  void add(std::string_view counter, std::int64_t delta);
+  void patch(std::string_view document_key, const DocumentPatch& patch);
+
+  // Moves every operation of `other` to the end of this one.
+  void absorb(Mutation&& other);
+
+  const std::vector<Operation>& operations() const { return operations_; }
+  bool empty() const { return operations_.empty(); }
+  // Bytes of keys and values, for sizing batches.
+  std::size_t byte_size() const { return byte_size_; }
+
+ private:
+  std::vector<Operation> operations_;
+  std::size_t byte_size_ = 0;
+};
+
+// Counter deltas travel as 8 little-endian bytes; counters are stored the same way.
+std::string encode_counter(std::int64_t value);
+std::int64_t decode_counter(std::string_view bytes);  // bytes.size() must be 8
+
+}  // namespace sluice::storage

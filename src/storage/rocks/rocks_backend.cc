@@ -1,0 +1,233 @@
+#include "storage/rocks/rocks_backend.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/filter_policy.h>
+#include <rocksdb/merge_operator.h>
+#include <rocksdb/table.h>
+#include <rocksdb/write_buffer_manager.h>
+
+#include <fmt/format.h>
+
+#include "storage/document_patch.h"
+
+namespace sluice::storage {
+namespace {
+
+constexpr std::string_view kFormatKey = "format";
+constexpr std::string_view kFormatVersion = "1";
+
+std::string_view view(const rocksdb::Slice& slice) { return {slice.data(), slice.size()}; }
+rocksdb::Slice slice(std::string_view text) { return {text.data(), text.size()}; }
+
+Status from_rocks(const rocksdb::Status& status, std::string_view what) {
+  if (status.ok()) return {};
+  std::string message = fmt::format("{}: {}", what, status.ToString());
+  if (status.IsNoSpace()) return resource_exhausted(std::move(message));
+  if (status.IsCorruption()) return corruption(std::move(message));
+  if (status.IsIOError()) return io_error(std::move(message));
+  if (status.IsBusy() || status.IsTryAgain()) return unavailable(std::move(message));
+  return internal_error(std::move(message));
+}
+
+// Counters: 8 little-endian bytes, summed.
+class CounterAddOperator final : public rocksdb::AssociativeMergeOperator {
+ public:
+  bool Merge(const rocksdb::Slice&, const rocksdb::Slice* existing, const rocksdb::Slice& value,
+             std::string* new_value, rocksdb::Logger*) const override {
+    if (value.size() != 8 || (existing != nullptr && existing->size() != 8)) return false;
+    const std::int64_t base = existing == nullptr ? 0 : decode_counter(view(*existing));
+    *new_value = encode_counter(static_cast<std::int64_t>(
+        static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(decode_counter(view(value)))));
+    return true;
+  }
+  const char* Name() const override { return "sluice.counter_add"; }
+};
+
+// Documents: operands are encoded DocumentPatches applied in order.
+class DocumentPatchOperator final : public rocksdb::MergeOperator {
+ public:
+  bool FullMergeV2(const MergeOperationInput& input, MergeOperationOutput* output) const override {
+    std::vector<std::string_view> patches;
+    patches.reserve(input.operand_list.size());
+    for (const auto& operand : input.operand_list) patches.push_back(view(operand));
+    auto merged = apply_patches(
+        input.existing_value == nullptr ? std::string_view() : view(*input.existing_value), patches);
+    if (!merged.ok()) return false;  // surfaces to readers as a Corruption status
+    output->new_value = std::move(merged).value();
+    return true;
+  }
+  const char* Name() const override { return "sluice.document_patch"; }
+};
+
+rocksdb::ColumnFamilyOptions table_options(Table table,
+                                           const std::shared_ptr<rocksdb::Cache>& cache) {
+  rocksdb::ColumnFamilyOptions options;
+  options.write_buffer_size = 32 << 20;
+  rocksdb::BlockBasedTableOptions block;
+  block.block_cache = cache;
+  // Point lookups (idempotency checks, documents) mostly miss or hit one key: a Bloom filter
+  // keeps a miss off the disk.
+  if (table == Table::kIdempotency || table == Table::kDocuments || table == Table::kCounters) {
+    block.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  }
+  options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(block));
+  if (table == Table::kCounters) options.merge_operator = std::make_shared<CounterAddOperator>();
+  if (table == Table::kDocuments) {
+    options.merge_operator = std::make_shared<DocumentPatchOperator>();
+  }
+  return options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<RocksBackend>> RocksBackend::open(const std::string& directory) {
+  auto cache = rocksdb::NewLRUCache(64 << 20);
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.max_background_jobs = 2;
+  options.bytes_per_sync = 1 << 20;
+  options.keep_log_file_num = 3;
+  options.max_log_file_size = 8 << 20;
+  // All column families share one memory budget for unflushed writes.
+  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(128 << 20, cache);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> families;
+  families.emplace_back(rocksdb::kDefaultColumnFamilyName, rocksdb::ColumnFamilyOptions());
+  for (Table table : kAllTables) {
+    families.emplace_back(std::string(table_name(table)), table_options(table, cache));
+  }
+
+  std::unique_ptr<RocksBackend> backend(new RocksBackend());
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* db = nullptr;
+  SLUICE_RETURN_IF_ERROR(from_rocks(rocksdb::DB::Open(options, directory, families, &handles, &db),
+                                    fmt::format("cannot open {}", directory)));
+  backend->db_.reset(db);
+  // handles[0] is the default family, which sluice does not use but RocksDB requires.
+  backend->handles_.assign(handles.begin() + 1, handles.end());
+  db->DestroyColumnFamilyHandle(handles[0]);
+
+  SLUICE_ASSIGN_OR_RETURN(auto format, backend->get(Table::kMeta, kFormatKey));
+  if (!format) {
+    Mutation mark;
+    mark.put(Table::kMeta, kFormatKey, kFormatVersion);
+    SLUICE_RETURN_IF_ERROR(backend->commit(mark));
+  } else if (*format != kFormatVersion) {
+    return failed_precondition(fmt::format("{} holds sluice data format {}; this build reads {}",
+                                           directory, *format, kFormatVersion));
+  }
+  return backend;
+}
+
+RocksBackend::~RocksBackend() {
+  if (!db_) return;
+  for (auto* family : handles_) db_->DestroyColumnFamilyHandle(family);
+  // Close flushes nothing that matters for durability (every commit synced its WAL); it waits
+  // for background work so the next open starts clean.
+  db_->Close().PermitUncheckedError();
+}
+
+Status RocksBackend::commit(const Mutation& mutation) {
+  rocksdb::WriteBatch batch(mutation.byte_size() + 24 * mutation.operations().size());
+  for (const auto& operation : mutation.operations()) {
+    auto* family = handle(operation.table);
+    rocksdb::Status status;
+    switch (operation.kind) {
+      case Mutation::Kind::kPut:
+        status = batch.Put(family, slice(operation.key), slice(operation.value));
+        break;
+      case Mutation::Kind::kErase:
+        status = batch.Delete(family, slice(operation.key));
+        break;
+      case Mutation::Kind::kAdd:
+      case Mutation::Kind::kPatch:
+        status = batch.Merge(family, slice(operation.key), slice(operation.value));
+        break;
+    }
+    SLUICE_RETURN_IF_ERROR(from_rocks(status, "building a commit"));
+  }
+  rocksdb::WriteOptions write;
+  write.sync = true;
+  return from_rocks(db_->Write(write, &batch), "commit");
+}
+
+Result<std::optional<std::string>> RocksBackend::get(Table table, std::string_view key) {
+  std::string value;
+  rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handle(table), slice(key), &value);
+  if (status.IsNotFound()) return std::optional<std::string>();
+  SLUICE_RETURN_IF_ERROR(from_rocks(status, fmt::format("reading {}", table_name(table))));
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::vector<std::optional<std::string>>> RocksBackend::get_many(
+    Table table, std::span<const std::string> keys) {
+  std::vector<rocksdb::Slice> slices;
+  slices.reserve(keys.size());
+  for (const auto& key : keys) slices.push_back(slice(key));
+  std::vector<rocksdb::PinnableSlice> values(keys.size());
+  std::vector<rocksdb::Status> statuses(keys.size());
+  db_->MultiGet(rocksdb::ReadOptions(), handle(table), keys.size(), slices.data(), values.data(),
+                statuses.data());
+  std::vector<std::optional<std::string>> found(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) {
+    if (statuses[i].IsNotFound()) continue;
+    SLUICE_RETURN_IF_ERROR(from_rocks(statuses[i], fmt::format("reading {}", table_name(table))));
+    found[i].emplace(values[i].data(), values[i].size());
+  }
+  return found;
+}
+
+Result<std::int64_t> RocksBackend::counter(std::string_view key) {
+  SLUICE_ASSIGN_OR_RETURN(auto value, get(Table::kCounters, key));
+  if (!value) return std::int64_t{0};
+  if (value->size() != 8) return corruption(fmt::format("counter {} is not 8 bytes", key));
+  return decode_counter(*value);
+}
+
+Result<std::vector<Entry>> RocksBackend::scan(Table table, const ScanOptions& options) {
+  // Bounds keep the iterator inside the prefix, so it never wades through another prefix's
+  // deleted keys.
+  std::string upper = options.prefix;
+  while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
+  if (!upper.empty()) upper.back() = static_cast<char>(upper.back() + 1);
+  rocksdb::Slice lower_bound = slice(options.prefix);
+  rocksdb::Slice upper_bound = slice(upper);
+
+  rocksdb::ReadOptions read;
+  read.iterate_lower_bound = &lower_bound;
+  if (!upper.empty()) read.iterate_upper_bound = &upper_bound;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, handle(table)));
+
+  if (!options.reverse) {
+    if (options.after) {
+      it->Seek(slice(*options.after));
+      if (it->Valid() && view(it->key()) == *options.after) it->Next();
+    } else {
+      it->SeekToFirst();
+    }
+  } else {
+    if (options.after) {
+      it->SeekForPrev(slice(*options.after));
+      if (it->Valid() && view(it->key()) == *options.after) it->Prev();
+    } else {
+      it->SeekToLast();
+    }
+  }
+
+  std::vector<Entry> entries;
+  while (it->Valid() && entries.size() < options.limit) {
+    const std::string_view key = view(it->key());
+    if (!key.starts_with(options.prefix)) break;
+    entries.push_back({std::string(key), std::string(view(it->value()))});
+    if (options.reverse) {
+      it->Prev();
+    } else {
+      it->Next();
+    }
+  }
+  SLUICE_RETURN_IF_ERROR(from_rocks(it->status(), fmt::format("scanning {}", table_name(table))));
+  return entries;
+}
+
+}  // namespace sluice::storage

@@ -1,0 +1,44 @@
+#pragma once
+
+// RocksBackend: the embedded Backend. One RocksDB database, one column family per Table, every
+// commit one WriteBatch written with sync=true (RocksDB groups concurrent syncing writers into
+// one fsync). Counters and document patches are merge operands, so writers never read first.
+
+#include <memory>
+#include <string>
+
+#include "storage/backend.h"
+
+namespace rocksdb {
+class DB;
+class ColumnFamilyHandle;
+}  // namespace rocksdb
+
+namespace sluice::storage {
+
+class RocksBackend final : public Backend {
+ public:
+  // Opens or creates the database in `directory` (created if missing). Fails if the directory
+  // cannot be written, holds something that is not a sluice database, or is used by another
+  // process.
+  static Result<std::unique_ptr<RocksBackend>> open(const std::string& directory);
+  ~RocksBackend() override;
+
+  Status commit(const Mutation& mutation) override;
+  Result<std::optional<std::string>> get(Table table, std::string_view key) override;
+  Result<std::vector<std::optional<std::string>>> get_many(
+      Table table, std::span<const std::string> keys) override;
+  Result<std::int64_t> counter(std::string_view key) override;
+  Result<std::vector<Entry>> scan(Table table, const ScanOptions& options) override;
+
+ private:
+  RocksBackend() = default;
+  rocksdb::ColumnFamilyHandle* handle(Table table) const {
+    return handles_[static_cast<size_t>(table)];
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Table; owned by db_
+};
+
+}  // namespace sluice::storage

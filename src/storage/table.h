@@ -1,0 +1,36 @@
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string_view>
+
+namespace sluice::storage {
+
+// The kinds of durable record. Each is its own ordered keyspace (a RocksDB column family; later a
+// PostgreSQL table). Keys are byte strings compared bytewise; their layouts are owned by the
+// modules named below and written down in storage/README.md.
+enum class Table : std::uint8_t {
+  kMeta,         // storage: format version. queue: next sequence numbers
+  kQueue,        // queue: queued messages
+  kIdempotency,  // queue: event ids already accepted
+  kDeadLetter,   // queue: dead-letter records
+  kDocuments,    // docs: JSON documents
+  kCounters,     // anyone: signed 64-bit counters changed by commutative adds
+};
+
+inline constexpr std::array kAllTables = {Table::kMeta,       Table::kQueue,     Table::kIdempotency,
+                                          Table::kDeadLetter, Table::kDocuments, Table::kCounters};
+
+constexpr std::string_view table_name(Table table) {
+  switch (table) {
+    case Table::kMeta: return "meta";
+    case Table::kQueue: return "queue";
+    case Table::kIdempotency: return "idempotency";
+    case Table::kDeadLetter: return "deadletter";
+    case Table::kDocuments: return "documents";
+    case Table::kCounters: return "counters";
+  }
+  return "unknown";
+}
+
+}  // namespace sluice::storage
