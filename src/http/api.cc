@@ -154,15 +154,15 @@ boost::asio::awaitable<Response> Api::get_queue() {
   });
   if (!reading.status.ok()) co_return status_response(reading.status);
 
-  json::value oldest_age = nullptr;
+  json::value oldest_age_ms = nullptr;
   if (reading.intake.oldest_enqueued) {
-    oldest_age = std::max<double>(0, static_cast<double>(clock_.now() - *reading.intake.oldest_enqueued) / 1e6);
+    oldest_age_ms = std::max<std::int64_t>(0, (clock_.now() - *reading.intake.oldest_enqueued) / 1000);
   }
   co_return json_response(
       status::ok,
       json::object{{"name", intake_.name()},
                    {"depth", reading.intake.depth},
-                   {"oldest_age_seconds", oldest_age},
+                   {"oldest_age_ms", oldest_age_ms},
                    {"in_flight", reading.intake.in_flight},
                    {"deadletter",
                     json::object{{"name", dead_letters_.name()}, {"count", reading.dead_letters}}}});

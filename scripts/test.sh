@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Sets everything up, builds, and runs the whole test suite: unit and integration tests on the
+# release build, then again under AddressSanitizer and UndefinedBehaviorSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+# Builds one at a time: each build uses every core.
+for preset in release asan; do
+  echo "== ${preset}: build"
+  cmake --preset "${preset}" >/dev/null
+  cmake --build --preset "${preset}"
+  echo "== ${preset}: test"
+  ctest --preset "${preset}"
+done
