@@ -82,17 +82,17 @@ inline Status internal_error(std::string message) {
 [[noreturn]] void check_failed(const char* file, int line, const char* expression,
                                std::string_view detail = {});
 
-#define SLUICE_CHECK(condition)                                  \
-  do {                                                           \
-    if (!(condition)) [[unlikely]]                               \
-      ::sluice::check_failed(__FILE__, __LINE__, #condition);    \
+#define SLUICE_CHECK(condition)                               \
+  do {                                                        \
+    if (!(condition)) [[unlikely]]                            \
+      ::sluice::check_failed(__FILE__, __LINE__, #condition); \
   } while (false)
 
 // A value of type T, or the Status saying why there is none. Never holds an OK Status.
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : state_(std::move(value)) {}  // NOLINT(google-explicit-constructor)
+  Result(T value) : state_(std::move(value)) {}        // NOLINT(google-explicit-constructor)
   Result(Status status) : state_(std::move(status)) {  // NOLINT(google-explicit-constructor)
     SLUICE_CHECK(!std::get<Status>(state_).ok());
   }
@@ -129,10 +129,10 @@ class [[nodiscard]] Result {
 #define SLUICE_CONCAT_INNER(a, b) a##b
 #define SLUICE_CONCAT(a, b) SLUICE_CONCAT_INNER(a, b)
 
-#define SLUICE_RETURN_IF_ERROR(expression)              \
-  do {                                                  \
-    ::sluice::Status sluice_status_ = (expression);     \
-    if (!sluice_status_.ok()) return sluice_status_;    \
+#define SLUICE_RETURN_IF_ERROR(expression)           \
+  do {                                               \
+    ::sluice::Status sluice_status_ = (expression);  \
+    if (!sluice_status_.ok()) return sluice_status_; \
   } while (false)
 
 #define SLUICE_ASSIGN_OR_RETURN_IMPL(result, lhs, expression) \

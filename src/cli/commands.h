@@ -25,8 +25,8 @@ int serve(const ServeFlags& flags);
 struct SendFlags {
   std::string url = "http://127.0.0.1:7070";
   std::optional<std::string> file;  // NDJSON; "-" for stdin
-  std::optional<std::string> event_id, stream_id, type, user_id, user_name, amount, currency,
-      tier, message, occurred_at;
+  std::optional<std::string> event_id, stream_id, type, user_id, user_name, amount, currency, tier,
+      message, occurred_at;
   std::optional<long long> bits, months;
   bool gifted = false;
   std::size_t batch_size = 1000;

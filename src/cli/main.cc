@@ -13,13 +13,16 @@ int main(int argc, char** argv) {
   ServeFlags serve_flags;
   auto* serve_command = app.add_subcommand("serve", "Run the server");
   serve_command->add_option("--config", serve_flags.config_file, "TOML configuration file");
-  serve_command->add_option("--listen", serve_flags.listen, "HOST:PORT to listen on (127.0.0.1:7070)");
-  serve_command->add_option("--data", serve_flags.data, "data directory for the embedded store (./data)");
-  serve_command->add_option("--set", serve_flags.settings, "any setting, as KEY=VALUE (repeatable)");
+  serve_command->add_option("--listen", serve_flags.listen,
+                            "HOST:PORT to listen on (127.0.0.1:7070)");
+  serve_command->add_option("--data", serve_flags.data,
+                            "data directory for the embedded store (./data)");
+  serve_command->add_option("--set", serve_flags.settings,
+                            "any setting, as KEY=VALUE (repeatable)");
 
   SendFlags send_flags;
-  auto* send_command =
-      app.add_subcommand("send", "Post events: one from flags, or NDJSON from --file (- for stdin)");
+  auto* send_command = app.add_subcommand(
+      "send", "Post events: one from flags, or NDJSON from --file (- for stdin)");
   send_command->add_option("--url", send_flags.url, "server address")->envname("SLUICE_URL");
   send_command->add_option("--file", send_flags.file, "NDJSON file of events, - for stdin");
   send_command->add_option("--event-id", send_flags.event_id, "idempotency key");

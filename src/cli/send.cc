@@ -1,10 +1,9 @@
 // `sluice send`: post one event built from flags, or NDJSON events from a file or stdin in
 // batches; print each event's id.
 
-#include <boost/json.hpp>
-
 #include <fmt/format.h>
 
+#include <boost/json.hpp>
 #include <fstream>
 #include <iostream>
 

@@ -49,15 +49,17 @@ int serve(const ServeFlags& flags) {
   SystemClock clock;
   IdGenerator ids(clock);
   auto intake = queue::IntakeQueue::open(**backend, clock, config.queue_name);
-  if (!intake.ok()) return configuration_error(fmt::format("storage: {}", intake.status().message()));
+  if (!intake.ok())
+    return configuration_error(fmt::format("storage: {}", intake.status().message()));
   queue::DeadLetterStore dead_letters(**backend, config.deadletter_name);
 
-  http::ServerOptions server_options{config.listen_host,     config.listen_port,
-                                     config.http_threads,    config.max_body_bytes,
-                                     config.max_header_bytes,
-                                     std::chrono::seconds(config.read_timeout_seconds)};
-  http::Api api(**intake, dead_letters, ids, clock,
-                {config.max_batch_events, fmt::format("{}:{}", config.listen_host, config.listen_port)});
+  http::ServerOptions server_options{
+      config.listen_host,      config.listen_port,
+      config.http_threads,     config.max_body_bytes,
+      config.max_header_bytes, std::chrono::seconds(config.read_timeout_seconds)};
+  http::Api api(
+      **intake, dead_letters, ids, clock,
+      {config.max_batch_events, fmt::format("{}:{}", config.listen_host, config.listen_port)});
   http::Server server(server_options,
                       [&api](http::Request& request) { return api.handle(request); });
   if (Status listening = server.listen(); !listening.ok()) {

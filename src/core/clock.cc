@@ -48,7 +48,8 @@ bool parse_rfc3339(std::string_view text, Micros& out) {
       !read_digits(text, 17, 2, second)) {
     return false;
   }
-  const year_month_day date{std::chrono::year(year), std::chrono::month(static_cast<unsigned>(month)),
+  const year_month_day date{std::chrono::year(year),
+                            std::chrono::month(static_cast<unsigned>(month)),
                             std::chrono::day(static_cast<unsigned>(day))};
   // Second 60 is a leap second; it is folded into the next minute's first second.
   if (!date.ok() || hour > 23 || minute > 59 || second > 60) return false;
@@ -74,8 +75,8 @@ bool parse_rfc3339(std::string_view text, Micros& out) {
   } else if (text[pos] == '+' || text[pos] == '-') {
     int offset_hour, offset_minute;
     if (!read_digits(text, pos + 1, 2, offset_hour) || pos + 3 >= text.size() ||
-        text[pos + 3] != ':' || !read_digits(text, pos + 4, 2, offset_minute) ||
-        offset_hour > 23 || offset_minute > 59) {
+        text[pos + 3] != ':' || !read_digits(text, pos + 4, 2, offset_minute) || offset_hour > 23 ||
+        offset_minute > 59) {
       return false;
     }
     offset_minutes = (offset_hour * 60 + offset_minute) * (text[pos] == '-' ? -1 : 1);

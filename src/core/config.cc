@@ -1,11 +1,11 @@
 #include "core/config.h"
 
+#include <fmt/format.h>
+#include <toml++/toml.h>
+
 #include <charconv>
 #include <cstdlib>
 #include <thread>
-#include <toml++/toml.h>
-
-#include <fmt/format.h>
 
 namespace sluice {
 namespace {
@@ -24,8 +24,8 @@ template <typename Integer>
 Status parse_bounded(std::string_view key, std::string_view text, Integer low, Integer high,
                      Integer& out) {
   if (!parse_integer(text, out) || out < low || out > high) {
-    return setting_error(key, fmt::format("must be a whole number from {} to {}, got \"{}\"", low,
-                                          high, text));
+    return setting_error(
+        key, fmt::format("must be a whole number from {} to {}, got \"{}\"", low, high, text));
   }
   return {};
 }
@@ -138,8 +138,8 @@ const Setting* find_setting(std::string_view key) {
 Status flatten(const toml::table& table, const std::string& prefix,
                std::vector<std::pair<std::string, std::string>>& out) {
   for (const auto& [name, node] : table) {
-    const std::string key = prefix.empty() ? std::string(name.str())
-                                           : prefix + "." + std::string(name.str());
+    const std::string key =
+        prefix.empty() ? std::string(name.str()) : prefix + "." + std::string(name.str());
     if (const auto* sub = node.as_table()) {
       SLUICE_RETURN_IF_ERROR(flatten(*sub, key, out));
     } else if (const auto* text = node.as_string()) {
@@ -155,7 +155,8 @@ Status flatten(const toml::table& table, const std::string& prefix,
   return {};
 }
 
-Status apply(Config& config, std::string_view key, std::string_view value, std::string_view source) {
+Status apply(Config& config, std::string_view key, std::string_view value,
+             std::string_view source) {
   const Setting* setting = find_setting(key);
   if (setting == nullptr) {
     return invalid_argument(fmt::format("{}: unknown setting (from {})", key, source));
@@ -168,7 +169,8 @@ Status apply(Config& config, std::string_view key, std::string_view value, std::
 Result<StorageUrl> StorageUrl::parse(std::string_view text) {
   const size_t colon = text.find(':');
   if (colon == std::string_view::npos) {
-    return invalid_argument(fmt::format("\"{}\" is not a storage URL such as rocksdb:./data", text));
+    return invalid_argument(
+        fmt::format("\"{}\" is not a storage URL such as rocksdb:./data", text));
   }
   const std::string_view scheme = text.substr(0, colon);
   std::string_view location = text.substr(colon + 1);
@@ -231,7 +233,8 @@ Result<Config> load_config(const ConfigSources& sources) {
     SLUICE_RETURN_IF_ERROR(apply(config, key, value, "the command line"));
   }
 
-  if (config.http_threads == 0) config.http_threads = std::max(1u, std::thread::hardware_concurrency());
+  if (config.http_threads == 0)
+    config.http_threads = std::max(1u, std::thread::hardware_concurrency());
   if (config.queue_name == config.deadletter_name) {
     return setting_error("queue.deadletter", "must differ from queue.name");
   }

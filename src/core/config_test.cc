@@ -42,8 +42,9 @@ TEST(ConfigTest, FlagsOverrideEnvironmentOverrideFile) {
   const std::string file = directory.str() + "/sluice.toml";
   std::ofstream(file) << "listen = \"127.0.0.1:9000\"\n[queue]\nname = \"from-file\"\n"
                          "deadletter = \"dead-file\"\n[http]\nmax_batch_events = 50\n";
-  auto config = load_config(sources({{"SLUICE_QUEUE_NAME", "from-env"}, {"SLUICE_LISTEN", "[::1]:9001"}},
-                                    {{"listen", "0.0.0.0:9002"}}, file));
+  auto config =
+      load_config(sources({{"SLUICE_QUEUE_NAME", "from-env"}, {"SLUICE_LISTEN", "[::1]:9001"}},
+                          {{"listen", "0.0.0.0:9002"}}, file));
   ASSERT_TRUE(config.ok()) << config.status().to_string();
   EXPECT_EQ(config->queue_name, "from-env");
   EXPECT_EQ(config->deadletter_name, "dead-file");
@@ -54,16 +55,11 @@ TEST(ConfigTest, FlagsOverrideEnvironmentOverrideFile) {
 
 TEST(ConfigTest, EveryBadValueNamesItsKey) {
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"listen", "nowhere"},
-      {"listen", "127.0.0.1:70000"},
-      {"storage", "ftp://x"},
-      {"storage", "rocksdb:"},
-      {"queue.name", "Bad Name"},
-      {"http.max_body_bytes", "12"},
-      {"http.max_body_bytes", "lots"},
-      {"http.threads", "-1"},
-      {"log.level", "loud"},
-      {"no.such.key", "1"},
+      {"listen", "nowhere"},           {"listen", "127.0.0.1:70000"},
+      {"storage", "ftp://x"},          {"storage", "rocksdb:"},
+      {"queue.name", "Bad Name"},      {"http.max_body_bytes", "12"},
+      {"http.max_body_bytes", "lots"}, {"http.threads", "-1"},
+      {"log.level", "loud"},           {"no.such.key", "1"},
   };
   for (const auto& [key, value] : bad) {
     auto config = load_config(sources({}, {{key, value}}));

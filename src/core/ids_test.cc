@@ -13,7 +13,7 @@ TEST(IdGeneratorTest, MakesVersion7Uuids) {
   const std::string id = ids.next();
   ASSERT_EQ(id.size(), 36u);
   EXPECT_EQ(id[8], '-');
-  EXPECT_EQ(id[14], '7');  // version
+  EXPECT_EQ(id[14], '7');                                          // version
   EXPECT_NE(std::string("89ab").find(id[19]), std::string::npos);  // variant
   EXPECT_EQ(id.substr(0, 8), "01a21039");  // the clock's milliseconds: 0x01a2103958c0
 }

@@ -1,8 +1,8 @@
 #include "docs/document_container.h"
 
-#include <boost/json.hpp>
-
 #include <fmt/format.h>
+
+#include <boost/json.hpp>
 
 #include "storage/key_encoding.h"
 
@@ -44,7 +44,8 @@ Result<std::optional<json::object>> DocumentContainer::read(std::string_view par
   boost::system::error_code error;
   json::value parsed = json::parse(*stored, error);
   if (error || !parsed.is_object()) {
-    return corruption(fmt::format("document {}/{} in {} is not a JSON object", partition, id, name_));
+    return corruption(
+        fmt::format("document {}/{} in {} is not a JSON object", partition, id, name_));
   }
   return std::optional<json::object>(std::move(parsed.get_object()));
 }

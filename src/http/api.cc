@@ -1,8 +1,8 @@
 #include "http/api.h"
 
-#include <boost/json.hpp>
-
 #include <fmt/format.h>
+
+#include <boost/json.hpp>
 
 #include "core/logging.h"
 #include "http/offload.h"
@@ -90,7 +90,8 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
 
   auto parsed = pipeline::parse_events(request.body(), format, {options_.max_batch_events}, ids_);
   if (auto* error = std::get_if<pipeline::EventError>(&parsed)) {
-    const auto code = error->code == "batch_too_large" ? status::payload_too_large : status::bad_request;
+    const auto code =
+        error->code == "batch_too_large" ? status::payload_too_large : status::bad_request;
     co_return error_response(code, error->code, error->message, error->field, error->index);
   }
   auto& body = std::get<pipeline::ParsedBody>(parsed);
@@ -107,17 +108,16 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
   if (body.single) {
     const std::string& id = body.events[0].event_id;
     const std::string_view host_header = request[beast_http::field::host];
-    const std::string base =
-        fmt::format("http://{}{}{}", is_plain_host(host_header) ? host_header : options_.public_host,
-                    kInstancesPath, id);
+    const std::string base = fmt::format(
+        "http://{}{}{}", is_plain_host(host_header) ? host_header : options_.public_host,
+        kInstancesPath, id);
     Response response = json_response(
-        status::accepted,
-        json::object{{"id", id},
-                     {"statusQueryGetUri", base},
-                     {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
-                     {"terminatePostUri", base + "/terminate?reason={text}"},
-                     {"purgeHistoryDeleteUri", base},
-                     {"duplicate", bool(outcome.duplicate[0])}});
+        status::accepted, json::object{{"id", id},
+                                       {"statusQueryGetUri", base},
+                                       {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
+                                       {"terminatePostUri", base + "/terminate?reason={text}"},
+                                       {"purgeHistoryDeleteUri", base},
+                                       {"duplicate", bool(outcome.duplicate[0])}});
     response.set(beast_http::field::location, base);
     co_return response;
   }
@@ -156,16 +156,16 @@ boost::asio::awaitable<Response> Api::get_queue() {
 
   json::value oldest_age_ms = nullptr;
   if (reading.intake.oldest_enqueued) {
-    oldest_age_ms = std::max<std::int64_t>(0, (clock_.now() - *reading.intake.oldest_enqueued) / 1000);
+    oldest_age_ms =
+        std::max<std::int64_t>(0, (clock_.now() - *reading.intake.oldest_enqueued) / 1000);
   }
   co_return json_response(
-      status::ok,
-      json::object{{"name", intake_.name()},
-                   {"depth", reading.intake.depth},
-                   {"oldest_age_ms", oldest_age_ms},
-                   {"in_flight", reading.intake.in_flight},
-                   {"deadletter",
-                    json::object{{"name", dead_letters_.name()}, {"count", reading.dead_letters}}}});
+      status::ok, json::object{{"name", intake_.name()},
+                               {"depth", reading.intake.depth},
+                               {"oldest_age_ms", oldest_age_ms},
+                               {"in_flight", reading.intake.in_flight},
+                               {"deadletter", json::object{{"name", dead_letters_.name()},
+                                                           {"count", reading.dead_letters}}}});
 }
 
 }  // namespace sluice::http

@@ -1,9 +1,9 @@
 #include "http/client.h"
 
+#include <fmt/format.h>
+
 #include <boost/beast/core.hpp>
 #include <boost/url/parse.hpp>
-
-#include <fmt/format.h>
 
 namespace sluice::http {
 
@@ -14,7 +14,8 @@ using asio::ip::tcp;
 Result<std::unique_ptr<Client>> Client::create(std::string_view base_url) {
   auto url = boost::urls::parse_uri(base_url);
   if (!url || url->scheme() != "http" || url->host().empty()) {
-    return invalid_argument(fmt::format("url: \"{}\" is not an http://HOST:PORT address", base_url));
+    return invalid_argument(
+        fmt::format("url: \"{}\" is not an http://HOST:PORT address", base_url));
   }
   std::string port = url->has_port() ? std::string(url->port()) : "80";
   std::string host = url->host();

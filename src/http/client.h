@@ -40,7 +40,8 @@ class Client {
  private:
   Client(std::string host, std::string port) : host_(std::move(host)), port_(std::move(port)) {}
   Status connect();
-  Result<ClientResponse> exchange(const boost::beast::http::request<boost::beast::http::string_body>&);
+  Result<ClientResponse> exchange(
+      const boost::beast::http::request<boost::beast::http::string_body>&);
 
   std::string host_;
   std::string port_;

@@ -34,8 +34,8 @@ Response status_response(const Status& status) {
       return error_response(beast_http::status::conflict, "failed_precondition", status.message());
     case StatusCode::kResourceExhausted:
     case StatusCode::kUnavailable: {
-      Response response = error_response(beast_http::status::service_unavailable, "unavailable",
-                                         status.message());
+      Response response =
+          error_response(beast_http::status::service_unavailable, "unavailable", status.message());
       response.set(beast_http::field::retry_after, "1");
       return response;
     }

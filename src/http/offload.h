@@ -48,14 +48,16 @@ std::shared_ptr<PendingCompletion<Handler>> make_pending(Handler handler) {
 
 }  // namespace detail
 
-// Runs `function` (returning R, default-constructible) on `pool`; the caller resumes with its value.
+// Runs `function` (returning R, default-constructible) on `pool`; the caller resumes with its
+// value.
 template <typename Function>
 auto run_blocking(boost::asio::thread_pool& pool, Function function) {
   using R = decltype(function());
   return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(R)>(
       [&pool](auto handler, Function fn) {
         auto pending = detail::make_pending(std::move(handler));
-        boost::asio::post(pool, [pending, fn = std::move(fn)]() mutable { pending->complete(fn()); });
+        boost::asio::post(pool,
+                          [pending, fn = std::move(fn)]() mutable { pending->complete(fn()); });
       },
       boost::asio::use_awaitable, std::move(function));
 }

@@ -1,5 +1,7 @@
 #include "http/server.h"
 
+#include <fmt/format.h>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -8,8 +10,6 @@
 #include <boost/beast/core.hpp>
 #include <thread>
 #include <vector>
-
-#include <fmt/format.h>
 
 #include "core/logging.h"
 
@@ -58,7 +58,8 @@ Status Server::listen() {
   boost::system::error_code error;
   const auto address = asio::ip::make_address(options_.host, error);
   const std::string where = fmt::format("{}:{}", options_.host, options_.port);
-  if (error) return invalid_argument(fmt::format("listen: \"{}\" is not an IP address", options_.host));
+  if (error)
+    return invalid_argument(fmt::format("listen: \"{}\" is not an IP address", options_.host));
   const tcp::endpoint endpoint(address, options_.port);
   acceptor_.open(endpoint.protocol(), error);
   if (!error) acceptor_.set_option(asio::socket_base::reuse_address(true), error);
@@ -127,8 +128,21 @@ asio::awaitable<void> Server::serve(tcp::socket socket) {
     parser.header_limit(static_cast<std::uint32_t>(options_.max_header_bytes));
     stream.expires_after(options_.read_timeout);
     connection.set_idle(true);
-    auto [read_error, bytes] = co_await beast_http::async_read(stream, buffer, parser, kNoThrow);
+    auto [read_error, header_bytes] =
+        co_await beast_http::async_read_header(stream, buffer, parser, kNoThrow);
     connection.set_idle(false);
+    if (!read_error) {
+      // Clients such as curl ask before sending a large body; without an answer they stall.
+      if (beast::iequals(parser.get()[beast_http::field::expect], "100-continue")) {
+        beast_http::response<beast_http::empty_body> go_on{beast_http::status::continue_, 11};
+        std::tie(read_error, std::ignore) =
+            co_await beast_http::async_write(stream, go_on, kNoThrow);
+      }
+      if (!read_error && !parser.is_done()) {
+        std::tie(read_error, std::ignore) =
+            co_await beast_http::async_read(stream, buffer, parser, kNoThrow);
+      }
+    }
 
     Response response;
     bool keep_alive = false;
@@ -138,19 +152,20 @@ asio::awaitable<void> Server::serve(tcp::socket socket) {
       stream.expires_never();
       response = co_await handler_(request);
     } else if (read_error == beast_http::error::body_limit) {
-      response = error_response(beast_http::status::payload_too_large, "body_too_large",
-                                fmt::format("the body may be at most {} bytes", options_.max_body_bytes));
+      response =
+          error_response(beast_http::status::payload_too_large, "body_too_large",
+                         fmt::format("the body may be at most {} bytes", options_.max_body_bytes));
     } else if (read_error == beast_http::error::header_limit) {
-      response = error_response(beast_http::status::request_header_fields_too_large,
-                                "headers_too_large",
-                                fmt::format("the headers may be at most {} bytes",
-                                            options_.max_header_bytes));
-    } else if (read_error.category() == beast_http::make_error_code(beast_http::error::bad_target).category() &&
+      response = error_response(
+          beast_http::status::request_header_fields_too_large, "headers_too_large",
+          fmt::format("the headers may be at most {} bytes", options_.max_header_bytes));
+    } else if (read_error.category() ==
+                   beast_http::make_error_code(beast_http::error::bad_target).category() &&
                read_error != beast_http::error::end_of_stream &&
                read_error != beast_http::error::partial_message) {
-      response = error_response(beast_http::status::bad_request, "malformed_request",
-                                fmt::format("the request is not valid HTTP/1.1: {}",
-                                            read_error.message()));
+      response = error_response(
+          beast_http::status::bad_request, "malformed_request",
+          fmt::format("the request is not valid HTTP/1.1: {}", read_error.message()));
     } else {
       break;  // closed by the client, timed out, or cancelled by stop()
     }

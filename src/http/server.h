@@ -13,8 +13,8 @@
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <functional>
-#include <mutex>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 
@@ -67,7 +67,7 @@ class Server {
 
   std::mutex connections_mutex_;
   std::set<std::shared_ptr<Connection>> connections_;  // guarded by connections_mutex_
-  bool stopping_ = false;              // guarded by connections_mutex_
+  bool stopping_ = false;                              // guarded by connections_mutex_
 };
 
 }  // namespace sluice::http

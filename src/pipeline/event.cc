@@ -1,9 +1,9 @@
 #include "pipeline/event.h"
 
+#include <fmt/format.h>
 #include <simdjson.h>
 
 #include <charconv>
-#include <fmt/format.h>
 
 #include "core/clock.h"
 #include "pipeline/money.h"
@@ -42,18 +42,24 @@ bool has_control_characters(std::string_view text, bool allow_line_breaks) {
 
 // The fields the schema knows, gathered in one pass over the object.
 struct KnownFields {
-  std::optional<dom::element> event_id, stream_id, type, user_id, user_name, amount, currency,
-      tier, gifted, months, bits, message, occurred_at;
+  std::optional<dom::element> event_id, stream_id, type, user_id, user_name, amount, currency, tier,
+      gifted, months, bits, message, occurred_at;
 
   std::optional<dom::element>* slot(std::string_view key) {
     static constexpr std::pair<std::string_view, std::optional<dom::element> KnownFields::*>
         kSlots[] = {
-            {"event_id", &KnownFields::event_id},   {"stream_id", &KnownFields::stream_id},
-            {"type", &KnownFields::type},           {"user_id", &KnownFields::user_id},
-            {"user_name", &KnownFields::user_name}, {"amount", &KnownFields::amount},
-            {"currency", &KnownFields::currency},   {"tier", &KnownFields::tier},
-            {"gifted", &KnownFields::gifted},       {"months", &KnownFields::months},
-            {"bits", &KnownFields::bits},           {"message", &KnownFields::message},
+            {"event_id", &KnownFields::event_id},
+            {"stream_id", &KnownFields::stream_id},
+            {"type", &KnownFields::type},
+            {"user_id", &KnownFields::user_id},
+            {"user_name", &KnownFields::user_name},
+            {"amount", &KnownFields::amount},
+            {"currency", &KnownFields::currency},
+            {"tier", &KnownFields::tier},
+            {"gifted", &KnownFields::gifted},
+            {"months", &KnownFields::months},
+            {"bits", &KnownFields::bits},
+            {"message", &KnownFields::message},
             {"occurred_at", &KnownFields::occurred_at},
         };
     for (const auto& [name, member] : kSlots) {
@@ -68,7 +74,8 @@ bool present(const std::optional<dom::element>& field) {
   return field.has_value() && !field->is_null();
 }
 
-std::optional<EventError> check_id(const std::optional<dom::element>& field, std::string_view name) {
+std::optional<EventError> check_id(const std::optional<dom::element>& field,
+                                   std::string_view name) {
   std::string_view id;
   if (field->get_string().get(id) != simdjson::SUCCESS) {
     return field_error("invalid_field", name, "must be a string");
@@ -110,7 +117,8 @@ std::optional<EventError> check_count(const std::optional<dom::element>& field,
     return field_error("invalid_field", name, "must be a whole number");
   }
   if (value <= 0) return field_error("invalid_field", name, "must be positive");
-  if (value > max) return field_error("invalid_field", name, fmt::format("must be at most {}", max));
+  if (value > max)
+    return field_error("invalid_field", name, fmt::format("must be at most {}", max));
   return std::nullopt;
 }
 
@@ -141,7 +149,8 @@ std::optional<EventError> check_donation(const KnownFields& fields) {
     decimal = std::to_string(integer);
   } else if (fields.amount->get_double().get(real) == simdjson::SUCCESS) {
     char buffer[64];
-    auto [end, error] = std::to_chars(buffer, buffer + sizeof buffer, real, std::chars_format::fixed);
+    auto [end, error] =
+        std::to_chars(buffer, buffer + sizeof buffer, real, std::chars_format::fixed);
     if (error != std::errc()) return field_error("invalid_field", "amount", "is too large");
     decimal.assign(buffer, end);
   } else {
@@ -162,7 +171,8 @@ std::optional<EventError> check_subscription(const KnownFields& fields) {
     } else if (fields.tier->get_int64().get(number) == simdjson::SUCCESS) {
       valid = number == 1000 || number == 2000 || number == 3000;
     }
-    if (!valid) return field_error("invalid_field", "tier", "must be \"1000\", \"2000\" or \"3000\"");
+    if (!valid)
+      return field_error("invalid_field", "tier", "must be \"1000\", \"2000\" or \"3000\"");
   }
   if (present(fields.gifted) && !fields.gifted->is_bool()) {
     return field_error("invalid_field", "gifted", "must be true or false");
@@ -216,7 +226,8 @@ std::optional<EventError> check_event(dom::element element, IdGenerator& ids, Pa
   } else if (type == "subscription") {
     if (auto error = check_subscription(fields)) return error;
   } else if (type == "cheer") {
-    if (!present(fields.bits)) return field_error("missing_field", "bits", "is required for a cheer");
+    if (!present(fields.bits))
+      return field_error("missing_field", "bits", "is required for a cheer");
     if (auto error = check_count(fields.bits, "bits", kMaxBits)) return error;
   }
 
@@ -238,9 +249,10 @@ std::optional<EventError> with_index(std::optional<EventError> error, size_t ind
   return error;
 }
 
-EventError malformed(simdjson::error_code code, std::optional<size_t> index, std::string_view where) {
-  return {"malformed_json", fmt::format("{}is not valid JSON: {}", where, simdjson::error_message(code)),
-          "", index};
+EventError malformed(simdjson::error_code code, std::optional<size_t> index,
+                     std::string_view where) {
+  return {"malformed_json",
+          fmt::format("{}is not valid JSON: {}", where, simdjson::error_message(code)), "", index};
 }
 
 dom::parser& thread_parser() {
@@ -253,8 +265,8 @@ dom::parser& thread_parser() {
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;
   return std::all_of(id.begin(), id.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '.' || c == '_' || c == ':' || c == '-';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
   });
 }
 

@@ -11,7 +11,8 @@ namespace json = boost::json;
 
 class EventParserTest : public ::testing::Test {
  protected:
-  std::variant<ParsedBody, EventError> parse(std::string body, BodyFormat format = BodyFormat::kJson,
+  std::variant<ParsedBody, EventError> parse(std::string body,
+                                             BodyFormat format = BodyFormat::kJson,
                                              std::size_t max_events = 100) {
     return parse_events(body, format, {max_events}, ids_);
   }
@@ -38,16 +39,17 @@ class EventParserTest : public ::testing::Test {
 };
 
 TEST_F(EventParserTest, AcceptsEveryEventType) {
-  for (const char* body : {
-           R"({"event_id":"f1","stream_id":"s1","type":"follower","user_name":"ana"})",
-           R"({"stream_id":"s1","type":"subscription","tier":"2000","gifted":true,"months":3})",
-           R"({"stream_id":"s1","type":"subscription","tier":3000})",
-           R"({"stream_id":"s1","type":"donation","amount":"5.00","currency":"USD","message":"hi\nthere"})",
-           R"({"stream_id":"s1","type":"donation","amount":12.5,"currency":"EUR"})",
-           R"({"stream_id":"s1","type":"donation","amount":500,"currency":"JPY"})",
-           R"({"stream_id":"s1","type":"cheer","bits":100,"occurred_at":"2026-11-24T18:30:00Z"})",
-           R"({"stream_id":"s1","type":"follower","user_id":null})",
-       }) {
+  for (
+      const char* body : {
+          R"({"event_id":"f1","stream_id":"s1","type":"follower","user_name":"ana"})",
+          R"({"stream_id":"s1","type":"subscription","tier":"2000","gifted":true,"months":3})",
+          R"({"stream_id":"s1","type":"subscription","tier":3000})",
+          R"({"stream_id":"s1","type":"donation","amount":"5.00","currency":"USD","message":"hi\nthere"})",
+          R"({"stream_id":"s1","type":"donation","amount":12.5,"currency":"EUR"})",
+          R"({"stream_id":"s1","type":"donation","amount":500,"currency":"JPY"})",
+          R"({"stream_id":"s1","type":"cheer","bits":100,"occurred_at":"2026-11-24T18:30:00Z"})",
+          R"({"stream_id":"s1","type":"follower","user_id":null})",
+      }) {
     ParsedBody parsed = accepted(body);
     ASSERT_EQ(parsed.events.size(), 1u) << body;
     EXPECT_TRUE(parsed.single);
@@ -74,7 +76,8 @@ TEST_F(EventParserTest, AcceptsArraysAndNdjson) {
   EXPECT_EQ(array.events.size(), 2u);
 
   ParsedBody lines = accepted(
-      "{\"stream_id\":\"s1\",\"type\":\"follower\"}\r\n\n  \n{\"stream_id\":\"s2\",\"type\":\"follower\"}",
+      "{\"stream_id\":\"s1\",\"type\":\"follower\"}\r\n\n  "
+      "\n{\"stream_id\":\"s2\",\"type\":\"follower\"}",
       BodyFormat::kNdjson);
   EXPECT_FALSE(lines.single);
   EXPECT_EQ(lines.events.size(), 2u);
@@ -96,20 +99,28 @@ TEST_F(EventParserTest, RefusesBadEventsNamingTheField) {
       {R"({"event_id":"","stream_id":"s1","type":"follower"})", "invalid_field", "event_id"},
       {R"({"stream_id":"s1","type":"donation","currency":"USD"})", "missing_field", "amount"},
       {R"({"stream_id":"s1","type":"donation","amount":"5"})", "missing_field", "currency"},
-      {R"({"stream_id":"s1","type":"donation","amount":"5.001","currency":"USD"})", "invalid_field", "amount"},
-      {R"({"stream_id":"s1","type":"donation","amount":0.1,"currency":"JPY"})", "invalid_field", "amount"},
-      {R"({"stream_id":"s1","type":"donation","amount":-5,"currency":"USD"})", "invalid_field", "amount"},
-      {R"({"stream_id":"s1","type":"donation","amount":1e300,"currency":"USD"})", "invalid_field", "amount"},
-      {R"({"stream_id":"s1","type":"donation","amount":"5","currency":"ABC"})", "invalid_field", "currency"},
-      {R"({"stream_id":"s1","type":"donation","amount":true,"currency":"USD"})", "invalid_field", "amount"},
+      {R"({"stream_id":"s1","type":"donation","amount":"5.001","currency":"USD"})", "invalid_field",
+       "amount"},
+      {R"({"stream_id":"s1","type":"donation","amount":0.1,"currency":"JPY"})", "invalid_field",
+       "amount"},
+      {R"({"stream_id":"s1","type":"donation","amount":-5,"currency":"USD"})", "invalid_field",
+       "amount"},
+      {R"({"stream_id":"s1","type":"donation","amount":1e300,"currency":"USD"})", "invalid_field",
+       "amount"},
+      {R"({"stream_id":"s1","type":"donation","amount":"5","currency":"ABC"})", "invalid_field",
+       "currency"},
+      {R"({"stream_id":"s1","type":"donation","amount":true,"currency":"USD"})", "invalid_field",
+       "amount"},
       {R"({"stream_id":"s1","type":"cheer"})", "missing_field", "bits"},
       {R"({"stream_id":"s1","type":"cheer","bits":0})", "invalid_field", "bits"},
       {R"({"stream_id":"s1","type":"cheer","bits":1.5})", "invalid_field", "bits"},
       {R"({"stream_id":"s1","type":"cheer","bits":18446744073709551615})", "invalid_field", "bits"},
       {R"({"stream_id":"s1","type":"subscription","tier":"4000"})", "invalid_field", "tier"},
       {R"({"stream_id":"s1","type":"subscription","gifted":"yes"})", "invalid_field", "gifted"},
-      {R"({"stream_id":"s1","type":"follower","occurred_at":"yesterday"})", "invalid_field", "occurred_at"},
-      {R"({"stream_id":"s1","type":"follower","user_name":"a\u0000b"})", "invalid_field", "user_name"},
+      {R"({"stream_id":"s1","type":"follower","occurred_at":"yesterday"})", "invalid_field",
+       "occurred_at"},
+      {R"({"stream_id":"s1","type":"follower","user_name":"a\u0000b"})", "invalid_field",
+       "user_name"},
       {R"({"stream_id":"s1","type":"follower","type":"cheer"})", "invalid_field", "type"},
       {R"([{"stream_id":"s1","type":"follower"},7])", "invalid_event", ""},
       {R"("follower")", "invalid_event", ""},
@@ -128,8 +139,9 @@ TEST_F(EventParserTest, LimitsLengthsAndDepth) {
   const std::string long_id(129, 'a');
   EXPECT_EQ(refused(R"({"stream_id":")" + long_id + R"(","type":"follower"})").field, "stream_id");
   const std::string long_message(501, 'm');
-  EXPECT_EQ(refused(R"({"stream_id":"s","type":"follower","message":")" + long_message + "\"}").field,
-            "message");
+  EXPECT_EQ(
+      refused(R"({"stream_id":"s","type":"follower","message":")" + long_message + "\"}").field,
+      "message");
   // 500 characters of 2-byte UTF-8 is fine: limits count characters, not bytes.
   std::string wide_message;
   for (int i = 0; i < 500; ++i) wide_message += "\xc3\xa9";

@@ -1,9 +1,9 @@
 #include "pipeline/money.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
-
-#include <fmt/format.h>
 
 namespace sluice::pipeline {
 namespace {
@@ -52,8 +52,9 @@ constexpr std::int64_t power_of_ten(int exponent) {
 }  // namespace
 
 std::optional<int> currency_exponent(std::string_view code) {
-  auto found = std::lower_bound(kCurrencies.begin(), kCurrencies.end(), code,
-                                [](const Currency& c, std::string_view key) { return c.code < key; });
+  auto found =
+      std::lower_bound(kCurrencies.begin(), kCurrencies.end(), code,
+                       [](const Currency& c, std::string_view key) { return c.code < key; });
   if (found == kCurrencies.end() || found->code != code) return std::nullopt;
   return found->exponent;
 }
@@ -69,8 +70,8 @@ Result<std::int64_t> parse_amount(std::string_view decimal, int exponent) {
   if (whole.empty() || !all_digits(whole) || !all_digits(fraction) ||
       (point != std::string_view::npos && fraction.empty())) {
     if (decimal.starts_with('-')) return invalid_argument("must be positive");
-    return invalid_argument(fmt::format("\"{}\" is not a plain decimal number such as 12.50",
-                                        decimal.substr(0, 40)));
+    return invalid_argument(
+        fmt::format("\"{}\" is not a plain decimal number such as 12.50", decimal.substr(0, 40)));
   }
   // Trailing zeros beyond the currency's precision change nothing: "5.000" USD is 5.00.
   std::string_view significant = fraction;

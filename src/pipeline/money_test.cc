@@ -26,10 +26,21 @@ TEST(MoneyTest, ParsesDecimalsIntoMinorUnits) {
 }
 
 TEST(MoneyTest, RefusesWhatIsNotAnAmount) {
-  for (const auto& [text, exponent] : std::vector<std::pair<std::string, int>>{
-           {"1.001", 2}, {"1.5", 0}, {"0", 2}, {"0.00", 2}, {"-5", 2}, {"", 2}, {"1.", 2},
-           {".5", 2}, {"1e3", 2}, {"1,5", 2}, {" 1", 2}, {"NaN", 2},
-           {"1000000000000", 2}, {"99999999999999999999999", 2}}) {
+  for (const auto& [text, exponent] :
+       std::vector<std::pair<std::string, int>>{{"1.001", 2},
+                                                {"1.5", 0},
+                                                {"0", 2},
+                                                {"0.00", 2},
+                                                {"-5", 2},
+                                                {"", 2},
+                                                {"1.", 2},
+                                                {".5", 2},
+                                                {"1e3", 2},
+                                                {"1,5", 2},
+                                                {" 1", 2},
+                                                {"NaN", 2},
+                                                {"1000000000000", 2},
+                                                {"99999999999999999999999", 2}}) {
     EXPECT_FALSE(parse_amount(text, exponent).ok()) << text;
   }
   EXPECT_EQ(parse_amount("-5", 2).status().message(), "must be positive");

@@ -1,9 +1,9 @@
 #include "queue/intake_queue.h"
 
+#include <fmt/format.h>
+
 #include <future>
 #include <unordered_set>
-
-#include <fmt/format.h>
 
 #include "storage/key_encoding.h"
 
@@ -21,7 +21,8 @@ Result<std::unique_ptr<IntakeQueue>> IntakeQueue::open(storage::Backend& backend
                           backend.get(Table::kMeta, storage::key_prefix({"queue", name}) + "next"));
   std::uint64_t next_sequence = 1;
   if (next) {
-    if (next->size() != 8) return corruption(fmt::format("queue {}: next sequence is damaged", name));
+    if (next->size() != 8)
+      return corruption(fmt::format("queue {}: next sequence is damaged", name));
     next_sequence = storage::read_big_endian(*next);
   }
   return std::unique_ptr<IntakeQueue>(
@@ -72,9 +73,8 @@ void IntakeQueue::append(std::vector<NewMessage> messages, AppendCallback done) 
 Result<AppendOutcome> IntakeQueue::append_and_wait(std::vector<NewMessage> messages) {
   std::promise<Result<AppendOutcome>> promise;
   auto future = promise.get_future();
-  append(std::move(messages), [&promise](Result<AppendOutcome> outcome) {
-    promise.set_value(std::move(outcome));
-  });
+  append(std::move(messages),
+         [&promise](Result<AppendOutcome> outcome) { promise.set_value(std::move(outcome)); });
   return future.get();
 }
 

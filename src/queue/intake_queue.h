@@ -90,9 +90,9 @@ class IntakeQueue {
   storage::Backend& backend_;
   const Clock& clock_;
   const std::string name_;
-  const std::string key_prefix_;        // name·
-  const std::string next_sequence_key_; // in Table::kMeta
-  const std::string depth_key_;         // in Table::kCounters
+  const std::string key_prefix_;         // name·
+  const std::string next_sequence_key_;  // in Table::kMeta
+  const std::string depth_key_;          // in Table::kCounters
 
   std::uint64_t next_sequence_;  // touched only by the appender thread after open()
 
@@ -103,8 +103,9 @@ class IntakeQueue {
   std::thread appender_;
 
   std::mutex lease_mutex_;
-  std::set<std::uint64_t> leased_;     // guarded by lease_mutex_
-  std::uint64_t lease_from_ = 0;       // guarded by lease_mutex_; every message below it is leased or taken
+  std::set<std::uint64_t> leased_;  // guarded by lease_mutex_
+  std::uint64_t lease_from_ =
+      0;  // guarded by lease_mutex_; every message below it is leased or taken
 };
 
 }  // namespace sluice::queue

@@ -1,8 +1,8 @@
 #include "storage/document_patch.h"
 
-#include <boost/json.hpp>
-
 #include <fmt/format.h>
+
+#include <boost/json.hpp>
 
 namespace sluice::storage {
 namespace json = boost::json;
@@ -85,8 +85,8 @@ Result<DocumentPatch> DocumentPatch::decode(std::string_view encoded) {
     } else if (kind == "set") {
       operation.kind = Kind::kAssign;
     } else {
-      return corruption(fmt::format("document patch operation \"{}\" is unknown",
-                                    std::string_view(kind)));
+      return corruption(
+          fmt::format("document patch operation \"{}\" is unknown", std::string_view(kind)));
     }
     for (const auto& member : (*fields)[1].get_array()) {
       if (!member.is_string()) return corruption("document patch path is malformed");
@@ -102,8 +102,8 @@ Status DocumentPatch::apply_to(json::object& document) const {
   for (const auto& operation : operations_) {
     json::value* target = walk(document, operation.path);
     if (target == nullptr) {
-      return invalid_argument(fmt::format("{}: a member on the way is not an object",
-                                          path_text(operation.path)));
+      return invalid_argument(
+          fmt::format("{}: a member on the way is not an object", path_text(operation.path)));
     }
     switch (operation.kind) {
       case Kind::kIncrement:

@@ -14,7 +14,8 @@ namespace sluice::storage {
 inline constexpr char kKeySeparator = '\0';
 
 inline void append_big_endian(std::string& out, std::uint64_t value) {
-  for (int shift = 56; shift >= 0; shift -= 8) out.push_back(static_cast<char>((value >> shift) & 0xff));
+  for (int shift = 56; shift >= 0; shift -= 8)
+    out.push_back(static_cast<char>((value >> shift) & 0xff));
 }
 
 // Reads 8 big-endian bytes at `bytes`; the caller checks the size.

@@ -19,7 +19,8 @@ void Mutation::erase(Table table, std::string_view key) {
 
 void Mutation::add(std::string_view counter, std::int64_t delta) {
   byte_size_ += counter.size() + 8;
-  operations_.push_back({Kind::kAdd, Table::kCounters, std::string(counter), encode_counter(delta)});
+  operations_.push_back(
+      {Kind::kAdd, Table::kCounters, std::string(counter), encode_counter(delta)});
 }
 
 void Mutation::patch(std::string_view document_key, const DocumentPatch& patch) {

@@ -28,7 +28,8 @@ class Mutation {
     Kind kind;
     Table table;
     std::string key;
-    std::string value;  // kPut: the value; kAdd: the delta as 8 little-endian bytes; kPatch: encoded
+    std::string
+        value;  // kPut: the value; kAdd: the delta as 8 little-endian bytes; kPatch: encoded
   };
 
   void put(Table table, std::string_view key, std::string_view value);

@@ -18,17 +18,24 @@ enum class Table : std::uint8_t {
   kCounters,     // anyone: signed 64-bit counters changed by commutative adds
 };
 
-inline constexpr std::array kAllTables = {Table::kMeta,       Table::kQueue,     Table::kIdempotency,
-                                          Table::kDeadLetter, Table::kDocuments, Table::kCounters};
+inline constexpr std::array kAllTables = {Table::kMeta,        Table::kQueue,
+                                          Table::kIdempotency, Table::kDeadLetter,
+                                          Table::kDocuments,   Table::kCounters};
 
 constexpr std::string_view table_name(Table table) {
   switch (table) {
-    case Table::kMeta: return "meta";
-    case Table::kQueue: return "queue";
-    case Table::kIdempotency: return "idempotency";
-    case Table::kDeadLetter: return "deadletter";
-    case Table::kDocuments: return "documents";
-    case Table::kCounters: return "counters";
+    case Table::kMeta:
+      return "meta";
+    case Table::kQueue:
+      return "queue";
+    case Table::kIdempotency:
+      return "idempotency";
+    case Table::kDeadLetter:
+      return "deadletter";
+    case Table::kDocuments:
+      return "documents";
+    case Table::kCounters:
+      return "counters";
   }
   return "unknown";
 }

@@ -31,10 +31,17 @@ struct Ledger {
 
 std::string event(const std::string& id, int n) {
   switch (n % 4) {
-    case 0: return R"({"event_id":")" + id + R"(","stream_id":"s)" + std::to_string(n % 7) + R"(","type":"follower"})";
-    case 1: return R"({"event_id":")" + id + R"(","stream_id":"s1","type":"donation","amount":"1.25","currency":"USD"})";
-    case 2: return R"({"event_id":")" + id + R"(","stream_id":"s2","type":"cheer","bits":)" + std::to_string(n) + "}";
-    default: return R"({"event_id":")" + id + R"(","stream_id":"s3","type":"subscription","tier":"1000"})";
+    case 0:
+      return R"({"event_id":")" + id + R"(","stream_id":"s)" + std::to_string(n % 7) +
+             R"(","type":"follower"})";
+    case 1:
+      return R"({"event_id":")" + id +
+             R"(","stream_id":"s1","type":"donation","amount":"1.25","currency":"USD"})";
+    case 2:
+      return R"({"event_id":")" + id + R"(","stream_id":"s2","type":"cheer","bits":)" +
+             std::to_string(n) + "}";
+    default:
+      return R"({"event_id":")" + id + R"(","stream_id":"s3","type":"subscription","tier":"1000"})";
   }
 }
 
@@ -78,7 +85,8 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
       producers.emplace_back(produce, server.url(), t, round, t >= kThreads - 2, std::ref(ledger));
     }
     // The kill lands at a random moment while every producer is mid-stream.
-    std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution(300, 1500)(random)));
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution(300, 1500)(random)));
     server.kill_hard();
     for (auto& producer : producers) producer.join();
   }

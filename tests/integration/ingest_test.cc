@@ -76,7 +76,8 @@ TEST_F(IngestTest, AcceptsEveryEventTypeWithDurableFunctionsStyleAnswer) {
     EXPECT_EQ(json::parse(event).at("event_id").as_string(), id);
     EXPECT_EQ(answer.at("duplicate"), false);
     const std::string status_uri(answer.at("statusQueryGetUri").as_string());
-    EXPECT_TRUE(status_uri.ends_with("/runtime/webhooks/durabletask/instances/" + id)) << status_uri;
+    EXPECT_TRUE(status_uri.ends_with("/runtime/webhooks/durabletask/instances/" + id))
+        << status_uri;
     EXPECT_EQ(response.headers[boost::beast::http::field::location], status_uri);
     for (const char* key : {"sendEventPostUri", "terminatePostUri", "purgeHistoryDeleteUri"}) {
       EXPECT_TRUE(answer.at(key).as_string().starts_with(status_uri)) << key;
@@ -93,17 +94,17 @@ TEST_F(IngestTest, GeneratesIdsForEventsWithoutOne) {
 }
 
 TEST_F(IngestTest, AcceptsJsonArraysAndNdjson) {
-  json::object array = post_json(
-      R"([{"event_id":"a1","stream_id":"s1","type":"follower"},)"
-      R"({"event_id":"a2","stream_id":"s2","type":"cheer","bits":1}])",
-      202);
+  json::object array = post_json(R"([{"event_id":"a1","stream_id":"s1","type":"follower"},)"
+                                 R"({"event_id":"a2","stream_id":"s2","type":"cheer","bits":1}])",
+                                 202);
   EXPECT_EQ(array.at("accepted"), 2);
   EXPECT_EQ(array.at("duplicates"), 0);
   EXPECT_EQ(array.at("ids"), json::parse(R"(["a1","a2"])"));
 
   json::object lines = post_json(
       "{\"event_id\":\"n1\",\"stream_id\":\"s1\",\"type\":\"follower\"}\n"
-      "{\"event_id\":\"n2\",\"stream_id\":\"s1\",\"type\":\"donation\",\"amount\":10,\"currency\":\"EUR\"}\n",
+      "{\"event_id\":\"n2\",\"stream_id\":\"s1\",\"type\":\"donation\",\"amount\":10,\"currency\":"
+      "\"EUR\"}\n",
       202, "application/x-ndjson");
   EXPECT_EQ(lines.at("accepted"), 2);
   EXPECT_EQ(depth(), 4);
@@ -113,11 +114,10 @@ TEST_F(IngestTest, RepeatedEventIdIsReportedAndNotQueuedAgain) {
   const char* event = R"({"event_id":"dup-1","stream_id":"s1","type":"follower"})";
   EXPECT_EQ(post_json(event, 202).at("duplicate"), false);
   EXPECT_EQ(post_json(event, 202).at("duplicate"), true);
-  json::object batch = post_json(
-      R"([{"event_id":"dup-1","stream_id":"s1","type":"follower"},)"
-      R"({"event_id":"dup-2","stream_id":"s1","type":"follower"},)"
-      R"({"event_id":"dup-2","stream_id":"s1","type":"follower"}])",
-      202);
+  json::object batch = post_json(R"([{"event_id":"dup-1","stream_id":"s1","type":"follower"},)"
+                                 R"({"event_id":"dup-2","stream_id":"s1","type":"follower"},)"
+                                 R"({"event_id":"dup-2","stream_id":"s1","type":"follower"}])",
+                                 202);
   EXPECT_EQ(batch.at("accepted"), 1);
   EXPECT_EQ(batch.at("duplicates"), 2);
   EXPECT_EQ(depth(), 2);
@@ -137,16 +137,15 @@ TEST_F(IngestTest, BatchIsAllOrNothing) {
   EXPECT_EQ(error.at("code"), "invalid_field");
   EXPECT_EQ(error.at("field"), "amount");
   EXPECT_EQ(error.at("index"), 1);
-  error = refused(
-      "{\"event_id\":\"ok-2\",\"stream_id\":\"s1\",\"type\":\"follower\"}\nnot json\n", 400,
-      "application/x-ndjson");
+  error = refused("{\"event_id\":\"ok-2\",\"stream_id\":\"s1\",\"type\":\"follower\"}\nnot json\n",
+                  400, "application/x-ndjson");
   EXPECT_EQ(error.at("code"), "malformed_json");
   EXPECT_EQ(error.at("index"), 1);
   EXPECT_EQ(depth(), 0);
   // Neither good event was remembered as accepted.
-  EXPECT_EQ(post_json(R"({"event_id":"ok-1","stream_id":"s1","type":"follower"})", 202)
-                .at("duplicate"),
-            false);
+  EXPECT_EQ(
+      post_json(R"({"event_id":"ok-1","stream_id":"s1","type":"follower"})", 202).at("duplicate"),
+      false);
 }
 
 TEST_F(IngestTest, RefusesInvalidEventsNamingTheField) {
@@ -159,10 +158,13 @@ TEST_F(IngestTest, RefusesInvalidEventsNamingTheField) {
            {R"({"type":"follower"})", "missing_field", "stream_id"},
            {R"({"stream_id":"s1","type":"raid"})", "invalid_field", "type"},
            {R"({"stream_id":"../etc","type":"follower"})", "invalid_field", "stream_id"},
-           {R"({"stream_id":"s1","type":"donation","amount":"-1","currency":"USD"})", "invalid_field", "amount"},
-           {R"({"stream_id":"s1","type":"donation","amount":"1","currency":"XYZ"})", "invalid_field", "currency"},
+           {R"({"stream_id":"s1","type":"donation","amount":"-1","currency":"USD"})",
+            "invalid_field", "amount"},
+           {R"({"stream_id":"s1","type":"donation","amount":"1","currency":"XYZ"})",
+            "invalid_field", "currency"},
            {R"({"stream_id":"s1","type":"cheer","bits":"many"})", "invalid_field", "bits"},
-           {R"({"stream_id":"s1","type":"follower","occurred_at":"noon"})", "invalid_field", "occurred_at"},
+           {R"({"stream_id":"s1","type":"follower","occurred_at":"noon"})", "invalid_field",
+            "occurred_at"},
            {R"({"stream_id":"s1","type":"follower")", "malformed_json", ""},
        }) {
     json::object error = refused(c.body, 400);
@@ -189,8 +191,8 @@ TEST_F(IngestTest, RefusesWrongMediaTypesRoutesAndMethods) {
 TEST_F(IngestTest, EnforcesBodyBatchAndHeaderLimits) {
   start({"--set", "http.max_body_bytes=2048", "--set", "http.max_batch_events=2", "--set",
          "http.max_header_bytes=1024"});
-  const std::string big = R"({"stream_id":"s1","type":"follower","message":")" +
-                          std::string(3000, 'x') + "\"}";
+  const std::string big =
+      R"({"stream_id":"s1","type":"follower","message":")" + std::string(3000, 'x') + "\"}";
   EXPECT_EQ(refused(big, 413).at("code"), "body_too_large");
 
   client_ = std::move(http::Client::create(server_->url()).value());
@@ -201,8 +203,8 @@ TEST_F(IngestTest, EnforcesBodyBatchAndHeaderLimits) {
   boost::asio::io_context context;
   boost::asio::ip::tcp::socket socket(context);
   socket.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
-  const std::string request = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " +
-                              std::string(4096, 'a') + "\r\n\r\n";
+  const std::string request =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4096, 'a') + "\r\n\r\n";
   boost::asio::write(socket, boost::asio::buffer(request));
   std::string answer(512, '\0');
   boost::system::error_code ignored;
@@ -220,6 +222,26 @@ TEST_F(IngestTest, MalformedHttpGetsBadRequest) {
   boost::system::error_code ignored;
   const size_t read = socket.read_some(boost::asio::buffer(answer), ignored);
   EXPECT_TRUE(answer.substr(0, read).starts_with("HTTP/1.1 400")) << answer.substr(0, read);
+}
+
+TEST_F(IngestTest, AnswersExpectContinueBeforeTheBody) {
+  boost::asio::io_context context;
+  boost::asio::ip::tcp::socket socket(context);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+  const std::string body = R"({"event_id":"x1","stream_id":"s1","type":"follower"})";
+  const std::string head =
+      "POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+      "Expect: 100-continue\r\nContent-Length: " +
+      std::to_string(body.size()) + "\r\n\r\n";
+  boost::asio::write(socket, boost::asio::buffer(head));
+  std::string interim(25, '\0');
+  boost::asio::read(socket, boost::asio::buffer(interim));  // "HTTP/1.1 100 Continue\r\n\r\n"
+  EXPECT_EQ(interim, "HTTP/1.1 100 Continue\r\n\r\n");
+  boost::asio::write(socket, boost::asio::buffer(body));
+  std::string answer(64, '\0');
+  const size_t read = socket.read_some(boost::asio::buffer(answer));
+  EXPECT_TRUE(answer.substr(0, read).starts_with("HTTP/1.1 202")) << answer.substr(0, read);
+  EXPECT_EQ(depth(), 1);
 }
 
 TEST_F(IngestTest, QueueReportsDepthAgeAndDeadLetters) {
@@ -256,9 +278,9 @@ TEST_F(IngestTest, StopsGracefullyWithIdleConnectionsOpen) {
 }
 
 TEST_F(IngestTest, SendCommandPostsEventsAndPrintsIds) {
-  auto one = testing::run_sluice({"send", "--url", server_->url(), "--stream", "s1", "--type",
-                                  "donation", "--amount", "2.50", "--currency", "USD",
-                                  "--event-id", "cli-1"});
+  auto one =
+      testing::run_sluice({"send", "--url", server_->url(), "--stream", "s1", "--type", "donation",
+                           "--amount", "2.50", "--currency", "USD", "--event-id", "cli-1"});
   EXPECT_EQ(one.exit.code, 0) << one.output;
   EXPECT_EQ(one.output, "cli-1\n");
 
@@ -270,7 +292,8 @@ TEST_F(IngestTest, SendCommandPostsEventsAndPrintsIds) {
   EXPECT_EQ(lines.output, "cli-2\ncli-3\n");
   EXPECT_EQ(depth(), 3);
 
-  auto bad = testing::run_sluice({"send", "--url", server_->url(), "--stream", "s1", "--type", "raid"});
+  auto bad =
+      testing::run_sluice({"send", "--url", server_->url(), "--stream", "s1", "--type", "raid"});
   EXPECT_EQ(bad.exit.code, 1);
   EXPECT_NE(bad.output.find("\"field\":\"type\""), std::string::npos) << bad.output;
 }

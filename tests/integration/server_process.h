@@ -30,9 +30,9 @@ class ServerProcess {
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::string log() const;
 
-  void kill_hard();      // SIGKILL, then reap
-  ExitResult stop();     // SIGTERM, then wait for the exit
-  ExitResult wait();     // wait for the process to end by itself
+  void kill_hard();   // SIGKILL, then reap
+  ExitResult stop();  // SIGTERM, then wait for the exit
+  ExitResult wait();  // wait for the process to end by itself
 
  private:
   pid_t pid_ = -1;

@@ -1,12 +1,11 @@
 #include "storage/rocks/rocks_backend.h"
 
+#include <fmt/format.h>
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
-
-#include <fmt/format.h>
 
 #include "storage/document_patch.h"
 
@@ -36,8 +35,9 @@ class CounterAddOperator final : public rocksdb::AssociativeMergeOperator {
              std::string* new_value, rocksdb::Logger*) const override {
     if (value.size() != 8 || (existing != nullptr && existing->size() != 8)) return false;
     const std::int64_t base = existing == nullptr ? 0 : decode_counter(view(*existing));
-    *new_value = encode_counter(static_cast<std::int64_t>(
-        static_cast<std::uint64_t>(base) + static_cast<std::uint64_t>(decode_counter(view(value)))));
+    *new_value = encode_counter(
+        static_cast<std::int64_t>(static_cast<std::uint64_t>(base) +
+                                  static_cast<std::uint64_t>(decode_counter(view(value)))));
     return true;
   }
   const char* Name() const override { return "sluice.counter_add"; }
@@ -51,7 +51,8 @@ class DocumentPatchOperator final : public rocksdb::MergeOperator {
     patches.reserve(input.operand_list.size());
     for (const auto& operand : input.operand_list) patches.push_back(view(operand));
     auto merged = apply_patches(
-        input.existing_value == nullptr ? std::string_view() : view(*input.existing_value), patches);
+        input.existing_value == nullptr ? std::string_view() : view(*input.existing_value),
+        patches);
     if (!merged.ok()) return false;  // surfaces to readers as a Corruption status
     output->new_value = std::move(merged).value();
     return true;

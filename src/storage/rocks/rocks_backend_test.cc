@@ -1,11 +1,11 @@
 #include "storage/rocks/rocks_backend.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <boost/json.hpp>
 #include <filesystem>
 #include <fstream>
-#include <sys/stat.h>
 #include <thread>
 
 #include "storage/document_patch.h"
@@ -93,8 +93,8 @@ TEST(RocksBackendTest, ErasesAndScansInOrderBothWays) {
 TEST(RocksBackendTest, OpenFailsOnUnwritableDirectory) {
   if (geteuid() == 0) GTEST_SKIP() << "root can write anywhere";
   testing::TempDirectory directory;
-  std::filesystem::permissions(directory.path(), std::filesystem::perms::owner_read |
-                                                     std::filesystem::perms::owner_exec);
+  std::filesystem::permissions(
+      directory.path(), std::filesystem::perms::owner_read | std::filesystem::perms::owner_exec);
   EXPECT_FALSE(RocksBackend::open(directory.str() + "/data").ok());
 }
 
