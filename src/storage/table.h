@@ -16,11 +16,14 @@ enum class Table : std::uint8_t {
   kDeadLetter,   // queue: dead-letter records
   kDocuments,    // docs: JSON documents
   kCounters,     // anyone: signed 64-bit counters changed by commutative adds
+  kInstances,    // engine: orchestration instance records
+  kHistory,      // engine: orchestration history chunks
+  kActive,       // engine: ids of instances that have not finished
 };
 
-inline constexpr std::array kAllTables = {Table::kMeta,        Table::kQueue,
-                                          Table::kIdempotency, Table::kDeadLetter,
-                                          Table::kDocuments,   Table::kCounters};
+inline constexpr std::array kAllTables = {
+    Table::kMeta,     Table::kQueue,     Table::kIdempotency, Table::kDeadLetter, Table::kDocuments,
+    Table::kCounters, Table::kInstances, Table::kHistory,     Table::kActive};
 
 constexpr std::string_view table_name(Table table) {
   switch (table) {
@@ -36,6 +39,12 @@ constexpr std::string_view table_name(Table table) {
       return "documents";
     case Table::kCounters:
       return "counters";
+    case Table::kInstances:
+      return "instances";
+    case Table::kHistory:
+      return "history";
+    case Table::kActive:
+      return "active";
   }
   return "unknown";
 }

@@ -68,7 +68,8 @@ rocksdb::ColumnFamilyOptions table_options(Table table,
   block.block_cache = cache;
   // Point lookups (idempotency checks, documents) mostly miss or hit one key: a Bloom filter
   // keeps a miss off the disk.
-  if (table == Table::kIdempotency || table == Table::kDocuments || table == Table::kCounters) {
+  if (table == Table::kIdempotency || table == Table::kDocuments || table == Table::kCounters ||
+      table == Table::kInstances) {
     block.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(block));

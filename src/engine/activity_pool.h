@@ -1,0 +1,53 @@
+#pragma once
+
+// ActivityPool: worker threads that run activities. Each result goes back, with the attempt's
+// local effects, to the partition that owns the instance, which commits it with the history.
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "engine/history.h"
+#include "sluice/orchestration.h"
+#include "storage/mutation.h"
+
+namespace sluice::engine {
+
+struct ActivityWork {
+  std::string instance_id;
+  std::int64_t task_id;
+  std::string name;
+  std::string input;
+};
+
+// Receives an activity's outcome: a kTaskCompleted or kTaskFailed event and, on success, the
+// effects to commit with it. Called on a worker thread.
+using ActivityResultSink = std::function<void(const std::string& instance_id, HistoryEvent result,
+                                              storage::Mutation effects)>;
+
+class ActivityPool {
+ public:
+  // `registry` must outlive the pool.
+  ActivityPool(const Registry& registry, const Clock& clock, unsigned workers);
+  ~ActivityPool();  // finishes the activity each worker holds, drops the rest
+
+  void submit(ActivityWork work, ActivityResultSink sink);
+  void stop();
+
+ private:
+  void run();
+
+  const Registry& registry_;
+  const Clock& clock_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<std::pair<ActivityWork, ActivityResultSink>> queue_;  // guarded by mutex_
+  bool stopping_ = false;                                          // guarded by mutex_
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,161 @@
+#include "engine/engine.h"
+
+#include <future>
+
+#include "storage/key_encoding.h"
+
+namespace sluice::engine {
+
+using storage::Table;
+
+namespace {
+
+// FNV-1a: stable across builds, so an instance keeps its partition for a given count.
+std::uint64_t hash_id(std::string_view id) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : id) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return hash;
+}
+
+template <typename Call>
+Status wait_for(Call call) {
+  std::promise<Status> promise;
+  auto future = promise.get_future();
+  call([&promise](Status status) { promise.set_value(std::move(status)); });
+  return future.get();
+}
+
+}  // namespace
+
+Engine::Engine(storage::Backend& backend, const Clock& clock, const Registry& registry,
+               EngineOptions options)
+    : backend_(backend), clock_(clock), activities_(registry, clock, options.activity_workers) {
+  const unsigned count = std::max(1u, options.partitions);
+  PartitionOptions partition_options;
+  partition_options.max_active_instances =
+      std::max<std::size_t>(1, options.max_active_instances / count);
+  for (unsigned i = 0; i < count; ++i) {
+    partitions_.push_back(
+        std::make_unique<Partition>(backend, clock, registry, activities_, partition_options));
+  }
+}
+
+Engine::~Engine() { stop(); }
+
+Status Engine::start() {
+  std::vector<std::vector<std::string>> ids(partitions_.size());
+  storage::ScanOptions scan;
+  scan.limit = 10'000;
+  while (true) {
+    SLUICE_ASSIGN_OR_RETURN(auto entries, backend_.scan(Table::kActive, scan));
+    for (auto& entry : entries) {
+      ids[hash_id(entry.key) % partitions_.size()].push_back(entry.key);
+    }
+    if (entries.size() < scan.limit) break;
+    scan.after = entries.back().key;
+  }
+  for (std::size_t i = 0; i < partitions_.size(); ++i) {
+    SLUICE_RETURN_IF_ERROR(partitions_[i]->recover(ids[i]));
+  }
+  for (auto& partition : partitions_) partition->start();
+  started_ = true;
+  return {};
+}
+
+void Engine::stop() {
+  if (!started_) return;
+  started_ = false;
+  // Workers first: a partition must not go while an activity may still hand it a result.
+  activities_.stop();
+  for (auto& partition : partitions_) partition->stop();
+}
+
+Partition& Engine::partition_for(std::string_view instance_id) {
+  return *partitions_[hash_id(instance_id) % partitions_.size()];
+}
+
+void Engine::start_instance(StartRequest request, Reply reply) {
+  PartitionInput input;
+  input.kind = PartitionInput::Kind::kStart;
+  input.instance_id = request.instance_id;
+  input.start = std::move(request);
+  input.reply = std::move(reply);
+  partition_for(input.instance_id).submit(std::move(input));
+}
+
+void Engine::send_event(std::string instance_id, HistoryEvent event, Reply reply) {
+  event.timestamp = clock_.now();
+  PartitionInput input;
+  input.instance_id = std::move(instance_id);
+  input.event = std::move(event);
+  input.reply = std::move(reply);
+  partition_for(input.instance_id).submit(std::move(input));
+}
+
+void Engine::raise_event(std::string instance_id, std::string name, std::string data, Reply reply) {
+  send_event(std::move(instance_id),
+             {EventType::kEventRaised, 0, -1, std::move(name), std::move(data), 0},
+             std::move(reply));
+}
+
+void Engine::terminate(std::string instance_id, std::string reason, Reply reply) {
+  send_event(std::move(instance_id),
+             {EventType::kExecutionTerminated, 0, -1, "", std::move(reason), 0}, std::move(reply));
+}
+
+void Engine::suspend(std::string instance_id, std::string reason, Reply reply) {
+  send_event(std::move(instance_id),
+             {EventType::kExecutionSuspended, 0, -1, "", std::move(reason), 0}, std::move(reply));
+}
+
+void Engine::resume(std::string instance_id, std::string reason, Reply reply) {
+  send_event(std::move(instance_id),
+             {EventType::kExecutionResumed, 0, -1, "", std::move(reason), 0}, std::move(reply));
+}
+
+Status Engine::start_instance_and_wait(StartRequest request) {
+  return wait_for([&](Reply reply) { start_instance(std::move(request), std::move(reply)); });
+}
+
+Status Engine::raise_event_and_wait(std::string instance_id, std::string name, std::string data) {
+  return wait_for([&](Reply reply) {
+    raise_event(std::move(instance_id), std::move(name), std::move(data), std::move(reply));
+  });
+}
+
+Status Engine::terminate_and_wait(std::string instance_id, std::string reason) {
+  return wait_for(
+      [&](Reply reply) { terminate(std::move(instance_id), std::move(reason), std::move(reply)); });
+}
+
+Result<std::optional<InstanceRecord>> Engine::instance(const std::string& instance_id) {
+  SLUICE_ASSIGN_OR_RETURN(auto stored, backend_.get(Table::kInstances, instance_id));
+  if (!stored) return std::optional<InstanceRecord>();
+  SLUICE_ASSIGN_OR_RETURN(InstanceRecord record, decode_record(instance_id, *stored));
+  return std::optional<InstanceRecord>(std::move(record));
+}
+
+Result<std::vector<HistoryEvent>> Engine::history(const std::string& instance_id) {
+  storage::ScanOptions scan;
+  scan.prefix = history_prefix(instance_id);
+  scan.limit = std::numeric_limits<std::size_t>::max();
+  SLUICE_ASSIGN_OR_RETURN(auto chunks, backend_.scan(Table::kHistory, scan));
+  std::vector<HistoryEvent> events;
+  for (const auto& chunk : chunks) SLUICE_RETURN_IF_ERROR(decode_events(chunk.value, events));
+  return events;
+}
+
+void Engine::wake() {
+  for (auto& partition : partitions_) partition->wake();
+}
+
+std::size_t Engine::active_instances() const {
+  std::size_t total = 0;
+  for (const auto& partition : partitions_) total += partition->active_instances();
+  return total;
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,69 @@
+#pragma once
+
+// Engine: runs orchestrations durably. Instances hash to partitions (one thread each); activities
+// run on a worker pool; every change is committed before anyone is told of it.
+//
+// Management calls are asynchronous: `reply` runs (on a partition thread; it must not block)
+// once the request is durable or refused. Reads go straight to storage and block.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/activity_pool.h"
+#include "engine/history.h"
+#include "engine/instance_record.h"
+#include "engine/partition.h"
+#include "storage/backend.h"
+
+namespace sluice::engine {
+
+struct EngineOptions {
+  unsigned partitions = 2;
+  unsigned activity_workers = 2;
+  std::size_t max_active_instances = 100'000;  // across all partitions
+};
+
+class Engine {
+ public:
+  // Every reference must outlive the engine.
+  Engine(storage::Backend& backend, const Clock& clock, const Registry& registry,
+         EngineOptions options);
+  ~Engine();
+
+  // Loads unfinished instances (replaying their histories, re-arming timers, re-dispatching
+  // pending activities), then starts the partitions.
+  Status start();
+  void stop();
+
+  void start_instance(StartRequest request, Reply reply);
+  void raise_event(std::string instance_id, std::string name, std::string data, Reply reply);
+  void terminate(std::string instance_id, std::string reason, Reply reply);
+  void suspend(std::string instance_id, std::string reason, Reply reply);
+  void resume(std::string instance_id, std::string reason, Reply reply);
+
+  // The same calls, waiting for the answer. Not for executor threads.
+  Status start_instance_and_wait(StartRequest request);
+  Status raise_event_and_wait(std::string instance_id, std::string name, std::string data);
+  Status terminate_and_wait(std::string instance_id, std::string reason);
+
+  Result<std::optional<InstanceRecord>> instance(const std::string& instance_id);
+  Result<std::vector<HistoryEvent>> history(const std::string& instance_id);
+
+  // Re-checks timers at once (for tests that move a manual clock).
+  void wake();
+  std::size_t active_instances() const;
+
+ private:
+  Partition& partition_for(std::string_view instance_id);
+  void send_event(std::string instance_id, HistoryEvent event, Reply reply);
+
+  storage::Backend& backend_;
+  const Clock& clock_;
+  ActivityPool activities_;
+  std::vector<std::unique_ptr<Partition>> partitions_;
+  bool started_ = false;
+};
+
+}  // namespace sluice::engine

@@ -1,0 +1,415 @@
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <future>
+#include <thread>
+
+#include "storage/rocks/rocks_backend.h"
+#include "tests/support/temp_directory.h"
+
+namespace sluice::engine {
+namespace {
+
+constexpr Micros kSecond = 1'000'000;
+
+// ---- orchestrators used below (free functions: coroutine parameters are copied) ----
+
+Task<std::string> fan_out(OrchestrationContext& ctx, std::string input) {
+  const int count = std::stoi(input);
+  std::vector<Task<std::string>> calls;
+  for (int i = 0; i < count; ++i) calls.push_back(ctx.call_activity("echo", std::to_string(i)));
+  std::vector<std::string> results = co_await when_all(std::move(calls));
+  long sum = 0;
+  for (const auto& result : results) sum += std::stol(result);
+  co_return std::to_string(sum);
+}
+
+Task<std::string> flaky_with_retry(OrchestrationContext& ctx, std::string input) {
+  RetryPolicy retry;
+  retry.max_attempts = std::stoi(input);
+  retry.first_interval = 1 * kSecond;
+  retry.backoff_coefficient = 2.0;
+  retry.max_interval = 3 * kSecond;
+  co_return co_await ctx.call_activity("flaky", "", retry);
+}
+
+Task<std::string> retry_with_timeout(OrchestrationContext& ctx, std::string) {
+  RetryPolicy retry{.max_attempts = 10,
+                    .first_interval = 2 * kSecond,
+                    .backoff_coefficient = 1.0,
+                    .timeout = 5 * kSecond};
+  co_return co_await ctx.call_activity("flaky", "", retry);
+}
+
+Task<std::string> retry_only_unavailable(OrchestrationContext& ctx, std::string) {
+  RetryPolicy retry{.max_attempts = 10, .first_interval = kSecond};
+  retry.should_retry = [](const TaskFailedError& error) { return error.code() == "Unavailable"; };
+  co_return co_await ctx.call_activity("invalid", "", retry);
+}
+
+Task<std::string> catches_failure(OrchestrationContext& ctx, std::string) {
+  try {
+    co_await ctx.call_activity("invalid", "");
+  } catch (const TaskFailedError& error) {
+    co_return "caught " + error.code();
+  }
+  co_return "not caught";
+}
+
+Task<std::string> approval(OrchestrationContext& ctx, std::string) {
+  ctx.set_custom_status(R"({"stage":"waiting"})");
+  std::string answer = co_await ctx.wait_for_event("approve");
+  ctx.set_custom_status(R"({"stage":"approved"})");
+  co_return answer;
+}
+
+Task<std::string> approval_with_deadline(OrchestrationContext& ctx, std::string) {
+  try {
+    co_return co_await ctx.wait_for_event("approve", 10 * kSecond);
+  } catch (const TaskFailedError& error) {
+    co_return error.code();
+  }
+}
+
+Task<std::string> sleeper(OrchestrationContext& ctx, std::string) {
+  const Micros started = ctx.now();
+  co_await ctx.create_timer(started + 60 * kSecond);
+  co_return std::to_string((ctx.now() - started) / kSecond);
+}
+
+Task<std::string> countdown(OrchestrationContext& ctx, std::string input) {
+  const int left = std::stoi(input);
+  if (left == 0) co_return "liftoff";
+  co_await ctx.call_activity("echo", input);
+  ctx.continue_as_new(std::to_string(left - 1));
+  co_return "";
+}
+
+Task<std::string> deterministic_ids(OrchestrationContext& ctx, std::string) {
+  std::string first = ctx.new_uuid();
+  co_await ctx.call_activity("echo", "1");
+  co_return first + " " + ctx.new_uuid();
+}
+
+Task<std::string> step_a_then_wait(OrchestrationContext& ctx, std::string) {
+  co_await ctx.call_activity("echo", "1");
+  co_return co_await ctx.wait_for_event("go");
+}
+
+Task<std::string> step_b_then_wait(OrchestrationContext& ctx, std::string) {
+  co_await ctx.call_activity("effect", "1");  // changed code: another activity at step 0
+  co_return co_await ctx.wait_for_event("go");
+}
+
+Task<std::string> counts_once(OrchestrationContext& ctx, std::string input) {
+  std::vector<Task<std::string>> calls;
+  for (int i = 0; i < 3; ++i) calls.push_back(ctx.call_activity("effect", input));
+  co_await when_all(std::move(calls));
+  co_return "done";
+}
+
+// ---- fixture ----
+
+class EngineTest : public ::testing::Test {
+ protected:
+  EngineTest() {
+    registry_.add_orchestrator("fan_out", fan_out);
+    registry_.add_orchestrator("flaky_with_retry", flaky_with_retry);
+    registry_.add_orchestrator("retry_with_timeout", retry_with_timeout);
+    registry_.add_orchestrator("retry_only_unavailable", retry_only_unavailable);
+    registry_.add_orchestrator("catches_failure", catches_failure);
+    registry_.add_orchestrator("approval", approval);
+    registry_.add_orchestrator("approval_with_deadline", approval_with_deadline);
+    registry_.add_orchestrator("sleeper", sleeper);
+    registry_.add_orchestrator("countdown", countdown);
+    registry_.add_orchestrator("deterministic_ids", deterministic_ids);
+    registry_.add_orchestrator("diverging", step_a_then_wait);
+    registry_.add_orchestrator("counts_once", counts_once);
+    registry_.add_activity("echo",
+                           [](ActivityContext&, std::string_view input) -> Result<std::string> {
+                             return std::string(input);
+                           });
+    registry_.add_activity("flaky",
+                           [this](ActivityContext&, std::string_view) -> Result<std::string> {
+                             if (++flaky_calls_ <= flaky_failures_) return unavailable("not yet");
+                             return std::string("finally");
+                           });
+    registry_.add_activity("invalid",
+                           [](ActivityContext&, std::string_view) -> Result<std::string> {
+                             return invalid_argument("bad input");
+                           });
+    registry_.add_activity("effect",
+                           [this](ActivityContext& ctx, std::string_view) -> Result<std::string> {
+                             ++effect_runs_;
+                             ctx.effects().add("effects", 1);
+                             if (hold_effects_) {
+                               std::unique_lock lock(hold_mutex_);
+                               hold_released_.wait(lock, [this] { return !hold_effects_; });
+                             }
+                             return std::string("ok");
+                           });
+    open();
+  }
+  ~EngineTest() override { close(); }
+
+  void open() {
+    backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
+    engine_ = std::make_unique<Engine>(*backend_, clock_, registry_, EngineOptions{});
+    ASSERT_TRUE(engine_->start().ok());
+  }
+  void close() {
+    release_effects();
+    engine_.reset();
+    backend_.reset();
+  }
+  void release_effects() {
+    {
+      std::lock_guard lock(hold_mutex_);
+      hold_effects_ = false;
+    }
+    hold_released_.notify_all();
+  }
+
+  Status start(const std::string& name, const std::string& id, const std::string& input = "",
+               bool replace = false) {
+    return engine_->start_instance_and_wait({name, id, input, replace});
+  }
+
+  // Polls storage until `id` satisfies `done`; fails the test after a minute.
+  InstanceRecord wait_until(const std::string& id,
+                            const std::function<bool(const InstanceRecord&)>& done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto record = engine_->instance(id);
+      if (record.ok() && *record && done(**record)) return **record;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ADD_FAILURE() << "instance " << id << " did not reach the expected state";
+    return {};
+  }
+  InstanceRecord wait_finished(const std::string& id) {
+    return wait_until(id, [](const InstanceRecord& r) { return is_terminal(r.status); });
+  }
+  // Waits until the history holds `count` events of `type`.
+  std::vector<HistoryEvent> wait_for_events(const std::string& id, EventType type, size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      std::vector<HistoryEvent> matching;
+      for (auto& event : engine_->history(id).value()) {
+        if (event.type == type) matching.push_back(event);
+      }
+      if (matching.size() >= count) return matching;
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ADD_FAILURE() << "history of " << id << " never had " << count << " " << event_type_name(type);
+    return {};
+  }
+  void advance(Micros by) {
+    clock_.advance(by);
+    engine_->wake();
+  }
+
+  testing::TempDirectory directory_;
+  ManualClock clock_{1'800'000'000'000'000};
+  Registry registry_;
+  std::unique_ptr<storage::RocksBackend> backend_;
+  std::unique_ptr<Engine> engine_;
+  std::atomic<int> flaky_calls_{0};
+  int flaky_failures_ = 0;
+  std::atomic<int> effect_runs_{0};
+  std::mutex hold_mutex_;
+  std::condition_variable hold_released_;
+  bool hold_effects_ = false;
+};
+
+TEST_F(EngineTest, FansOutAndInOverAThousandActivities) {
+  ASSERT_TRUE(start("fan_out", "big", "1000").ok());
+  InstanceRecord record = wait_finished("big");
+  EXPECT_EQ(record.status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(record.output, "499500");
+  auto history = engine_->history("big").value();
+  EXPECT_EQ(std::count_if(history.begin(), history.end(),
+                          [](auto& e) { return e.type == EventType::kTaskCompleted; }),
+            1000);
+  EXPECT_EQ(history.front().type, EventType::kOrchestratorStarted);
+  EXPECT_EQ(history.back().type, EventType::kExecutionCompleted);
+  EXPECT_EQ(engine_->active_instances(), 0u);
+}
+
+TEST_F(EngineTest, RetriesWithBackoffCappedByMaxInterval) {
+  flaky_failures_ = 3;
+  ASSERT_TRUE(start("flaky_with_retry", "r1", "5").ok());
+  const Micros t0 = clock_.now();
+  auto timers = wait_for_events("r1", EventType::kTimerCreated, 1);
+  EXPECT_EQ(timers[0].fire_at, t0 + 1 * kSecond);
+  advance(1 * kSecond);
+  timers = wait_for_events("r1", EventType::kTimerCreated, 2);
+  EXPECT_EQ(timers[1].fire_at, t0 + 1 * kSecond + 2 * kSecond);
+  advance(2 * kSecond);
+  timers = wait_for_events("r1", EventType::kTimerCreated, 3);
+  // 4 s by backoff, capped at 3 s.
+  EXPECT_EQ(timers[2].fire_at, t0 + 3 * kSecond + 3 * kSecond);
+  EXPECT_EQ(engine_->instance("r1").value()->status, RuntimeStatus::kRunning);
+  advance(3 * kSecond);
+  InstanceRecord record = wait_finished("r1");
+  EXPECT_EQ(record.status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(record.output, "finally");
+  EXPECT_EQ(flaky_calls_, 4);
+}
+
+TEST_F(EngineTest, GivesUpAfterMaxAttempts) {
+  flaky_failures_ = 100;
+  ASSERT_TRUE(start("flaky_with_retry", "r2", "2").ok());
+  wait_for_events("r2", EventType::kTimerCreated, 1);
+  advance(1 * kSecond);
+  InstanceRecord record = wait_finished("r2");
+  EXPECT_EQ(record.status, RuntimeStatus::kFailed);
+  EXPECT_NE(record.output.find("not yet"), std::string::npos) << record.output;
+  EXPECT_EQ(flaky_calls_, 2);
+}
+
+TEST_F(EngineTest, StopsRetryingAtTheOverallTimeout) {
+  flaky_failures_ = 100;
+  ASSERT_TRUE(start("retry_with_timeout", "r3").ok());
+  wait_for_events("r3", EventType::kTimerCreated, 1);
+  advance(2 * kSecond);
+  wait_for_events("r3", EventType::kTimerCreated, 2);
+  advance(2 * kSecond);
+  // A third wait would end at 6 s, past the 5 s timeout.
+  EXPECT_EQ(wait_finished("r3").status, RuntimeStatus::kFailed);
+  EXPECT_EQ(flaky_calls_, 3);
+}
+
+TEST_F(EngineTest, NonRetryableFailureFailsAtOnceAndCanBeCaught) {
+  ASSERT_TRUE(start("retry_only_unavailable", "n1").ok());
+  InstanceRecord record = wait_finished("n1");
+  EXPECT_EQ(record.status, RuntimeStatus::kFailed);
+  EXPECT_NE(record.output.find("bad input"), std::string::npos);
+  ASSERT_TRUE(start("catches_failure", "n2").ok());
+  EXPECT_EQ(wait_finished("n2").output, "caught InvalidArgument");
+}
+
+TEST_F(EngineTest, ExternalEventsAndCustomStatus) {
+  ASSERT_TRUE(engine_->raise_event_and_wait("nobody", "approve", "x").code() ==
+              StatusCode::kNotFound);
+  ASSERT_TRUE(start("approval", "a1").ok());
+  EXPECT_EQ(wait_until("a1", [](auto& r) { return !r.custom_status.empty(); }).custom_status,
+            R"({"stage":"waiting"})");
+  ASSERT_TRUE(engine_->raise_event_and_wait("a1", "approve", R"("yes")").ok());
+  InstanceRecord record = wait_finished("a1");
+  EXPECT_EQ(record.output, R"("yes")");
+  EXPECT_EQ(record.custom_status, R"({"stage":"approved"})");
+}
+
+TEST_F(EngineTest, EventWaitTimesOutOnADurableTimer) {
+  ASSERT_TRUE(start("approval_with_deadline", "d1").ok());
+  wait_for_events("d1", EventType::kTimerCreated, 1);
+  advance(10 * kSecond);
+  EXPECT_EQ(wait_finished("d1").output, "Timeout");
+
+  ASSERT_TRUE(start("approval_with_deadline", "d2").ok());
+  wait_for_events("d2", EventType::kTimerCreated, 1);
+  ASSERT_TRUE(engine_->raise_event_and_wait("d2", "approve", "in time").ok());
+  EXPECT_EQ(wait_finished("d2").output, "in time");
+}
+
+TEST_F(EngineTest, TimersSurviveRestart) {
+  ASSERT_TRUE(start("sleeper", "t1").ok());
+  wait_for_events("t1", EventType::kTimerCreated, 1);
+  close();
+  clock_.advance(61 * kSecond);
+  open();
+  InstanceRecord record = wait_finished("t1");
+  EXPECT_EQ(record.status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(record.output, "61");  // now() in the step the timer fired
+}
+
+TEST_F(EngineTest, ContinueAsNewStartsAFreshHistory) {
+  ASSERT_TRUE(start("countdown", "c1", "3").ok());
+  InstanceRecord record = wait_finished("c1");
+  EXPECT_EQ(record.status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(record.output, "liftoff");
+  EXPECT_EQ(record.input, "0");
+  auto history = engine_->history("c1").value();
+  EXPECT_EQ(std::count_if(history.begin(), history.end(),
+                          [](auto& e) { return e.type == EventType::kExecutionStarted; }),
+            1);
+}
+
+TEST_F(EngineTest, StartingAnExistingIdIsRefusedUnlessReplacingAFinishedOne) {
+  ASSERT_TRUE(start("approval", "s1").ok());
+  EXPECT_EQ(start("approval", "s1").code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(start("approval", "s1", "", true).code(), StatusCode::kAlreadyExists);  // running
+  ASSERT_TRUE(engine_->raise_event_and_wait("s1", "approve", "1").ok());
+  wait_finished("s1");
+  EXPECT_EQ(start("approval", "s1").code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(start("approval", "s1", "", true).ok());
+  EXPECT_EQ(wait_until("s1", [](auto& r) { return !r.custom_status.empty(); }).status,
+            RuntimeStatus::kRunning);
+}
+
+TEST_F(EngineTest, TerminateSuspendAndResume) {
+  ASSERT_TRUE(start("approval", "m1").ok());
+  ASSERT_TRUE(engine_->terminate_and_wait("m1", "no longer needed").ok());
+  InstanceRecord terminated = wait_finished("m1");
+  EXPECT_EQ(terminated.status, RuntimeStatus::kTerminated);
+  EXPECT_EQ(terminated.output, "no longer needed");
+
+  ASSERT_TRUE(start("approval", "m2").ok());
+  std::promise<Status> suspended;
+  engine_->suspend("m2", "hold", [&](Status s) { suspended.set_value(s); });
+  ASSERT_TRUE(suspended.get_future().get().ok());
+  EXPECT_EQ(engine_->instance("m2").value()->status, RuntimeStatus::kSuspended);
+  ASSERT_TRUE(engine_->raise_event_and_wait("m2", "approve", "while suspended").ok());
+  EXPECT_EQ(engine_->instance("m2").value()->status, RuntimeStatus::kSuspended);
+
+  // The held event survives a restart and is delivered on resume.
+  close();
+  open();
+  std::promise<Status> resumed;
+  engine_->resume("m2", "go", [&](Status s) { resumed.set_value(s); });
+  ASSERT_TRUE(resumed.get_future().get().ok());
+  EXPECT_EQ(wait_finished("m2").output, "while suspended");
+}
+
+TEST_F(EngineTest, ReplayIsDeterministic) {
+  ASSERT_TRUE(start("deterministic_ids", "u1").ok());
+  const std::string first_run = wait_finished("u1").output;
+  ASSERT_TRUE(start("deterministic_ids", "u1", "", true).ok());
+  EXPECT_EQ(wait_finished("u1").output, first_run);
+  EXPECT_NE(first_run.substr(0, 36), first_run.substr(37));
+}
+
+TEST_F(EngineTest, ChangedCodeFailsTheInstanceNamingTheStepAndOthersCarryOn) {
+  ASSERT_TRUE(start("diverging", "v1").ok());
+  wait_for_events("v1", EventType::kTaskCompleted, 1);
+  close();
+  registry_.add_orchestrator("diverging", step_b_then_wait);
+  open();
+  InstanceRecord record = wait_finished("v1");
+  EXPECT_EQ(record.status, RuntimeStatus::kFailed);
+  EXPECT_NE(record.output.find("step 0"), std::string::npos) << record.output;
+  EXPECT_NE(record.output.find("\"echo\""), std::string::npos) << record.output;
+  EXPECT_NE(record.output.find("\"effect\""), std::string::npos) << record.output;
+  ASSERT_TRUE(start("fan_out", "other", "3").ok());
+  EXPECT_EQ(wait_finished("other").status, RuntimeStatus::kCompleted);
+}
+
+TEST_F(EngineTest, RestartMidFanOutCompletesOnceWithEffectsAppliedOnce) {
+  hold_effects_ = true;  // activities start, then hang until the engine is gone
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(start("counts_once", "e" + std::to_string(i)).ok());
+  while (effect_runs_ < 2) std::this_thread::yield();
+  close();  // results of the held activities never reach a commit
+  effect_runs_ = 0;
+  open();
+  for (int i = 0; i < 20; ++i) {
+    EXPECT_EQ(wait_finished("e" + std::to_string(i)).status, RuntimeStatus::kCompleted);
+  }
+  EXPECT_EQ(backend_->counter("effects").value(), 60);  // 20 instances × 3 activities, once each
+}
+
+}  // namespace
+}  // namespace sluice::engine

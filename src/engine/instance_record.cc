@@ -1,0 +1,63 @@
+#include "engine/instance_record.h"
+
+#include "core/binary_codec.h"
+
+namespace sluice::engine {
+
+namespace {
+constexpr std::uint8_t kFormatVersion = 1;
+constexpr std::string_view kStatusNames[] = {"Pending", "Running",    "Completed",
+                                             "Failed",  "Terminated", "Suspended"};
+}  // namespace
+
+std::string_view runtime_status_name(RuntimeStatus status) {
+  return kStatusNames[static_cast<std::size_t>(status)];
+}
+
+bool parse_runtime_status(std::string_view name, RuntimeStatus& out) {
+  for (std::size_t i = 0; i < std::size(kStatusNames); ++i) {
+    if (kStatusNames[i] == name) {
+      out = static_cast<RuntimeStatus>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
+std::string encode_record(const InstanceRecord& record) {
+  std::string out;
+  BinaryWriter writer(out);
+  writer.byte(kFormatVersion);
+  writer.bytes(record.name);
+  writer.byte(static_cast<std::uint8_t>(record.status));
+  writer.bytes(record.input);
+  writer.bytes(record.output);
+  writer.bytes(record.custom_status);
+  writer.signed_varint(record.created_at);
+  writer.signed_varint(record.updated_at);
+  writer.varint(record.history_chunks);
+  return out;
+}
+
+Result<InstanceRecord> decode_record(std::string_view instance_id, std::string_view encoded) {
+  BinaryReader reader(encoded);
+  if (reader.byte() != kFormatVersion) return corruption("instance record has an unknown format");
+  InstanceRecord record;
+  record.instance_id = instance_id;
+  record.name = reader.bytes();
+  const std::uint8_t status = reader.byte();
+  record.input = reader.bytes();
+  record.output = reader.bytes();
+  record.custom_status = reader.bytes();
+  record.created_at = reader.signed_varint();
+  record.updated_at = reader.signed_varint();
+  record.history_chunks = static_cast<std::uint32_t>(reader.varint());
+  if (!reader.ok() || !reader.at_end() ||
+      status > static_cast<std::uint8_t>(RuntimeStatus::kSuspended)) {
+    return corruption("instance record " + std::string(instance_id) + " is damaged");
+  }
+  record.status = static_cast<RuntimeStatus>(status);
+  return record;
+}
+
+}  // namespace sluice::engine

@@ -1,0 +1,47 @@
+#pragma once
+
+// The stored record of one orchestration instance: what the status API shows, plus how much
+// history it has.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "sluice/status.h"
+
+namespace sluice::engine {
+
+enum class RuntimeStatus : std::uint8_t {
+  kPending = 0,
+  kRunning,
+  kCompleted,
+  kFailed,
+  kTerminated,
+  kSuspended,
+};
+
+// "Running", "Completed", … as the Durable Functions status API spells them.
+std::string_view runtime_status_name(RuntimeStatus status);
+bool parse_runtime_status(std::string_view name, RuntimeStatus& out);
+inline bool is_terminal(RuntimeStatus status) {
+  return status == RuntimeStatus::kCompleted || status == RuntimeStatus::kFailed ||
+         status == RuntimeStatus::kTerminated;
+}
+
+struct InstanceRecord {
+  std::string instance_id;
+  std::string name;
+  RuntimeStatus status = RuntimeStatus::kPending;
+  std::string input;
+  std::string output;         // result, or the failure message
+  std::string custom_status;  // JSON, empty when never set
+  Micros created_at = 0;
+  Micros updated_at = 0;
+  std::uint32_t history_chunks = 0;  // history is stored as chunks 0 … history_chunks - 1
+};
+
+std::string encode_record(const InstanceRecord& record);
+Result<InstanceRecord> decode_record(std::string_view instance_id, std::string_view encoded);
+
+}  // namespace sluice::engine

@@ -1,0 +1,368 @@
+#include "engine/partition.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "core/logging.h"
+#include "storage/key_encoding.h"
+
+namespace sluice::engine {
+
+using storage::Table;
+
+namespace {
+// A run that continues as new more often than this within one turn is failed rather than
+// allowed to spin.
+constexpr int kMaxContinuationsPerTurn = 100;
+}  // namespace
+
+std::string history_prefix(std::string_view instance_id) {
+  return storage::key_prefix({instance_id});
+}
+
+std::string history_key(std::string_view instance_id, std::uint32_t chunk) {
+  std::string key = history_prefix(instance_id);
+  key.push_back(static_cast<char>(chunk >> 24));
+  key.push_back(static_cast<char>(chunk >> 16));
+  key.push_back(static_cast<char>(chunk >> 8));
+  key.push_back(static_cast<char>(chunk));
+  return key;
+}
+
+Partition::Partition(storage::Backend& backend, const Clock& clock, const Registry& registry,
+                     ActivityPool& activities, PartitionOptions options)
+    : backend_(backend),
+      clock_(clock),
+      registry_(registry),
+      activities_(activities),
+      options_(options) {}
+
+Partition::~Partition() { stop(); }
+
+void Partition::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+void Partition::stop() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  ready_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void Partition::submit(PartitionInput input) {
+  {
+    std::lock_guard lock(mutex_);
+    if (!stopping_) {
+      inbox_.push_back(std::move(input));
+      if (inbox_.size() == 1) ready_.notify_one();
+      return;
+    }
+  }
+  if (input.reply) input.reply(unavailable("the engine is stopping"));
+}
+
+void Partition::wake() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;
+  }
+  ready_.notify_one();
+}
+
+std::size_t Partition::active_instances() const { return active_count_.load(); }
+
+void Partition::run() {
+  std::vector<PartitionInput> inputs;
+  while (true) {
+    {
+      std::unique_lock lock(mutex_);
+      auto timer_due = [this] {
+        return !timers_.empty() && timers_.begin()->first <= clock_.now();
+      };
+      while (!stopping_ && inbox_.empty() && !woken_ && !timer_due()) {
+        if (timers_.empty()) {
+          ready_.wait(lock);
+        } else {
+          // Sleep until the next timer is due, but check at least every 100 ms: the clock may be
+          // one that a test moves by hand.
+          const Micros wait =
+              std::clamp<Micros>(timers_.begin()->first - clock_.now(), 1000, 100'000);
+          ready_.wait_for(lock, std::chrono::microseconds(wait));
+        }
+      }
+      if (stopping_) return;
+      woken_ = false;
+      if (inbox_.size() <= options_.max_batch_inputs) {
+        inputs.swap(inbox_);
+      } else {
+        auto end = inbox_.begin() + static_cast<std::ptrdiff_t>(options_.max_batch_inputs);
+        inputs.assign(std::make_move_iterator(inbox_.begin()), std::make_move_iterator(end));
+        inbox_.erase(inbox_.begin(), end);
+      }
+    }
+    take_turn(inputs);
+    inputs.clear();
+  }
+}
+
+void Partition::collect_due_timers(std::vector<PartitionInput>& inputs, Micros now) {
+  while (!timers_.empty() && timers_.begin()->first <= now) {
+    auto [fire_at, target] = *timers_.begin();
+    timers_.erase(timers_.begin());
+    PartitionInput input;
+    input.instance_id = std::move(target.first);
+    input.event = {EventType::kTimerFired, now, target.second, "", "", fire_at};
+    inputs.push_back(std::move(input));
+  }
+}
+
+Partition::Step& Partition::step_for(const std::string& id, Instance& instance,
+                                     std::unordered_map<std::string, Step>& steps,
+                                     std::vector<std::string>& order, Micros now) {
+  auto [it, inserted] = steps.try_emplace(id);
+  if (inserted) {
+    it->second.instance = &instance;
+    order.push_back(id);
+    // Every step opens with the time the orchestrator sees as now() during it.
+    HistoryEvent started{EventType::kOrchestratorStarted, now, -1, "", "", 0};
+    instance.runner->apply(started, false);
+    it->second.history.push_back(std::move(started));
+  }
+  return it->second;
+}
+
+Status Partition::start_instance(PartitionInput& input,
+                                 std::unordered_map<std::string, Step>& steps,
+                                 std::vector<std::string>& order, Micros now) {
+  const std::string& id = input.instance_id;
+  if (instances_.contains(id)) {
+    return {StatusCode::kAlreadyExists, fmt::format("instance {} exists and has not finished", id)};
+  }
+  if (instances_.size() >= options_.max_active_instances) {
+    return resource_exhausted(
+        fmt::format("{} instances are running; try again later", instances_.size()));
+  }
+  SLUICE_ASSIGN_OR_RETURN(auto stored, backend_.get(Table::kInstances, id));
+  std::uint32_t replaced_chunks = 0;
+  if (stored) {
+    SLUICE_ASSIGN_OR_RETURN(InstanceRecord previous, decode_record(id, *stored));
+    if (!is_terminal(previous.status) || !input.start.replace_finished) {
+      return {StatusCode::kAlreadyExists,
+              fmt::format("instance {} exists ({}); ask to replace a finished one explicitly", id,
+                          runtime_status_name(previous.status))};
+    }
+    replaced_chunks = previous.history_chunks;
+  }
+
+  auto instance = std::make_unique<Instance>();
+  instance->runner = std::make_unique<OrchestrationRunner>(id, registry_);
+  instance->record = {
+      id, input.start.name, RuntimeStatus::kRunning, input.start.input, "", "", now, now, 0};
+  Instance& placed = *instances_.emplace(id, std::move(instance)).first->second;
+  Step& step = step_for(id, placed, steps, order, now);
+  step.created = true;
+  step.fresh = true;
+  step.replaced_chunks = replaced_chunks;
+  run_events(step,
+             {{EventType::kExecutionStarted, now, -1, input.start.name, input.start.input, 0}});
+  return {};
+}
+
+void Partition::run_events(Step& step, const std::vector<HistoryEvent>& events) {
+  Instance& instance = *step.instance;
+  for (const auto& event : events) {
+    instance.runner->apply(event, false);
+    step.history.push_back(event);
+    for (auto& produced : instance.runner->take_new_events())
+      step.history.push_back(std::move(produced));
+  }
+  // continue_as_new: the run ends and a new one starts with a fresh history.
+  for (int round = 0; instance.runner->finished() && instance.runner->next_input(); ++round) {
+    const std::string next_input = *instance.runner->next_input();
+    const Micros now = step.history.front().timestamp;
+    if (!step.fresh) step.replaced_chunks = instance.record.history_chunks;
+    step.fresh = true;
+    step.history.clear();
+    instance.record.input = next_input;
+    instance.runner = std::make_unique<OrchestrationRunner>(instance.record.instance_id, registry_);
+    HistoryEvent started{EventType::kOrchestratorStarted, now, -1, "", "", 0};
+    HistoryEvent execution{EventType::kExecutionStarted, now,        -1,
+                           instance.record.name,         next_input, 0};
+    if (round == kMaxContinuationsPerTurn) {
+      execution.name = "";  // no orchestrator has an empty name: the new run fails at once
+    }
+    for (auto* event : {&started, &execution}) {
+      instance.runner->apply(*event, false);
+      step.history.push_back(*event);
+    }
+    for (auto& produced : instance.runner->take_new_events())
+      step.history.push_back(std::move(produced));
+  }
+}
+
+void Partition::write_step(const std::string& id, Step& step, Micros now,
+                           storage::Mutation& mutation) {
+  InstanceRecord& record = step.instance->record;
+  const OrchestrationRunner& runner = *step.instance->runner;
+  record.status = runner.status();
+  record.output = runner.output();
+  record.custom_status = runner.custom_status();
+  record.updated_at = now;
+  std::uint32_t chunk = record.history_chunks;
+  if (step.fresh) {
+    for (std::uint32_t old = 0; old < step.replaced_chunks; ++old) {
+      mutation.erase(Table::kHistory, history_key(id, old));
+    }
+    chunk = 0;
+  }
+  record.history_chunks = chunk + 1;
+  std::string encoded;
+  encode_events(step.history, encoded);
+  mutation.put(Table::kHistory, history_key(id, chunk), encoded);
+  mutation.put(Table::kInstances, id, encode_record(record));
+  if (runner.finished()) {
+    mutation.erase(Table::kActive, id);
+  } else if (step.created) {
+    mutation.put(Table::kActive, id, "");
+  }
+}
+
+void Partition::carry_out(const std::string& id, const std::vector<PendingWork>& work) {
+  for (const auto& item : work) {
+    if (item.type == EventType::kTimerCreated) {
+      timers_.emplace(item.fire_at, std::make_pair(id, item.task_id));
+      continue;
+    }
+    activities_.submit(
+        {id, item.task_id, item.name, item.input},
+        [this](const std::string& instance_id, HistoryEvent result, storage::Mutation effects) {
+          PartitionInput input;
+          input.instance_id = instance_id;
+          input.event = std::move(result);
+          input.effects = std::move(effects);
+          submit(std::move(input));
+        });
+  }
+}
+
+void Partition::take_turn(std::vector<PartitionInput>& inputs) {
+  const Micros now = clock_.now();
+  collect_due_timers(inputs, now);
+
+  std::unordered_map<std::string, Step> steps;
+  std::vector<std::string> order;
+  std::vector<std::pair<Reply, Status>> replies;
+  storage::Mutation mutation;
+
+  for (auto& input : inputs) {
+    Status status;
+    if (input.kind == PartitionInput::Kind::kStart) {
+      status = start_instance(input, steps, order, now);
+    } else if (auto found = instances_.find(input.instance_id); found == instances_.end()) {
+      status = not_found(fmt::format("instance {} is not running", input.instance_id));
+    } else {
+      Instance& instance = *found->second;
+      const EventType type = input.event.type;
+      const bool is_result = type == EventType::kTaskCompleted || type == EventType::kTaskFailed ||
+                             type == EventType::kTimerFired;
+      // A late duplicate result changes nothing, and its effects are dropped with it.
+      if (!is_result || instance.runner->is_waiting_on(input.event.task_id)) {
+        Step& step = step_for(input.instance_id, instance, steps, order, now);
+        run_events(step, {input.event});
+        if (type == EventType::kTaskCompleted) mutation.absorb(std::move(input.effects));
+      }
+    }
+    if (input.reply) replies.emplace_back(std::move(input.reply), std::move(status));
+  }
+
+  for (const auto& id : order) write_step(id, steps.at(id), now, mutation);
+  const Status committed = mutation.empty() ? Status() : backend_.commit(mutation);
+
+  if (!committed.ok()) {
+    spdlog::error("partition commit failed: {}", committed.to_string());
+    // Memory ran ahead of the disk: reload every touched instance from what was committed.
+    for (const auto& id : order) {
+      const bool created = steps.at(id).created;
+      instances_.erase(id);
+      if (created) continue;
+      auto reloaded = load(id);
+      if (reloaded.ok() && *reloaded) {
+        auto pending = (*reloaded)->runner->pending_work();
+        instances_.emplace(id, std::move(*reloaded));
+        carry_out(id, pending);
+      }
+    }
+  }
+  for (auto& [reply, status] : replies) reply(committed.ok() ? status : committed);
+  if (committed.ok()) {
+    std::vector<PendingWork> work;
+    for (const auto& id : order) {
+      const Step& step = steps.at(id);
+      work.clear();
+      for (const auto& event : step.history) {
+        if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated) {
+          work.push_back({event.type, event.task_id, event.name, event.data, event.fire_at});
+        }
+      }
+      if (step.instance->runner->finished()) {
+        instances_.erase(id);
+      } else {
+        carry_out(id, work);
+      }
+    }
+  }
+  active_count_ = instances_.size();
+}
+
+Result<std::unique_ptr<Partition::Instance>> Partition::load(const std::string& id) {
+  SLUICE_ASSIGN_OR_RETURN(auto stored, backend_.get(Table::kInstances, id));
+  if (!stored) return std::unique_ptr<Instance>();
+  auto instance = std::make_unique<Instance>();
+  SLUICE_ASSIGN_OR_RETURN(instance->record, decode_record(id, *stored));
+  storage::ScanOptions scan;
+  scan.prefix = history_prefix(id);
+  scan.limit = instance->record.history_chunks + 1;
+  SLUICE_ASSIGN_OR_RETURN(auto chunks, backend_.scan(Table::kHistory, scan));
+  std::vector<HistoryEvent> history;
+  for (const auto& chunk : chunks) SLUICE_RETURN_IF_ERROR(decode_events(chunk.value, history));
+  instance->runner = std::make_unique<OrchestrationRunner>(id, registry_);
+  for (const auto& event : history) instance->runner->apply(event, true);
+  return instance;
+}
+
+Status Partition::recover(const std::vector<std::string>& instance_ids) {
+  const Micros now = clock_.now();
+  storage::Mutation mutation;
+  std::vector<std::pair<std::string, std::vector<PendingWork>>> work;
+  for (const auto& id : instance_ids) {
+    SLUICE_ASSIGN_OR_RETURN(auto instance, load(id));
+    if (!instance) continue;
+    // What the code asks for beyond its history (it was extended, or it diverged) is recorded
+    // now, as a step of its own.
+    Step step{instance.get(), instance->runner->take_new_events()};
+    std::vector<PendingWork> pending = instance->runner->pending_work();
+    for (const auto& event : step.history) {
+      if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated) {
+        pending.push_back({event.type, event.task_id, event.name, event.data, event.fire_at});
+      }
+    }
+    if (!step.history.empty()) write_step(id, step, now, mutation);
+    if (instance->runner->finished()) {
+      if (step.history.empty()) write_step(id, step, now, mutation);
+      continue;
+    }
+    work.emplace_back(id, std::move(pending));
+    instances_.emplace(id, std::move(instance));
+  }
+  if (!mutation.empty()) SLUICE_RETURN_IF_ERROR(backend_.commit(mutation));
+  for (const auto& [id, pending] : work) carry_out(id, pending);
+  active_count_ = instances_.size();
+  return {};
+}
+
+}  // namespace sluice::engine

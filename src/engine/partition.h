@@ -1,0 +1,123 @@
+#pragma once
+
+// Partition: owns a share of the orchestration instances (by hash of the id) and advances them.
+//
+// One thread per partition. Each turn it takes everything that arrived (new instances, activity
+// results, timer firings, raised events, management requests), feeds each affected instance,
+// and commits every resulting change — history, instance records, local effects of activities —
+// as one Mutation with one fsync. Only after that commit are callers answered, activities
+// dispatched and timers armed. Running instances stay in memory (warm coroutine frames); history
+// is replayed only when the partition loads them after a restart.
+
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "engine/activity_pool.h"
+#include "engine/history.h"
+#include "engine/instance_record.h"
+#include "engine/orchestration_runner.h"
+#include "storage/backend.h"
+
+namespace sluice::engine {
+
+using Reply = std::function<void(Status)>;
+
+struct StartRequest {
+  std::string name;
+  std::string instance_id;
+  std::string input;
+  bool replace_finished = false;  // a finished instance with this id is replaced, not refused
+};
+
+struct PartitionInput {
+  enum class Kind { kStart, kEvent };
+  Kind kind = Kind::kEvent;
+  std::string instance_id;
+  StartRequest start;         // kStart
+  HistoryEvent event;         // kEvent
+  storage::Mutation effects;  // an activity's local effects, committed only with its completion
+  Reply reply;                // may be empty
+};
+
+struct PartitionOptions {
+  std::size_t max_active_instances = 100'000;  // starts beyond this are refused, to retry later
+  std::size_t max_batch_inputs = 20'000;
+};
+
+class Partition {
+ public:
+  // Every reference must outlive the partition.
+  Partition(storage::Backend& backend, const Clock& clock, const Registry& registry,
+            ActivityPool& activities, PartitionOptions options);
+  ~Partition();
+
+  // Before start(): loads and replays these unfinished instances.
+  Status recover(const std::vector<std::string>& instance_ids);
+  void start();
+  // Finishes the turn in progress; inputs not yet taken are dropped unanswered.
+  void stop();
+
+  // Thread-safe.
+  void submit(PartitionInput input);
+  // Re-checks timers now (after a manual clock moved).
+  void wake();
+
+  std::size_t active_instances() const;
+
+ private:
+  struct Instance {
+    std::unique_ptr<OrchestrationRunner> runner;
+    InstanceRecord record;
+  };
+  // What one turn changes for one instance.
+  struct Step {
+    Instance* instance;
+    std::vector<HistoryEvent> history;  // to append
+    std::uint32_t replaced_chunks = 0;  // history chunks of a previous run to delete
+    bool fresh = false;                 // a new run: the history starts again at chunk 0
+    bool created = false;
+  };
+
+  void run();
+  void take_turn(std::vector<PartitionInput>& inputs);
+  Step& step_for(const std::string& id, Instance& instance,
+                 std::unordered_map<std::string, Step>& steps, std::vector<std::string>& order,
+                 Micros now);
+  Status start_instance(PartitionInput& input, std::unordered_map<std::string, Step>& steps,
+                        std::vector<std::string>& order, Micros now);
+  void run_events(Step& step, const std::vector<HistoryEvent>& events);
+  void write_step(const std::string& id, Step& step, Micros now, storage::Mutation& mutation);
+  void carry_out(const std::string& id, const std::vector<PendingWork>& work);
+  Result<std::unique_ptr<Instance>> load(const std::string& id);
+  void collect_due_timers(std::vector<PartitionInput>& inputs, Micros now);
+
+  storage::Backend& backend_;
+  const Clock& clock_;
+  const Registry& registry_;
+  ActivityPool& activities_;
+  const PartitionOptions options_;
+
+  std::unordered_map<std::string, std::unique_ptr<Instance>> instances_;  // partition thread only
+  std::multimap<Micros, std::pair<std::string, std::int64_t>> timers_;    // partition thread only
+  std::atomic<std::size_t> active_count_{0};
+
+  mutable std::mutex mutex_;
+  std::condition_variable ready_;
+  std::vector<PartitionInput> inbox_;  // guarded by mutex_
+  bool stopping_ = false;              // guarded by mutex_
+  bool woken_ = false;                 // guarded by mutex_
+  std::thread thread_;
+};
+
+// Storage keys of the engine's tables.
+std::string history_key(std::string_view instance_id, std::uint32_t chunk);
+std::string history_prefix(std::string_view instance_id);
+
+}  // namespace sluice::engine
