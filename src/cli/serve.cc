@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/ids.h"
 #include "core/logging.h"
+#include "engine/engine.h"
 #include "http/api.h"
 #include "http/server.h"
 #include "queue/dead_letter_store.h"
@@ -53,13 +54,23 @@ int serve(const ServeFlags& flags) {
     return configuration_error(fmt::format("storage: {}", intake.status().message()));
   queue::DeadLetterStore dead_letters(**backend, config.deadletter_name);
 
+  // Orchestrators and activities are registered here as the pipeline gains them.
+  Registry registry;
+  engine::Engine engine(
+      **backend, clock, registry,
+      {config.engine_partitions, config.activity_workers, config.max_active_instances});
+  if (Status recovered = engine.start(); !recovered.ok()) {
+    return configuration_error(fmt::format("storage: {}", recovered.message()));
+  }
+
   http::ServerOptions server_options{
       config.listen_host,      config.listen_port,
       config.http_threads,     config.max_body_bytes,
       config.max_header_bytes, std::chrono::seconds(config.read_timeout_seconds)};
   http::Api api(
       **intake, dead_letters, ids, clock,
-      {config.max_batch_events, fmt::format("{}:{}", config.listen_host, config.listen_port)});
+      {config.max_batch_events, fmt::format("{}:{}", config.listen_host, config.listen_port)},
+      &engine, &registry);
   http::Server server(server_options,
                       [&api](http::Request& request) { return api.handle(request); });
   if (Status listening = server.listen(); !listening.ok()) {
@@ -72,6 +83,7 @@ int serve(const ServeFlags& flags) {
   server.run();
   spdlog::info("stopped accepting; committing what was accepted");
   (*intake)->stop();
+  engine.stop();
   spdlog::info("stopped");
   return kExitOk;
 }

@@ -109,6 +109,18 @@ const std::vector<Setting>& settings() {
        [](std::string_view key, std::string_view value, Config& config) {
          return parse_bounded(key, value, 1u, 3600u, config.read_timeout_seconds);
        }},
+      {"engine.partitions",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded(key, value, 0u, 256u, config.engine_partitions);
+       }},
+      {"engine.activity_workers",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded(key, value, 1u, 1024u, config.activity_workers);
+       }},
+      {"engine.max_active_instances",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded<std::size_t>(key, value, 1, 100'000'000, config.max_active_instances);
+       }},
       {"log.level",
        [](std::string_view key, std::string_view value, Config& config) -> Status {
          static constexpr std::string_view kLevels[] = {"trace", "debug", "info",
@@ -233,8 +245,9 @@ Result<Config> load_config(const ConfigSources& sources) {
     SLUICE_RETURN_IF_ERROR(apply(config, key, value, "the command line"));
   }
 
-  if (config.http_threads == 0)
-    config.http_threads = std::max(1u, std::thread::hardware_concurrency());
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  if (config.http_threads == 0) config.http_threads = cores;
+  if (config.engine_partitions == 0) config.engine_partitions = cores;
   if (config.queue_name == config.deadletter_name) {
     return setting_error("queue.deadletter", "must differ from queue.name");
   }

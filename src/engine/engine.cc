@@ -32,7 +32,10 @@ Status wait_for(Call call) {
 
 Engine::Engine(storage::Backend& backend, const Clock& clock, const Registry& registry,
                EngineOptions options)
-    : backend_(backend), clock_(clock), activities_(registry, clock, options.activity_workers) {
+    : backend_(backend),
+      clock_(clock),
+      ids_(clock),
+      activities_(registry, clock, options.activity_workers) {
   const unsigned count = std::max(1u, options.partitions);
   PartitionOptions partition_options;
   partition_options.max_active_instances =
@@ -116,6 +119,14 @@ void Engine::resume(std::string instance_id, std::string reason, Reply reply) {
              {EventType::kExecutionResumed, 0, -1, "", std::move(reason), 0}, std::move(reply));
 }
 
+void Engine::purge(std::string instance_id, Reply reply) {
+  PartitionInput input;
+  input.kind = PartitionInput::Kind::kPurge;
+  input.instance_id = std::move(instance_id);
+  input.reply = std::move(reply);
+  partition_for(input.instance_id).submit(std::move(input));
+}
+
 Status Engine::start_instance_and_wait(StartRequest request) {
   return wait_for([&](Reply reply) { start_instance(std::move(request), std::move(reply)); });
 }
@@ -146,6 +157,60 @@ Result<std::vector<HistoryEvent>> Engine::history(const std::string& instance_id
   std::vector<HistoryEvent> events;
   for (const auto& chunk : chunks) SLUICE_RETURN_IF_ERROR(decode_events(chunk.value, events));
   return events;
+}
+
+Result<QueryPage> Engine::query(const InstanceQuery& query) {
+  constexpr std::size_t kRecordsPerCall = 10'000;
+  storage::ScanOptions scan;
+  scan.prefix = query.id_prefix;
+  scan.after = query.continuation;
+  scan.limit = std::min(kRecordsPerCall, std::max<std::size_t>(query.top, 1) * 4);
+  QueryPage page;
+  std::size_t examined = 0;
+  while (page.records.size() < query.top && examined < kRecordsPerCall) {
+    SLUICE_ASSIGN_OR_RETURN(auto entries, backend_.scan(Table::kInstances, scan));
+    for (const auto& entry : entries) {
+      ++examined;
+      page.continuation = entry.key;
+      SLUICE_ASSIGN_OR_RETURN(InstanceRecord record, decode_record(entry.key, entry.value));
+      const bool status_matches =
+          query.statuses.empty() || std::find(query.statuses.begin(), query.statuses.end(),
+                                              record.status) != query.statuses.end();
+      if (status_matches && (!query.created_from || record.created_at >= *query.created_from) &&
+          (!query.created_to || record.created_at < *query.created_to)) {
+        page.records.push_back(std::move(record));
+        if (page.records.size() == query.top) break;
+      }
+    }
+    if (entries.size() < scan.limit && page.records.size() < query.top) {
+      page.continuation.reset();  // reached the end
+      return page;
+    }
+    scan.after = page.continuation;
+  }
+  return page;
+}
+
+Result<std::size_t> Engine::purge_matching(InstanceQuery query) {
+  query.top = 1000;
+  query.continuation.reset();
+  std::size_t purged = 0;
+  while (true) {
+    SLUICE_ASSIGN_OR_RETURN(QueryPage page, this->query(query));
+    for (const auto& record : page.records) {
+      if (!is_terminal(record.status)) continue;
+      const Status status =
+          wait_for([&](Reply reply) { purge(record.instance_id, std::move(reply)); });
+      if (status.ok()) {
+        ++purged;
+      } else if (status.code() != StatusCode::kNotFound &&
+                 status.code() != StatusCode::kFailedPrecondition) {
+        return status;  // not a race with another purge or a restart: a real failure
+      }
+    }
+    if (!page.continuation) return purged;
+    query.continuation = page.continuation;
+  }
 }
 
 void Engine::wake() {

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/ids.h"
 #include "engine/activity_pool.h"
 #include "engine/history.h"
 #include "engine/instance_record.h"
@@ -23,6 +24,21 @@ struct EngineOptions {
   unsigned partitions = 2;
   unsigned activity_workers = 2;
   std::size_t max_active_instances = 100'000;  // across all partitions
+};
+
+// Which instances a query or a purge by filter covers. Empty fields match everything.
+struct InstanceQuery {
+  std::vector<RuntimeStatus> statuses;
+  std::optional<Micros> created_from;  // inclusive
+  std::optional<Micros> created_to;    // exclusive
+  std::string id_prefix;
+  std::size_t top = 100;
+  std::optional<std::string> continuation;  // from a previous page
+};
+
+struct QueryPage {
+  std::vector<InstanceRecord> records;
+  std::optional<std::string> continuation;  // absent on the last page
 };
 
 class Engine {
@@ -43,6 +59,9 @@ class Engine {
   void suspend(std::string instance_id, std::string reason, Reply reply);
   void resume(std::string instance_id, std::string reason, Reply reply);
 
+  // Deletes a finished instance's record and history; refuses one that has not finished.
+  void purge(std::string instance_id, Reply reply);
+
   // The same calls, waiting for the answer. Not for executor threads.
   Status start_instance_and_wait(StartRequest request);
   Status raise_event_and_wait(std::string instance_id, std::string name, std::string data);
@@ -50,6 +69,15 @@ class Engine {
 
   Result<std::optional<InstanceRecord>> instance(const std::string& instance_id);
   Result<std::vector<HistoryEvent>> history(const std::string& instance_id);
+  // Instances in id order. Looks at a bounded number of records per call, so a page may be
+  // short (even empty) and still carry a continuation.
+  Result<QueryPage> query(const InstanceQuery& query);
+  // Purges every finished instance the query matches (its `top` and continuation are ignored);
+  // returns how many. Blocks.
+  Result<std::size_t> purge_matching(InstanceQuery query);
+
+  // A new instance id (a UUID) for callers that do not pick their own.
+  std::string new_instance_id() { return ids_.next(); }
 
   // Re-checks timers at once (for tests that move a manual clock).
   void wake();
@@ -61,6 +89,7 @@ class Engine {
 
   storage::Backend& backend_;
   const Clock& clock_;
+  IdGenerator ids_;
   ActivityPool activities_;
   std::vector<std::unique_ptr<Partition>> partitions_;
   bool started_ = false;

@@ -263,6 +263,8 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     Status status;
     if (input.kind == PartitionInput::Kind::kStart) {
       status = start_instance(input, steps, order, now);
+    } else if (input.kind == PartitionInput::Kind::kPurge) {
+      status = purge_instance(input.instance_id, mutation);
     } else if (auto found = instances_.find(input.instance_id); found == instances_.end()) {
       status = not_found(fmt::format("instance {} is not running", input.instance_id));
     } else {
@@ -317,6 +319,23 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     }
   }
   active_count_ = instances_.size();
+}
+
+Status Partition::purge_instance(const std::string& id, storage::Mutation& mutation) {
+  if (instances_.contains(id)) {
+    return failed_precondition(fmt::format("instance {} has not finished", id));
+  }
+  SLUICE_ASSIGN_OR_RETURN(auto stored, backend_.get(Table::kInstances, id));
+  if (!stored) return not_found(fmt::format("no instance {}", id));
+  SLUICE_ASSIGN_OR_RETURN(InstanceRecord record, decode_record(id, *stored));
+  if (!is_terminal(record.status)) {
+    return failed_precondition(fmt::format("instance {} has not finished", id));
+  }
+  mutation.erase(Table::kInstances, id);
+  for (std::uint32_t chunk = 0; chunk < record.history_chunks; ++chunk) {
+    mutation.erase(Table::kHistory, history_key(id, chunk));
+  }
+  return {};
 }
 
 Result<std::unique_ptr<Partition::Instance>> Partition::load(const std::string& id) {

@@ -37,7 +37,7 @@ struct StartRequest {
 };
 
 struct PartitionInput {
-  enum class Kind { kStart, kEvent };
+  enum class Kind { kStart, kEvent, kPurge };
   Kind kind = Kind::kEvent;
   std::string instance_id;
   StartRequest start;         // kStart
@@ -90,6 +90,7 @@ class Partition {
   Step& step_for(const std::string& id, Instance& instance,
                  std::unordered_map<std::string, Step>& steps, std::vector<std::string>& order,
                  Micros now);
+  Status purge_instance(const std::string& id, storage::Mutation& mutation);
   Status start_instance(PartitionInput& input, std::unordered_map<std::string, Step>& steps,
                         std::vector<std::string>& order, Micros now);
   void run_events(Step& step, const std::vector<HistoryEvent>& events);

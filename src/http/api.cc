@@ -47,13 +47,15 @@ Response method_not_allowed(std::string_view allowed) {
 }  // namespace
 
 Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
-         const Clock& clock, ApiOptions options)
+         const Clock& clock, ApiOptions options, engine::Engine* engine, const Registry* registry)
     : intake_(intake),
       dead_letters_(dead_letters),
       ids_(ids),
       clock_(clock),
       options_(std::move(options)),
-      blocking_(2) {}
+      blocking_(2) {
+  if (engine != nullptr && registry != nullptr) management_.emplace(*engine, *registry, blocking_);
+}
 
 Api::~Api() { blocking_.join(); }
 
@@ -67,6 +69,10 @@ boost::asio::awaitable<Response> Api::handle(Request& request) {
   if (path == "/api/queue") {
     if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
     co_return co_await get_queue();
+  }
+  if (path.starts_with(kManagementPrefix) && management_) {
+    co_return co_await management_->handle(request, path.substr(kManagementPrefix.size()),
+                                           base_url(request));
   }
   if (path == "/healthz") {
     if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
@@ -107,10 +113,7 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
 
   if (body.single) {
     const std::string& id = body.events[0].event_id;
-    const std::string_view host_header = request[beast_http::field::host];
-    const std::string base = fmt::format(
-        "http://{}{}{}", is_plain_host(host_header) ? host_header : options_.public_host,
-        kInstancesPath, id);
+    const std::string base = fmt::format("{}{}{}", base_url(request), kInstancesPath, id);
     Response response = json_response(
         status::accepted, json::object{{"id", id},
                                        {"statusQueryGetUri", base},
@@ -130,6 +133,11 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
                           json::object{{"accepted", accepted},
                                        {"duplicates", body.events.size() - accepted},
                                        {"ids", std::move(ids)}});
+}
+
+std::string Api::base_url(const Request& request) const {
+  const std::string_view host = request[beast_http::field::host];
+  return fmt::format("http://{}", is_plain_host(host) ? host : options_.public_host);
 }
 
 boost::asio::awaitable<Response> Api::get_queue() {

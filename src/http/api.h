@@ -10,6 +10,7 @@
 #include "core/clock.h"
 #include "core/ids.h"
 #include "http/json_response.h"
+#include "http/management_api.h"
 #include "queue/dead_letter_store.h"
 #include "queue/intake_queue.h"
 
@@ -22,9 +23,10 @@ struct ApiOptions {
 
 class Api {
  public:
-  // Every reference must outlive the Api.
+  // Every reference must outlive the Api. Without an engine, the management routes answer 404.
   Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
-      const Clock& clock, ApiOptions options);
+      const Clock& clock, ApiOptions options, engine::Engine* engine = nullptr,
+      const Registry* registry = nullptr);
   ~Api();
 
   boost::asio::awaitable<Response> handle(Request& request);
@@ -32,6 +34,8 @@ class Api {
  private:
   boost::asio::awaitable<Response> post_events(Request& request);
   boost::asio::awaitable<Response> get_queue();
+  // http://HOST:PORT for absolute URLs in answers.
+  std::string base_url(const Request& request) const;
 
   queue::IntakeQueue& intake_;
   queue::DeadLetterStore& dead_letters_;
@@ -39,6 +43,7 @@ class Api {
   const Clock& clock_;
   ApiOptions options_;
   boost::asio::thread_pool blocking_;  // storage reads, off the HTTP threads
+  std::optional<ManagementApi> management_;
 };
 
 }  // namespace sluice::http

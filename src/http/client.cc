@@ -40,11 +40,14 @@ Status Client::connect() {
   return {};
 }
 
-Result<ClientResponse> Client::request(beast::http::verb method, std::string_view target,
-                                       std::string_view body, std::string_view content_type) {
+Result<ClientResponse> Client::request(
+    beast::http::verb method, std::string_view target, std::string_view body,
+    std::string_view content_type,
+    const std::vector<std::pair<std::string, std::string>>& headers) {
   beast::http::request<beast::http::string_body> request{method, target, 11};
   request.set(beast::http::field::host, fmt::format("{}:{}", host_, port_));
   if (!content_type.empty()) request.set(beast::http::field::content_type, content_type);
+  for (const auto& [name, value] : headers) request.set(name, value);
   request.body() = body;
   request.prepare_payload();
 

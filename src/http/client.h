@@ -10,6 +10,8 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "sluice/status.h"
 
@@ -27,8 +29,10 @@ class Client {
   static Result<std::unique_ptr<Client>> create(std::string_view base_url);
 
   // Sends one request; reconnects once if the kept-alive connection was closed meanwhile.
-  Result<ClientResponse> request(boost::beast::http::verb method, std::string_view target,
-                                 std::string_view body = {}, std::string_view content_type = {});
+  Result<ClientResponse> request(
+      boost::beast::http::verb method, std::string_view target, std::string_view body = {},
+      std::string_view content_type = {},
+      const std::vector<std::pair<std::string, std::string>>& headers = {});
   Result<ClientResponse> get(std::string_view target) {
     return request(boost::beast::http::verb::get, target);
   }

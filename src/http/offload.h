@@ -80,4 +80,16 @@ inline auto async_append(queue::IntakeQueue& queue, std::vector<queue::NewMessag
       boost::asio::use_awaitable, std::move(messages));
 }
 
+// Calls `start(reply)`, where `reply` is a `void(Status)` callback that may run on any thread;
+// the caller resumes with that Status.
+template <typename Start>
+auto await_status(Start start) {
+  return boost::asio::async_initiate<const boost::asio::use_awaitable_t<>, void(Status)>(
+      [](auto handler, Start begin) {
+        auto pending = detail::make_pending(std::move(handler));
+        begin([pending](Status status) { pending->complete(std::move(status)); });
+      },
+      boost::asio::use_awaitable, std::move(start));
+}
+
 }  // namespace sluice::http

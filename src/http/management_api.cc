@@ -1,0 +1,403 @@
+#include "http/management_api.h"
+
+#include <fmt/format.h>
+
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <map>
+#include <variant>
+
+#include "http/offload.h"
+#include "pipeline/event.h"
+
+namespace sluice::http {
+
+namespace json = boost::json;
+using beast_http::status;
+using engine::RuntimeStatus;
+
+namespace {
+
+constexpr std::string_view kContinuationHeader = "x-ms-continuation-token";
+constexpr std::size_t kMaxTop = 1000;
+
+using QueryParameters = std::map<std::string, std::string, std::less<>>;
+
+bool parse_query(std::string_view target, QueryParameters& out) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return false;
+  for (auto param : url->params()) out[param.key] = param.value;
+  return true;
+}
+
+// Stored strings are JSON by convention: embed them as JSON when they are, as text otherwise.
+json::value embed(std::string_view text) {
+  if (text.empty()) return nullptr;
+  boost::system::error_code error;
+  json::value parsed = json::parse(text, error);
+  if (error) return json::string(text);
+  return parsed;
+}
+
+json::object status_body(const engine::InstanceRecord& record, bool show_input) {
+  json::object body{{"name", record.name},
+                    {"instanceId", record.instance_id},
+                    {"runtimeStatus", engine::runtime_status_name(record.status)},
+                    {"customStatus", embed(record.custom_status)},
+                    {"output", embed(record.output)},
+                    {"createdTime", format_rfc3339(record.created_at)},
+                    {"lastUpdatedTime", format_rfc3339(record.updated_at)}};
+  body["input"] = show_input ? embed(record.input) : json::value(nullptr);
+  return body;
+}
+
+json::array history_body(const std::vector<engine::HistoryEvent>& events) {
+  json::array out;
+  for (const auto& event : events) {
+    if (event.type == engine::EventType::kOrchestratorStarted) continue;  // internal marker
+    json::object item{{"EventType", engine::event_type_name(event.type)},
+                      {"Timestamp", format_rfc3339(event.timestamp)}};
+    if (event.task_id >= 0) item["TaskId"] = event.task_id;
+    if (!event.name.empty()) item["Name"] = event.name;
+    if (!event.data.empty()) item["Data"] = embed(event.data);
+    if (event.type == engine::EventType::kTimerCreated ||
+        event.type == engine::EventType::kTimerFired) {
+      item["FireAt"] = format_rfc3339(event.fire_at);
+    }
+    out.push_back(std::move(item));
+  }
+  return out;
+}
+
+Response bad_parameter(std::string_view name, std::string_view message) {
+  return error_response(status::bad_request, "invalid_parameter", message, name);
+}
+
+bool is_true(const QueryParameters& query, std::string_view name, bool otherwise) {
+  auto found = query.find(name);
+  if (found == query.end()) return otherwise;
+  return found->second == "true" || found->second == "1";
+}
+
+// Splits "a/b/c" into its parts.
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> parts;
+  while (!path.empty()) {
+    const size_t slash = path.find('/');
+    parts.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return parts;
+}
+
+json::object management_urls(const std::string& base_url, const std::string& id) {
+  const std::string base = fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id);
+  return {{"id", id},
+          {"statusQueryGetUri", base},
+          {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
+          {"terminatePostUri", base + "/terminate?reason={text}"},
+          {"suspendPostUri", base + "/suspend?reason={text}"},
+          {"resumePostUri", base + "/resume?reason={text}"},
+          {"purgeHistoryDeleteUri", base}};
+}
+
+// The request is built here, outside any coroutine: GCC 12 miscompiles a braced aggregate of
+// strings initialised inside a coroutine frame (its strings end up pointing into the frame).
+auto start_instance(engine::Engine& engine, std::string name, std::string id, std::string input,
+                    bool overwrite) {
+  engine::StartRequest request;
+  request.name = std::move(name);
+  request.instance_id = std::move(id);
+  request.input = std::move(input);
+  request.replace_finished = overwrite;
+  return await_status([&engine, request = std::move(request)](engine::Reply reply) mutable {
+    engine.start_instance(std::move(request), std::move(reply));
+  });
+}
+
+// Like start_instance: the strings are captured outside any coroutine frame.
+auto send_to_engine(engine::Engine& engine, std::string action, std::string id, std::string event,
+                    std::string data, std::string reason) {
+  return await_status([&engine, action = std::move(action), id = std::move(id),
+                       event = std::move(event), data = std::move(data),
+                       reason = std::move(reason)](engine::Reply reply) mutable {
+    if (action == "terminate") {
+      engine.terminate(std::move(id), std::move(reason), std::move(reply));
+    } else if (action == "suspend") {
+      engine.suspend(std::move(id), std::move(reason), std::move(reply));
+    } else if (action == "resume") {
+      engine.resume(std::move(id), std::move(reason), std::move(reply));
+    } else {
+      engine.raise_event(std::move(id), std::move(event), std::move(data), std::move(reply));
+    }
+  });
+}
+
+auto purge_one(engine::Engine& engine, std::string id) {
+  return await_status([&engine, id = std::move(id)](engine::Reply reply) mutable {
+    engine.purge(std::move(id), std::move(reply));
+  });
+}
+
+// The filters of a query or a purge by filter, or the answer refusing them.
+std::variant<engine::InstanceQuery, Response> parse_instance_query(
+    const QueryParameters& parameters, std::string_view token) {
+  engine::InstanceQuery query;
+  if (auto found = parameters.find("runtimeStatus"); found != parameters.end()) {
+    std::string_view rest = found->second;
+    while (!rest.empty()) {
+      const size_t comma = rest.find(',');
+      const std::string_view name = rest.substr(0, comma);
+      RuntimeStatus parsed;
+      if (!engine::parse_runtime_status(name, parsed)) {
+        return bad_parameter("runtimeStatus",
+                             fmt::format("\"{}\" is not Pending, Running, Completed, Failed, "
+                                         "Terminated or Suspended",
+                                         name.substr(0, 40)));
+      }
+      query.statuses.push_back(parsed);
+      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    }
+  }
+  for (const char* key : {"createdTimeFrom", "createdTimeTo"}) {
+    auto found = parameters.find(key);
+    if (found == parameters.end()) continue;
+    Micros time;
+    if (!parse_rfc3339(found->second, time)) return bad_parameter(key, "must be an RFC 3339 time");
+    (std::string_view(key) == "createdTimeFrom" ? query.created_from : query.created_to) = time;
+  }
+  if (auto found = parameters.find("instanceIdPrefix"); found != parameters.end()) {
+    if (found->second.size() > 128 || found->second.find('\0') != std::string::npos) {
+      return bad_parameter("instanceIdPrefix", "must be at most 128 characters");
+    }
+    query.id_prefix = found->second;
+  }
+  if (auto found = parameters.find("top"); found != parameters.end()) {
+    std::size_t top = 0;
+    auto [end, error] =
+        std::from_chars(found->second.data(), found->second.data() + found->second.size(), top);
+    if (error != std::errc() || end != found->second.data() + found->second.size() || top == 0 ||
+        top > kMaxTop) {
+      return bad_parameter("top", fmt::format("must be a whole number from 1 to {}", kMaxTop));
+    }
+    query.top = top;
+  }
+  if (!token.empty()) {
+    if (!pipeline::is_valid_id(token)) {
+      return bad_parameter(kContinuationHeader, "is not a token this server gave out");
+    }
+    query.continuation = std::string(token);
+  }
+
+  return query;
+}
+
+// Storage work on the blocking pool; captures are made here, outside any coroutine frame.
+auto query_page(boost::asio::thread_pool& pool, engine::Engine& engine,
+                engine::InstanceQuery query) {
+  return run_blocking(pool, [&engine, query = std::move(query)]() -> Result<engine::QueryPage> {
+    return engine.query(query);
+  });
+}
+
+auto purge_matching(boost::asio::thread_pool& pool, engine::Engine& engine,
+                    engine::InstanceQuery query) {
+  return run_blocking(pool, [&engine, query = std::move(query)]() -> Result<std::size_t> {
+    return engine.purge_matching(query);
+  });
+}
+
+}  // namespace
+
+ManagementApi::ManagementApi(engine::Engine& engine, const Registry& registry,
+                             boost::asio::thread_pool& blocking)
+    : engine_(engine), registry_(registry), blocking_(blocking) {}
+
+boost::asio::awaitable<Response> ManagementApi::handle(Request& request, std::string_view path,
+                                                       const std::string& base_url) {
+  const auto parts = split_path(path);
+  const auto method = request.method();
+  auto valid = [](std::string_view id) { return pipeline::is_valid_id(id); };
+
+  if (!parts.empty() && parts[0] == "orchestrators" && (parts.size() == 2 || parts.size() == 3)) {
+    if (method != beast_http::verb::post) {
+      co_return error_response(status::method_not_allowed, "method_not_allowed", "use POST");
+    }
+    if (!valid(parts[1])) co_return bad_parameter("name", "is not a valid orchestrator name");
+    if (parts.size() == 3 && !valid(parts[2])) {
+      co_return bad_parameter("instanceId",
+                              "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'");
+    }
+    // A named local, not a conditional temporary in the co_await: GCC 12 destroys such
+    // temporaries twice inside coroutines.
+    std::string instance_id = parts.size() == 3 ? std::string(parts[2]) : std::string();
+    co_return co_await start(request, parts[1], std::move(instance_id), base_url);
+  }
+  if (!parts.empty() && parts[0] == "instances") {
+    if (parts.size() == 1) {
+      if (method == beast_http::verb::get) co_return co_await query(request, false);
+      if (method == beast_http::verb::delete_) co_return co_await query(request, true);
+      co_return error_response(status::method_not_allowed, "method_not_allowed",
+                               "use GET or DELETE");
+    }
+    if (!valid(parts[1])) co_return bad_parameter("instanceId", "is not a valid instance id");
+    const std::string id(parts[1]);
+    if (parts.size() == 2) {
+      if (method == beast_http::verb::get) co_return co_await status(request, id, base_url);
+      if (method == beast_http::verb::delete_) co_return co_await purge(id);
+      co_return error_response(status::method_not_allowed, "method_not_allowed",
+                               "use GET or DELETE");
+    }
+    const std::string_view action = parts[2];
+    const bool event_route = action == "raiseEvent" && parts.size() == 4;
+    const bool plain_action =
+        (action == "terminate" || action == "suspend" || action == "resume") && parts.size() == 3;
+    if (plain_action || event_route) {
+      if (method != beast_http::verb::post) {
+        co_return error_response(status::method_not_allowed, "method_not_allowed", "use POST");
+      }
+      if (event_route && !valid(parts[3])) {
+        co_return bad_parameter("eventName", "is not a valid event name");
+      }
+      co_return co_await send(request, id, action, event_route ? parts[3] : std::string_view());
+    }
+  }
+  co_return error_response(status::not_found, "not_found",
+                           fmt::format("no management route {}", path.substr(0, 200)));
+}
+
+boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::string_view name,
+                                                      std::string instance_id,
+                                                      const std::string& base_url) {
+  QueryParameters query;
+  if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
+  if (registry_.orchestrator(std::string(name)) == nullptr) {
+    co_return error_response(status::not_found, "orchestrator_not_found",
+                             fmt::format("no orchestrator named \"{}\"", name), "name");
+  }
+  std::string input = request.body().empty() ? "null" : request.body();
+  boost::system::error_code error;
+  json::parse(input, error);
+  if (error)
+    co_return error_response(status::bad_request, "malformed_json", "the input is not JSON",
+                             "body");
+  // Ids the server makes are UUIDs; callers may pick their own.
+  if (instance_id.empty()) instance_id = engine_.new_instance_id();
+
+  Status started = co_await start_instance(engine_, std::string(name), instance_id,
+                                           std::move(input), is_true(query, "overwrite", false));
+  if (!started.ok()) co_return status_response(started);
+  Response response = json_response(status::accepted, management_urls(base_url, instance_id));
+  response.set(beast_http::field::location,
+               fmt::format("{}{}instances/{}", base_url, kManagementPrefix, instance_id));
+  co_return response;
+}
+
+boost::asio::awaitable<Response> ManagementApi::status(Request& request, const std::string& id,
+                                                       const std::string& base_url) {
+  QueryParameters query;
+  if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
+  const bool show_history = is_true(query, "showHistory", false);
+  const bool show_input = is_true(query, "showInput", true);
+  struct Reading {
+    Status status;
+    std::optional<engine::InstanceRecord> record;
+    std::vector<engine::HistoryEvent> history;
+  };
+  Reading reading = co_await run_blocking(blocking_, [this, &id, show_history] {
+    Reading r;
+    auto record = engine_.instance(id);
+    if (!record.ok()) {
+      r.status = record.status();
+      return r;
+    }
+    r.record = std::move(*record);
+    if (r.record && show_history) {
+      auto history = engine_.history(id);
+      if (history.ok()) {
+        r.history = std::move(*history);
+      } else {
+        r.status = history.status();
+      }
+    }
+    return r;
+  });
+  if (!reading.status.ok()) co_return status_response(reading.status);
+  if (!reading.record) {
+    co_return error_response(status::not_found, "not_found", fmt::format("no instance {}", id));
+  }
+  json::object body = status_body(*reading.record, show_input);
+  if (show_history) body["historyEvents"] = history_body(reading.history);
+  const bool finished = engine::is_terminal(reading.record->status);
+  Response response = json_response(finished ? status::ok : status::accepted, body);
+  if (!finished) {
+    response.set(beast_http::field::location,
+                 fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id));
+  }
+  co_return response;
+}
+
+boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool purge) {
+  QueryParameters parameters;
+  if (!parse_query(request.target(), parameters)) co_return bad_parameter("query", "is malformed");
+  auto parsed = parse_instance_query(parameters, request[kContinuationHeader]);
+  if (auto* refusal = std::get_if<Response>(&parsed)) co_return std::move(*refusal);
+  if (purge) {
+    Result<std::size_t> purged =
+        co_await purge_matching(blocking_, engine_, std::get<engine::InstanceQuery>(parsed));
+    if (!purged.ok()) co_return status_response(purged.status());
+    co_return json_response(status::ok, json::object{{"instancesDeleted", *purged}});
+  }
+  Result<engine::QueryPage> page =
+      co_await query_page(blocking_, engine_, std::get<engine::InstanceQuery>(parsed));
+  if (!page.ok()) co_return status_response(page.status());
+  json::array items;
+  for (const auto& record : page->records) items.push_back(status_body(record, false));
+  Response response = json_response(status::ok, items);
+  if (page->continuation) response.set(kContinuationHeader, *page->continuation);
+  co_return response;
+}
+
+boost::asio::awaitable<Response> ManagementApi::purge(const std::string& id) {
+  Status purged = co_await purge_one(engine_, id);
+  if (!purged.ok()) co_return status_response(purged);
+  co_return json_response(status::ok, json::object{{"instancesDeleted", 1}});
+}
+
+boost::asio::awaitable<Response> ManagementApi::send(Request& request, const std::string& id,
+                                                     std::string_view action,
+                                                     std::string_view event_name) {
+  QueryParameters query;
+  if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
+  const std::string reason = query.contains("reason") ? query.find("reason")->second : "";
+  if (reason.size() > 1000) co_return bad_parameter("reason", "must be at most 1000 characters");
+  std::string data = request.body();
+  if (action == "raiseEvent") {
+    if (data.empty()) data = "null";
+    boost::system::error_code error;
+    json::parse(data, error);
+    if (error) {
+      co_return error_response(status::bad_request, "malformed_json", "the event data is not JSON",
+                               "body");
+    }
+  }
+  Status sent = co_await send_to_engine(engine_, std::string(action), id, std::string(event_name),
+                                        std::move(data), reason);
+  if (sent.code() == StatusCode::kNotFound) {
+    // Not running: unknown (404), or finished (410, as Durable Functions answers).
+    auto record = co_await run_blocking(blocking_, [this, &id] { return engine_.instance(id); });
+    if (record.ok() && *record) {
+      co_return error_response(status::gone, "instance_finished",
+                               fmt::format("instance {} has finished", id));
+    }
+    co_return status_response(sent);
+  }
+  if (!sent.ok()) co_return status_response(sent);
+  Response accepted{status::accepted, 11};
+  accepted.prepare_payload();
+  co_return accepted;
+}
+
+}  // namespace sluice::http

@@ -1,0 +1,249 @@
+// The Durable Functions-compatible management API over real HTTP, against an engine running
+// test orchestrators in this process (the sluice binary registers only the pipeline's).
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <thread>
+
+#include "core/clock.h"
+#include "engine/engine.h"
+#include "http/api.h"
+#include "http/client.h"
+#include "http/server.h"
+#include "queue/dead_letter_store.h"
+#include "queue/intake_queue.h"
+#include "storage/rocks/rocks_backend.h"
+#include "tests/support/temp_directory.h"
+
+namespace sluice {
+namespace {
+
+namespace json = boost::json;
+using boost::beast::http::verb;
+
+constexpr std::string_view kPrefix = "/runtime/webhooks/durabletask/";
+
+Task<std::string> three_calls(OrchestrationContext& ctx, std::string input) {
+  std::vector<Task<std::string>> calls;
+  for (int i = 0; i < 3; ++i) calls.push_back(ctx.call_activity("echo", input));
+  std::vector<std::string> results = co_await when_all(std::move(calls));
+  co_return "[" + results[0] + "," + results[1] + "," + results[2] + "]";
+}
+
+Task<std::string> approval(OrchestrationContext& ctx, std::string) {
+  ctx.set_custom_status(R"({"waiting":true})");
+  co_return co_await ctx.wait_for_event("approve");
+}
+
+class ManagementTest : public ::testing::Test {
+ protected:
+  ManagementTest() {
+    registry_.add_orchestrator("three_calls", three_calls);
+    registry_.add_orchestrator("approval", approval);
+    registry_.add_activity("echo",
+                           [](ActivityContext&, std::string_view input) -> Result<std::string> {
+                             return std::string(input);
+                           });
+    backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
+    intake_ = std::move(queue::IntakeQueue::open(*backend_, clock_, "alerts").value());
+    dead_letters_ = std::make_unique<queue::DeadLetterStore>(*backend_, "alerts-deadletter");
+    engine_ =
+        std::make_unique<engine::Engine>(*backend_, clock_, registry_, engine::EngineOptions{});
+    EXPECT_TRUE(engine_->start().ok());
+    api_ = std::make_unique<http::Api>(*intake_, *dead_letters_, ids_, clock_, http::ApiOptions{},
+                                       engine_.get(), &registry_);
+    server_ = std::make_unique<http::Server>(
+        http::ServerOptions{.port = 0, .threads = 2},
+        [this](http::Request& request) { return api_->handle(request); });
+    EXPECT_TRUE(server_->listen().ok());
+    thread_ = std::thread([this] { server_->run(); });
+    client_ = std::move(
+        http::Client::create("http://127.0.0.1:" + std::to_string(server_->port())).value());
+  }
+  ~ManagementTest() override {
+    server_->stop();
+    thread_.join();
+    engine_->stop();
+  }
+
+  http::ClientResponse call(verb method, const std::string& path, std::string_view body = {},
+                            std::string_view type = {}) {
+    auto response = client_->request(method, std::string(kPrefix) + path, body, type);
+    EXPECT_TRUE(response.ok()) << response.status().to_string();
+    return response.ok() ? std::move(response).value() : http::ClientResponse{};
+  }
+  json::value body(const http::ClientResponse& response) { return json::parse(response.body); }
+
+  // Polls the status route until the instance has finished.
+  json::object wait_finished(const std::string& id, const std::string& options = "") {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      auto response = call(verb::get, "instances/" + id + options);
+      if (response.status == 200) return body(response).as_object();
+      EXPECT_EQ(response.status, 202u) << response.body;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ADD_FAILURE() << id << " did not finish";
+    return {};
+  }
+  json::object wait_status(const std::string& id, std::string_view runtime_status) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      json::object status = body(call(verb::get, "instances/" + id)).as_object();
+      if (status.at("runtimeStatus").as_string() == runtime_status) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    ADD_FAILURE() << id << " never became " << runtime_status;
+    return {};
+  }
+
+  testing::TempDirectory directory_;
+  SystemClock clock_;
+  IdGenerator ids_{clock_};
+  Registry registry_;
+  std::unique_ptr<storage::RocksBackend> backend_;
+  std::unique_ptr<queue::IntakeQueue> intake_;
+  std::unique_ptr<queue::DeadLetterStore> dead_letters_;
+  std::unique_ptr<engine::Engine> engine_;
+  std::unique_ptr<http::Api> api_;
+  std::unique_ptr<http::Server> server_;
+  std::thread thread_;
+  std::unique_ptr<http::Client> client_;
+};
+
+TEST_F(ManagementTest, StartThenStatusUntilCompletedWithHistory) {
+  auto started =
+      call(verb::post, "orchestrators/three_calls/job-1", R"({"n":7})", "application/json");
+  ASSERT_EQ(started.status, 202u) << started.body;
+  json::object answer = body(started).as_object();
+  EXPECT_EQ(answer.at("id"), "job-1");
+  const std::string status_uri(answer.at("statusQueryGetUri").as_string());
+  EXPECT_TRUE(status_uri.ends_with("/runtime/webhooks/durabletask/instances/job-1"));
+  EXPECT_EQ(started.headers[boost::beast::http::field::location], status_uri);
+
+  json::object status = wait_finished("job-1", "?showHistory=true");
+  EXPECT_EQ(status.at("name"), "three_calls");
+  EXPECT_EQ(status.at("instanceId"), "job-1");
+  EXPECT_EQ(status.at("runtimeStatus"), "Completed");
+  EXPECT_EQ(status.at("input"), json::parse(R"({"n":7})"));
+  EXPECT_EQ(status.at("output"), json::parse(R"([{"n":7},{"n":7},{"n":7}])"));
+  EXPECT_TRUE(status.at("createdTime").as_string().ends_with("Z"));
+  int completed = 0;
+  for (const auto& event : status.at("historyEvents").as_array()) {
+    if (event.at("EventType") == "TaskCompleted") ++completed;
+  }
+  EXPECT_EQ(completed, 3);
+  EXPECT_TRUE(body(call(verb::get, "instances/job-1?showInput=false")).at("input").is_null());
+
+  auto generated = call(verb::post, "orchestrators/three_calls", "1", "application/json");
+  ASSERT_EQ(generated.status, 202u);
+  EXPECT_EQ(body(generated).at("id").as_string().size(), 36u);
+}
+
+TEST_F(ManagementTest, RefusesConflictsUnknownNamesAndBadInput) {
+  ASSERT_EQ(call(verb::post, "orchestrators/approval/a-1").status, 202u);
+  auto again = call(verb::post, "orchestrators/approval/a-1");
+  EXPECT_EQ(again.status, 409u) << again.body;
+  auto unknown = call(verb::post, "orchestrators/nothing/x");
+  EXPECT_EQ(unknown.status, 404u);
+  EXPECT_EQ(body(unknown).at("error").at("field"), "name");
+  auto bad_json = call(verb::post, "orchestrators/approval/a-2", "{not json", "application/json");
+  EXPECT_EQ(bad_json.status, 400u);
+  EXPECT_EQ(body(bad_json).at("error").at("field"), "body");
+  auto bad_id = call(verb::post, "orchestrators/approval/a%2Fb");
+  EXPECT_EQ(bad_id.status, 400u);
+  EXPECT_EQ(call(verb::get, "instances/nobody").status, 404u);
+  auto running = call(verb::get, "instances/a-1");
+  EXPECT_EQ(running.status, 202u);
+  EXPECT_FALSE(running.headers[boost::beast::http::field::location].empty());
+  EXPECT_EQ(body(running).at("customStatus"), json::parse(R"({"waiting":true})"));
+}
+
+TEST_F(ManagementTest, RaiseEventTerminateSuspendResume) {
+  ASSERT_EQ(call(verb::post, "orchestrators/approval/e-1").status, 202u);
+  EXPECT_EQ(
+      call(verb::post, "instances/e-1/raiseEvent/approve", R"("yes")", "application/json").status,
+      202u);
+  EXPECT_EQ(wait_finished("e-1").at("output"), "yes");
+  EXPECT_EQ(call(verb::post, "instances/e-1/raiseEvent/approve", "1").status, 410u);
+  EXPECT_EQ(call(verb::post, "instances/nobody/raiseEvent/approve", "1").status, 404u);
+
+  ASSERT_EQ(call(verb::post, "orchestrators/approval/e-2").status, 202u);
+  EXPECT_EQ(call(verb::post, "instances/e-2/suspend?reason=wait").status, 202u);
+  wait_status("e-2", "Suspended");
+  EXPECT_EQ(call(verb::post, "instances/e-2/resume?reason=go").status, 202u);
+  wait_status("e-2", "Running");
+  EXPECT_EQ(call(verb::post, "instances/e-2/terminate?reason=enough").status, 202u);
+  json::object terminated = wait_finished("e-2");
+  EXPECT_EQ(terminated.at("runtimeStatus"), "Terminated");
+  EXPECT_EQ(terminated.at("output"), "enough");
+}
+
+TEST_F(ManagementTest, QueryFiltersAndPages) {
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_EQ(call(verb::post, "orchestrators/three_calls/q-done-" + std::to_string(i), "1").status,
+              202u);
+  }
+  for (int i = 0; i < 5; ++i) wait_finished("q-done-" + std::to_string(i));
+  ASSERT_EQ(call(verb::post, "orchestrators/approval/q-wait-0").status, 202u);
+
+  const json::value listed_running = body(call(verb::get, "instances?runtimeStatus=Running"));
+  const json::array& running = listed_running.as_array();
+  ASSERT_EQ(running.size(), 1u);
+  EXPECT_EQ(running[0].at("instanceId"), "q-wait-0");
+
+  std::vector<std::string> seen;
+  std::string token;
+  for (int page = 0; page < 10; ++page) {
+    // The continuation token travels in a header, both ways.
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!token.empty()) headers.emplace_back("x-ms-continuation-token", token);
+    auto listed = client_->request(
+        verb::get, std::string(kPrefix) + "instances?instanceIdPrefix=q-done-&top=2", {}, {},
+        headers);
+    ASSERT_TRUE(listed.ok());
+    ASSERT_EQ(listed->status, 200u) << listed->body;
+    const json::value items = body(*listed);
+    for (const auto& item : items.as_array()) seen.emplace_back(item.at("instanceId").as_string());
+    token = std::string(listed->headers["x-ms-continuation-token"]);
+    if (token.empty()) break;
+  }
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"q-done-0", "q-done-1", "q-done-2", "q-done-3", "q-done-4"}));
+
+  auto bad = call(verb::get, "instances?runtimeStatus=Sleeping");
+  EXPECT_EQ(bad.status, 400u);
+  EXPECT_EQ(body(bad).at("error").at("field"), "runtimeStatus");
+  EXPECT_EQ(body(call(verb::get, "instances?top=0")).at("error").at("field"), "top");
+}
+
+TEST_F(ManagementTest, PurgeOneAndByFilterAndOverwrite) {
+  ASSERT_EQ(call(verb::post, "orchestrators/approval/p-run").status, 202u);
+  EXPECT_EQ(call(verb::delete_, "instances/p-run").status, 409u);  // not finished
+  ASSERT_EQ(call(verb::post, "orchestrators/three_calls/p-1", "1").status, 202u);
+  wait_finished("p-1");
+  EXPECT_EQ(call(verb::post, "orchestrators/three_calls/p-1", "2").status, 409u);
+  ASSERT_EQ(call(verb::post, "orchestrators/three_calls/p-1?overwrite=true", "2").status, 202u);
+  EXPECT_EQ(wait_finished("p-1").at("input"), 2);
+
+  auto purged = call(verb::delete_, "instances/p-1");
+  EXPECT_EQ(purged.status, 200u);
+  EXPECT_EQ(body(purged).at("instancesDeleted"), 1);
+  EXPECT_EQ(call(verb::get, "instances/p-1").status, 404u);
+  EXPECT_EQ(call(verb::delete_, "instances/p-1").status, 404u);
+
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(call(verb::post, "orchestrators/three_calls/f-" + std::to_string(i), "1").status,
+              202u);
+    wait_finished("f-" + std::to_string(i));
+  }
+  auto filtered = call(verb::delete_, "instances?runtimeStatus=Completed&instanceIdPrefix=f-");
+  EXPECT_EQ(filtered.status, 200u) << filtered.body;
+  EXPECT_EQ(body(filtered).at("instancesDeleted"), 3);
+  EXPECT_EQ(call(verb::get, "instances/p-run").status, 202u);  // untouched
+}
+
+}  // namespace
+}  // namespace sluice
