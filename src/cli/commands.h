@@ -33,4 +33,12 @@ struct SendFlags {
 };
 int send(const SendFlags& flags);
 
+struct StatusFlags {
+  std::string url = "http://127.0.0.1:7070";
+  std::string instance_id;
+  bool history = false;
+};
+// Prints an orchestration instance's status (JSON). Exit 1 if there is no such instance.
+int status(const StatusFlags& flags);
+
 }  // namespace sluice::cli

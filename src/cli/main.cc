@@ -41,6 +41,12 @@ int main(int argc, char** argv) {
   send_command->add_option("--batch-size", send_flags.batch_size, "events per request with --file")
       ->check(CLI::Range(1, 100000));
 
+  StatusFlags status_flags;
+  auto* status_command = app.add_subcommand("status", "Show an orchestration instance's status");
+  status_command->add_option("id", status_flags.instance_id, "instance id")->required();
+  status_command->add_option("--url", status_flags.url, "server address")->envname("SLUICE_URL");
+  status_command->add_flag("--history", status_flags.history, "include the history events");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -49,5 +55,6 @@ int main(int argc, char** argv) {
   }
   if (*serve_command) return serve(serve_flags);
   if (*send_command) return send(send_flags);
+  if (*status_command) return status(status_flags);
   return kExitUsage;
 }

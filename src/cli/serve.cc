@@ -58,7 +58,8 @@ int serve(const ServeFlags& flags) {
   Registry registry;
   engine::Engine engine(
       **backend, clock, registry,
-      {config.engine_partitions, config.activity_workers, config.max_active_instances});
+      {config.engine_partitions, config.activity_workers, config.max_active_instances,
+       static_cast<Micros>(config.retention_hours) * 3'600'000'000});
   if (Status recovered = engine.start(); !recovered.ok()) {
     return configuration_error(fmt::format("storage: {}", recovered.message()));
   }

@@ -121,6 +121,10 @@ const std::vector<Setting>& settings() {
        [](std::string_view key, std::string_view value, Config& config) {
          return parse_bounded<std::size_t>(key, value, 1, 100'000'000, config.max_active_instances);
        }},
+      {"engine.retention_hours",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded(key, value, 0u, 24u * 365 * 100, config.retention_hours);
+       }},
       {"log.level",
        [](std::string_view key, std::string_view value, Config& config) -> Status {
          static constexpr std::string_view kLevels[] = {"trace", "debug", "info",

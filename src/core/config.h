@@ -44,6 +44,7 @@ struct Config {
   unsigned engine_partitions = 0;  // 0: one per core
   unsigned activity_workers = 1;
   std::size_t max_active_instances = 100'000;
+  unsigned retention_hours = 0;  // finished instances kept this long; 0: forever
   std::string log_level = "info";
 };
 

@@ -1,7 +1,9 @@
 #include "engine/engine.h"
 
+#include <chrono>
 #include <future>
 
+#include "core/logging.h"
 #include "storage/key_encoding.h"
 
 namespace sluice::engine {
@@ -35,7 +37,8 @@ Engine::Engine(storage::Backend& backend, const Clock& clock, const Registry& re
     : backend_(backend),
       clock_(clock),
       ids_(clock),
-      activities_(registry, clock, options.activity_workers) {
+      activities_(registry, clock, options.activity_workers),
+      retention_(options.retention) {
   const unsigned count = std::max(1u, options.partitions);
   PartitionOptions partition_options;
   partition_options.max_active_instances =
@@ -65,12 +68,33 @@ Status Engine::start() {
   }
   for (auto& partition : partitions_) partition->start();
   started_ = true;
+  if (retention_ > 0) {
+    retention_stopping_ = false;
+    retention_thread_ = std::thread([this] {
+      std::unique_lock lock(retention_mutex_);
+      while (!retention_wake_.wait_for(lock, std::chrono::minutes(1),
+                                       [this] { return retention_stopping_; })) {
+        lock.unlock();
+        auto purged = purge_expired();
+        if (!purged.ok()) spdlog::warn("retention sweep failed: {}", purged.status().to_string());
+        lock.lock();
+      }
+    });
+  }
   return {};
 }
 
 void Engine::stop() {
   if (!started_) return;
   started_ = false;
+  if (retention_thread_.joinable()) {
+    {
+      std::lock_guard lock(retention_mutex_);
+      retention_stopping_ = true;
+    }
+    retention_wake_.notify_one();
+    retention_thread_.join();
+  }
   // Workers first: a partition must not go while an activity may still hand it a result.
   activities_.stop();
   for (auto& partition : partitions_) partition->stop();
@@ -176,7 +200,11 @@ Result<QueryPage> Engine::query(const InstanceQuery& query) {
       const bool status_matches =
           query.statuses.empty() || std::find(query.statuses.begin(), query.statuses.end(),
                                               record.status) != query.statuses.end();
-      if (status_matches && (!query.created_from || record.created_at >= *query.created_from) &&
+      const bool finished_matches =
+          !query.finished_before ||
+          (is_terminal(record.status) && record.updated_at < *query.finished_before);
+      if (status_matches && finished_matches &&
+          (!query.created_from || record.created_at >= *query.created_from) &&
           (!query.created_to || record.created_at < *query.created_to)) {
         page.records.push_back(std::move(record));
         if (page.records.size() == query.top) break;
@@ -211,6 +239,13 @@ Result<std::size_t> Engine::purge_matching(InstanceQuery query) {
     if (!page.continuation) return purged;
     query.continuation = page.continuation;
   }
+}
+
+Result<std::size_t> Engine::purge_expired() {
+  if (retention_ <= 0) return std::size_t{0};
+  InstanceQuery expired;
+  expired.finished_before = clock_.now() - retention_;
+  return purge_matching(std::move(expired));
 }
 
 void Engine::wake() {

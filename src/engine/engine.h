@@ -6,9 +6,12 @@
 // Management calls are asynchronous: `reply` runs (on a partition thread; it must not block)
 // once the request is durable or refused. Reads go straight to storage and block.
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "core/ids.h"
@@ -24,13 +27,15 @@ struct EngineOptions {
   unsigned partitions = 2;
   unsigned activity_workers = 2;
   std::size_t max_active_instances = 100'000;  // across all partitions
+  Micros retention = 0;  // finished instances are purged this long after they finish; 0: kept
 };
 
 // Which instances a query or a purge by filter covers. Empty fields match everything.
 struct InstanceQuery {
   std::vector<RuntimeStatus> statuses;
-  std::optional<Micros> created_from;  // inclusive
-  std::optional<Micros> created_to;    // exclusive
+  std::optional<Micros> created_from;     // inclusive
+  std::optional<Micros> created_to;       // exclusive
+  std::optional<Micros> finished_before;  // finished instances last updated before this
   std::string id_prefix;
   std::size_t top = 100;
   std::optional<std::string> continuation;  // from a previous page
@@ -79,6 +84,10 @@ class Engine {
   // A new instance id (a UUID) for callers that do not pick their own.
   std::string new_instance_id() { return ids_.next(); }
 
+  // Purges finished instances older than the retention period; returns how many. The engine
+  // runs this every minute by itself when a retention period is set.
+  Result<std::size_t> purge_expired();
+
   // Re-checks timers at once (for tests that move a manual clock).
   void wake();
   std::size_t active_instances() const;
@@ -92,7 +101,13 @@ class Engine {
   IdGenerator ids_;
   ActivityPool activities_;
   std::vector<std::unique_ptr<Partition>> partitions_;
+  const Micros retention_;
   bool started_ = false;
+
+  std::mutex retention_mutex_;
+  std::condition_variable retention_wake_;
+  bool retention_stopping_ = false;  // guarded by retention_mutex_
+  std::thread retention_thread_;
 };
 
 }  // namespace sluice::engine

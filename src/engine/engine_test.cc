@@ -398,6 +398,27 @@ TEST_F(EngineTest, ChangedCodeFailsTheInstanceNamingTheStepAndOthersCarryOn) {
   EXPECT_EQ(wait_finished("other").status, RuntimeStatus::kCompleted);
 }
 
+TEST_F(EngineTest, RetentionPurgesOnlyFinishedInstancesPastThePeriod) {
+  close();
+  backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
+  engine_ = std::make_unique<Engine>(*backend_, clock_, registry_,
+                                     EngineOptions{.retention = 3600 * kSecond});
+  ASSERT_TRUE(engine_->start().ok());
+  ASSERT_TRUE(start("fan_out", "old", "2").ok());
+  wait_finished("old");
+  ASSERT_TRUE(start("approval", "running").ok());
+  clock_.advance(3000 * kSecond);
+  ASSERT_TRUE(start("fan_out", "recent", "2").ok());
+  wait_finished("recent");
+  clock_.advance(601 * kSecond);  // "old" finished 3,601 s ago, "recent" 601 s ago
+
+  EXPECT_EQ(engine_->purge_expired().value(), 1u);
+  EXPECT_FALSE(engine_->instance("old").value().has_value());
+  EXPECT_TRUE(engine_->history("old").value().empty());
+  EXPECT_TRUE(engine_->instance("recent").value().has_value());
+  EXPECT_TRUE(engine_->instance("running").value().has_value());
+}
+
 TEST_F(EngineTest, RestartMidFanOutCompletesOnceWithEffectsAppliedOnce) {
   hold_effects_ = true;  // activities start, then hang until the engine is gone
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(start("counts_once", "e" + std::to_string(i)).ok());

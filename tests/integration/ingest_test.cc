@@ -277,6 +277,20 @@ TEST_F(IngestTest, StopsGracefullyWithIdleConnectionsOpen) {
   EXPECT_EQ(depth(), 1);
 }
 
+TEST_F(IngestTest, ServesTheManagementApi) {
+  auto unknown = client_->get("/runtime/webhooks/durabletask/instances/nobody");
+  ASSERT_TRUE(unknown.ok());
+  EXPECT_EQ(unknown->status, 404u);
+  auto no_orchestrator = client_->post("/runtime/webhooks/durabletask/orchestrators/nothing", "{}");
+  ASSERT_TRUE(no_orchestrator.ok());
+  EXPECT_EQ(no_orchestrator->status, 404u);
+  EXPECT_EQ(json::parse(no_orchestrator->body).at("error").at("field"), "name");
+  auto listed = client_->get("/runtime/webhooks/durabletask/instances");
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->status, 200u);
+  EXPECT_EQ(listed->body, "[]");
+}
+
 TEST_F(IngestTest, SendCommandPostsEventsAndPrintsIds) {
   auto one =
       testing::run_sluice({"send", "--url", server_->url(), "--stream", "s1", "--type", "donation",

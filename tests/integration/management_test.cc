@@ -15,6 +15,7 @@
 #include "queue/dead_letter_store.h"
 #include "queue/intake_queue.h"
 #include "storage/rocks/rocks_backend.h"
+#include "tests/integration/server_process.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice {
@@ -140,6 +141,20 @@ TEST_F(ManagementTest, StartThenStatusUntilCompletedWithHistory) {
   auto generated = call(verb::post, "orchestrators/three_calls", "1", "application/json");
   ASSERT_EQ(generated.status, 202u);
   EXPECT_EQ(body(generated).at("id").as_string().size(), 36u);
+}
+
+TEST_F(ManagementTest, StatusCommandPrintsTheInstance) {
+  ASSERT_EQ(call(verb::post, "orchestrators/three_calls/cli-1", "5").status, 202u);
+  wait_finished("cli-1");
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
+  auto shown = testing::run_sluice({"status", "cli-1", "--url", url, "--history"});
+  EXPECT_EQ(shown.exit.code, 0) << shown.output;
+  json::value status = json::parse(shown.output);
+  EXPECT_EQ(status.at("runtimeStatus"), "Completed");
+  EXPECT_TRUE(status.as_object().contains("historyEvents"));
+  auto missing = testing::run_sluice({"status", "nobody", "--url", url});
+  EXPECT_EQ(missing.exit.code, 1);
+  EXPECT_NE(missing.output.find("404"), std::string::npos) << missing.output;
 }
 
 TEST_F(ManagementTest, RefusesConflictsUnknownNamesAndBadInput) {

@@ -32,9 +32,9 @@ std::string temp_log_path() {
 
 // fork + exec of the sluice binary with stdout and stderr going to `log_path` and stdin from
 // `input_path` (or /dev/null).
-pid_t spawn(const std::vector<std::string>& args, const std::string& log_path,
-            const std::string& input_path = "/dev/null") {
-  std::vector<std::string> argv_storage = {sluice_binary()};
+pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
+            const std::string& log_path, const std::string& input_path = "/dev/null") {
+  std::vector<std::string> argv_storage = {binary};
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& arg : argv_storage) argv.push_back(arg.data());
@@ -56,11 +56,12 @@ pid_t spawn(const std::vector<std::string>& args, const std::string& log_path,
 
 std::string sluice_binary() { return SLUICE_BINARY; }
 
-ServerProcess::ServerProcess(const std::string& data_directory, std::vector<std::string> args)
+ServerProcess::ServerProcess(const std::string& data_directory, std::vector<std::string> args,
+                             std::string binary)
     : log_path_(temp_log_path()) {
   std::vector<std::string> full = {"serve", "--listen", "127.0.0.1:0", "--data", data_directory};
   full.insert(full.end(), args.begin(), args.end());
-  pid_ = spawn(full, log_path_);
+  pid_ = spawn(binary, full, log_path_);
   // Wait for the "listening on 127.0.0.1:PORT" line, or for the process to give up.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   static const std::string kMarker = "listening on 127.0.0.1:";
@@ -115,7 +116,7 @@ CommandResult run_sluice(const std::vector<std::string>& args, const std::string
     input_path = log_path + ".in";
     std::ofstream(input_path) << input;
   }
-  const pid_t pid = spawn(args, log_path, input_path);
+  const pid_t pid = spawn(sluice_binary(), args, log_path, input_path);
   int status = 0;
   waitpid(pid, &status, 0);
   CommandResult result{decode(status), read_file(log_path)};

@@ -13,6 +13,8 @@
 
 namespace sluice::testing {
 
+std::string sluice_binary();
+
 struct ExitResult {
   bool exited = false;  // false: ended by a signal
   int code = -1;        // exit code, or the signal number
@@ -20,9 +22,10 @@ struct ExitResult {
 
 class ServerProcess {
  public:
-  // Starts `sluice serve --listen 127.0.0.1:0 --data DATA ARGS...` and waits until it listens.
-  // On failure to start, started() is false and log() says why.
-  ServerProcess(const std::string& data_directory, std::vector<std::string> args = {});
+  // Starts `BINARY serve --listen 127.0.0.1:0 --data DATA ARGS...` and waits until it listens.
+  // BINARY is sluice unless given. On failure to start, started() is false and log() says why.
+  ServerProcess(const std::string& data_directory, std::vector<std::string> args = {},
+                std::string binary = sluice_binary());
   ~ServerProcess();  // kills the process if it is still running
 
   bool started() const { return port_ != 0; }
@@ -46,7 +49,5 @@ struct CommandResult {
   std::string output;
 };
 CommandResult run_sluice(const std::vector<std::string>& args, const std::string& input = {});
-
-std::string sluice_binary();
 
 }  // namespace sluice::testing
