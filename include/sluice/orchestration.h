@@ -135,12 +135,19 @@ class OrchestrationContext {
   Task<std::string> wait_for_event(std::string name);
   // As above; throws TaskFailedError with code "Timeout" if nothing arrives by now() + timeout.
   Task<std::string> wait_for_event(std::string name, Micros timeout);
+  // Runs orchestrator `name` as a child instance and returns its output; throws TaskFailedError if
+  // it fails or is terminated. The child's id is `instance_id`, or derived from this instance's.
+  Task<std::string> call_sub_orchestrator(std::string name, std::string input,
+                                          std::string instance_id = "");
 
  protected:
   // One attempt of an activity; resolves with its output or its failure.
   virtual detail::DurableAwaiter schedule_activity(std::string name, std::string input) = 0;
   virtual detail::DurableAwaiter schedule_timer(Micros fire_at) = 0;
   virtual detail::DurableAwaiter next_event(std::string name) = 0;
+  virtual detail::DurableAwaiter schedule_sub_orchestration(std::string name,
+                                                            std::string instance_id,
+                                                            std::string input) = 0;
 };
 
 class ActivityContext {

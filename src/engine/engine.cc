@@ -44,8 +44,10 @@ Engine::Engine(storage::Backend& backend, const Clock& clock, const Registry& re
   partition_options.max_active_instances =
       std::max<std::size_t>(1, options.max_active_instances / count);
   for (unsigned i = 0; i < count; ++i) {
-    partitions_.push_back(
-        std::make_unique<Partition>(backend, clock, registry, activities_, partition_options));
+    partitions_.push_back(std::make_unique<Partition>(
+        backend, clock, registry, activities_,
+        [this](PartitionInput input) { partition_for(input.instance_id).submit(std::move(input)); },
+        partition_options));
   }
 }
 

@@ -111,6 +111,24 @@ Task<std::string> counts_once(OrchestrationContext& ctx, std::string input) {
   co_return "done";
 }
 
+Task<std::string> parent(OrchestrationContext& ctx, std::string input) {
+  std::string child_output = co_await ctx.call_sub_orchestrator(input, "3");
+  co_return "child said " + child_output;
+}
+
+Task<std::string> parent_of_failure(OrchestrationContext& ctx, std::string) {
+  try {
+    co_await ctx.call_sub_orchestrator("catches_nothing", "", "named-child");
+  } catch (const TaskFailedError& error) {
+    co_return error.code() + ": " + error.what();
+  }
+  co_return "no failure";
+}
+
+Task<std::string> catches_nothing(OrchestrationContext& ctx, std::string) {
+  co_return co_await ctx.call_activity("invalid", "");
+}
+
 // ---- fixture ----
 
 class EngineTest : public ::testing::Test {
@@ -128,6 +146,9 @@ class EngineTest : public ::testing::Test {
     registry_.add_orchestrator("deterministic_ids", deterministic_ids);
     registry_.add_orchestrator("diverging", step_a_then_wait);
     registry_.add_orchestrator("counts_once", counts_once);
+    registry_.add_orchestrator("parent", parent);
+    registry_.add_orchestrator("parent_of_failure", parent_of_failure);
+    registry_.add_orchestrator("catches_nothing", catches_nothing);
     registry_.add_activity("echo",
                            [](ActivityContext&, std::string_view input) -> Result<std::string> {
                              return std::string(input);
@@ -396,6 +417,30 @@ TEST_F(EngineTest, ChangedCodeFailsTheInstanceNamingTheStepAndOthersCarryOn) {
   EXPECT_NE(record.output.find("\"effect\""), std::string::npos) << record.output;
   ASSERT_TRUE(start("fan_out", "other", "3").ok());
   EXPECT_EQ(wait_finished("other").status, RuntimeStatus::kCompleted);
+}
+
+TEST_F(EngineTest, SubOrchestrationsReturnTheirOutputOrFailure) {
+  ASSERT_TRUE(start("parent", "p1", "fan_out").ok());
+  EXPECT_EQ(wait_finished("p1").output, "child said 3");
+  InstanceRecord child = wait_finished("p1:0");  // derived, deterministic child id
+  EXPECT_EQ(child.status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(child.parent_id, "p1");
+
+  ASSERT_TRUE(start("parent_of_failure", "p2").ok());
+  InstanceRecord record = wait_finished("p2");
+  EXPECT_EQ(record.status, RuntimeStatus::kCompleted);
+  EXPECT_TRUE(record.output.starts_with("SubOrchestrationFailed: ")) << record.output;
+  EXPECT_NE(record.output.find("bad input"), std::string::npos) << record.output;
+  EXPECT_EQ(wait_finished("named-child").status, RuntimeStatus::kFailed);
+}
+
+TEST_F(EngineTest, ParentAndChildSurviveRestart) {
+  ASSERT_TRUE(start("parent", "p3", "approval").ok());
+  wait_until("p3:0", [](auto& r) { return !r.custom_status.empty(); });  // child is waiting
+  close();
+  open();
+  ASSERT_TRUE(engine_->raise_event_and_wait("p3:0", "approve", "ok").ok());
+  EXPECT_EQ(wait_finished("p3").output, "child said ok");
 }
 
 TEST_F(EngineTest, RetentionPurgesOnlyFinishedInstancesPastThePeriod) {

@@ -38,6 +38,12 @@ std::string_view event_type_name(EventType type) {
       return "ExecutionSuspended";
     case EventType::kExecutionResumed:
       return "ExecutionResumed";
+    case EventType::kSubOrchestrationCreated:
+      return "SubOrchestrationInstanceCreated";
+    case EventType::kSubOrchestrationCompleted:
+      return "SubOrchestrationInstanceCompleted";
+    case EventType::kSubOrchestrationFailed:
+      return "SubOrchestrationInstanceFailed";
   }
   return "Unknown";
 }
@@ -53,6 +59,7 @@ void encode_events(const std::vector<HistoryEvent>& events, std::string& out) {
     writer.bytes(event.name);
     writer.bytes(event.data);
     writer.signed_varint(event.fire_at);
+    writer.bytes(event.instance);
   }
 }
 
@@ -65,7 +72,7 @@ Status decode_events(std::string_view encoded, std::vector<HistoryEvent>& events
     HistoryEvent event;
     const std::uint8_t type = reader.byte();
     if (type < static_cast<std::uint8_t>(EventType::kExecutionStarted) ||
-        type > static_cast<std::uint8_t>(EventType::kExecutionResumed)) {
+        type > static_cast<std::uint8_t>(EventType::kSubOrchestrationFailed)) {
       return corruption("history event has an unknown type");
     }
     event.type = static_cast<EventType>(type);
@@ -74,6 +81,7 @@ Status decode_events(std::string_view encoded, std::vector<HistoryEvent>& events
     event.name = reader.bytes();
     event.data = reader.bytes();
     event.fire_at = reader.signed_varint();
+    event.instance = reader.bytes();
     if (!reader.ok()) return corruption("history event is truncated");
     events.push_back(std::move(event));
   }

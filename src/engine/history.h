@@ -14,20 +14,23 @@
 namespace sluice::engine {
 
 enum class EventType : std::uint8_t {
-  kExecutionStarted = 1,  // name, data = input
-  kOrchestratorStarted,   // a step begins; timestamp is what ctx.now() returns during it
-  kTaskScheduled,         // task_id, name, data = input
-  kTaskCompleted,         // task_id, data = output
-  kTaskFailed,            // task_id, name = error code, data = message
-  kTimerCreated,          // task_id, fire_at
-  kTimerFired,            // task_id, fire_at
-  kEventRaised,           // name, data
-  kExecutionCompleted,    // data = output
-  kExecutionFailed,       // name = error code, data = message
-  kExecutionTerminated,   // data = reason
-  kContinuedAsNew,        // data = the next run's input
-  kExecutionSuspended,    // data = reason
-  kExecutionResumed,      // data = reason
+  kExecutionStarted = 1,       // name, data = input
+  kOrchestratorStarted,        // a step begins; timestamp is what ctx.now() returns during it
+  kTaskScheduled,              // task_id, name, data = input
+  kTaskCompleted,              // task_id, data = output
+  kTaskFailed,                 // task_id, name = error code, data = message
+  kTimerCreated,               // task_id, fire_at
+  kTimerFired,                 // task_id, fire_at
+  kEventRaised,                // name, data
+  kExecutionCompleted,         // data = output
+  kExecutionFailed,            // name = error code, data = message
+  kExecutionTerminated,        // data = reason
+  kContinuedAsNew,             // data = the next run's input
+  kExecutionSuspended,         // data = reason
+  kExecutionResumed,           // data = reason
+  kSubOrchestrationCreated,    // task_id, name, data = input, instance = the child's id
+  kSubOrchestrationCompleted,  // task_id, data = output
+  kSubOrchestrationFailed,     // task_id, name = error code, data = message
 };
 
 std::string_view event_type_name(EventType type);
@@ -39,6 +42,7 @@ struct HistoryEvent {
   std::string name;
   std::string data;
   Micros fire_at = 0;
+  std::string instance;  // another instance this event refers to
 };
 
 // Appends the encoding of `events` to `out`.

@@ -13,6 +13,7 @@ TEST(HistoryTest, EventsRoundTrip) {
       {EventType::kTaskScheduled, 2, 0, "stats", "in", 0},
       {EventType::kTimerCreated, 3, 1, "", "", 1'700'000'000'000'000},
       {EventType::kTaskFailed, 4, 0, "Unavailable", std::string("bytes\0inside", 12), 0},
+      {EventType::kSubOrchestrationCreated, 5, 2, "child", "in", 0, "parent:2"},
   };
   std::string encoded;
   encode_events(events, encoded);
@@ -26,6 +27,7 @@ TEST(HistoryTest, EventsRoundTrip) {
     EXPECT_EQ(decoded[i].name, events[i].name);
     EXPECT_EQ(decoded[i].data, events[i].data);
     EXPECT_EQ(decoded[i].fire_at, events[i].fire_at);
+    EXPECT_EQ(decoded[i].instance, events[i].instance);
   }
 }
 
@@ -44,13 +46,15 @@ TEST(HistoryTest, DamagedChunksAreCorruptionNotCrashes) {
 }
 
 TEST(InstanceRecordTest, RoundTripsAndRejectsDamage) {
-  InstanceRecord record{"i1", "process", RuntimeStatus::kFailed, "in", "out", R"({"s":1})", 10,
-                        20,   3};
+  InstanceRecord record{
+      "i1", "process", RuntimeStatus::kFailed, "in", "out", R"({"s":1})", 10, 20, 3, "p1", 4};
   auto decoded = decode_record("i1", encode_record(record));
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(decoded->name, "process");
   EXPECT_EQ(decoded->status, RuntimeStatus::kFailed);
   EXPECT_EQ(decoded->history_chunks, 3u);
+  EXPECT_EQ(decoded->parent_id, "p1");
+  EXPECT_EQ(decoded->parent_task, 4);
   EXPECT_FALSE(decode_record("i1", encode_record(record) + "x").ok());
   EXPECT_EQ(runtime_status_name(RuntimeStatus::kRunning), "Running");
   RuntimeStatus parsed;

@@ -36,6 +36,8 @@ std::string encode_record(const InstanceRecord& record) {
   writer.signed_varint(record.created_at);
   writer.signed_varint(record.updated_at);
   writer.varint(record.history_chunks);
+  writer.bytes(record.parent_id);
+  writer.signed_varint(record.parent_task);
   return out;
 }
 
@@ -52,6 +54,8 @@ Result<InstanceRecord> decode_record(std::string_view instance_id, std::string_v
   record.created_at = reader.signed_varint();
   record.updated_at = reader.signed_varint();
   record.history_chunks = static_cast<std::uint32_t>(reader.varint());
+  record.parent_id = reader.bytes();
+  record.parent_task = reader.signed_varint();
   if (!reader.ok() || !reader.at_end() ||
       status > static_cast<std::uint8_t>(RuntimeStatus::kSuspended)) {
     return corruption("instance record " + std::string(instance_id) + " is damaged");

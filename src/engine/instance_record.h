@@ -39,6 +39,8 @@ struct InstanceRecord {
   Micros created_at = 0;
   Micros updated_at = 0;
   std::uint32_t history_chunks = 0;  // history is stored as chunks 0 … history_chunks - 1
+  std::string parent_id;             // set for a sub-orchestration: who waits for it
+  std::int64_t parent_task = -1;     // and as which of its tasks
 };
 
 std::string encode_record(const InstanceRecord& record);

@@ -34,6 +34,12 @@ Task<std::string> OrchestrationContext::call_activity(std::string name, std::str
 
 Task<void> OrchestrationContext::create_timer(Micros fire_at) { co_await schedule_timer(fire_at); }
 
+Task<std::string> OrchestrationContext::call_sub_orchestrator(std::string name, std::string input,
+                                                              std::string instance_id) {
+  co_return co_await schedule_sub_orchestration(std::move(name), std::move(instance_id),
+                                                std::move(input));
+}
+
 Task<std::string> OrchestrationContext::wait_for_event(std::string name) {
   co_return co_await next_event(std::move(name));
 }

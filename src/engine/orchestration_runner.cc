@@ -5,6 +5,21 @@
 
 namespace sluice::engine {
 
+namespace {
+
+std::string_view kind_name(EventType scheduled) {
+  switch (scheduled) {
+    case EventType::kTaskScheduled:
+      return "activity";
+    case EventType::kTimerCreated:
+      return "timer";
+    default:
+      return "sub-orchestration";
+  }
+}
+
+}  // namespace
+
 OrchestrationRunner::OrchestrationRunner(std::string instance_id, const Registry& registry)
     : instance_id_(std::move(instance_id)), registry_(registry) {}
 
@@ -35,7 +50,7 @@ detail::DurableAwaiter OrchestrationRunner::schedule_activity(std::string name, 
   slot->task_name = name;
   new_events_.push_back({EventType::kTaskScheduled, now_, task_id, name, input, 0});
   operations_.emplace(task_id, Operation{EventType::kTaskScheduled, std::move(name),
-                                         std::move(input), 0, false, slot});
+                                         std::move(input), 0, "", false, slot});
   return detail::DurableAwaiter(std::move(slot));
 }
 
@@ -44,7 +59,23 @@ detail::DurableAwaiter OrchestrationRunner::schedule_timer(Micros fire_at) {
   auto slot = std::make_shared<detail::CompletionSlot>();
   slot->task_name = "timer";
   new_events_.push_back({EventType::kTimerCreated, now_, task_id, "", "", fire_at});
-  operations_.emplace(task_id, Operation{EventType::kTimerCreated, "", "", fire_at, false, slot});
+  operations_.emplace(task_id,
+                      Operation{EventType::kTimerCreated, "", "", fire_at, "", false, slot});
+  return detail::DurableAwaiter(std::move(slot));
+}
+
+detail::DurableAwaiter OrchestrationRunner::schedule_sub_orchestration(std::string name,
+                                                                       std::string instance_id,
+                                                                       std::string input) {
+  const std::int64_t task_id = next_task_id_++;
+  // A derived id is the same on every replay, so a restarted parent finds its child again.
+  if (instance_id.empty()) instance_id = fmt::format("{}:{}", instance_id_, task_id);
+  auto slot = std::make_shared<detail::CompletionSlot>();
+  slot->task_name = name;
+  new_events_.push_back(
+      {EventType::kSubOrchestrationCreated, now_, task_id, name, input, 0, instance_id});
+  operations_.emplace(task_id, Operation{EventType::kSubOrchestrationCreated, std::move(name),
+                                         std::move(input), 0, std::move(instance_id), false, slot});
   return detail::DurableAwaiter(std::move(slot));
 }
 
@@ -90,7 +121,8 @@ void OrchestrationRunner::apply(const HistoryEvent& event, bool replaying) {
       suspended_events_.clear();
       for (const auto& event_held : held) apply_running(event_held, replaying);
       check_finished();
-    } else if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated) {
+    } else if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated ||
+               event.type == EventType::kSubOrchestrationCreated) {
       match_recorded(event);  // recorded in the step before the suspension
     } else if (event.type != EventType::kExecutionSuspended) {
       suspended_events_.push_back(event);
@@ -126,6 +158,7 @@ void OrchestrationRunner::apply_running(const HistoryEvent& event, bool replayin
   switch (event.type) {
     case EventType::kTaskScheduled:
     case EventType::kTimerCreated:
+    case EventType::kSubOrchestrationCreated:
     case EventType::kExecutionCompleted:
     case EventType::kExecutionFailed:
     case EventType::kContinuedAsNew:
@@ -140,6 +173,12 @@ void OrchestrationRunner::apply_running(const HistoryEvent& event, bool replayin
     case EventType::kTimerFired:
       complete(event.task_id, false, "", "");
       break;
+    case EventType::kSubOrchestrationCompleted:
+      complete(event.task_id, false, event.data, "");
+      break;
+    case EventType::kSubOrchestrationFailed:
+      complete(event.task_id, true, event.data, event.name);
+      break;
     case EventType::kEventRaised:
       deliver_event(event.name, event.data);
       break;
@@ -149,10 +188,10 @@ void OrchestrationRunner::apply_running(const HistoryEvent& event, bool replayin
 }
 
 void OrchestrationRunner::match_recorded(const HistoryEvent& event) {
-  if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated) {
+  if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated ||
+      event.type == EventType::kSubOrchestrationCreated) {
     auto found = operations_.find(event.task_id);
-    const std::string_view recorded_kind =
-        event.type == EventType::kTaskScheduled ? "activity" : "timer";
+    const std::string_view recorded_kind = kind_name(event.type);
     if (found == operations_.end() || found->second.recorded) {
       diverge(fmt::format("step {}: the history has {} \"{}\" but the code did not ask for it",
                           event.task_id, recorded_kind, event.name));
@@ -161,8 +200,7 @@ void OrchestrationRunner::match_recorded(const HistoryEvent& event) {
     Operation& operation = found->second;
     if (operation.type != event.type || operation.name != event.name) {
       diverge(fmt::format("step {}: the history has {} \"{}\" but the code asked for {} \"{}\"",
-                          event.task_id, recorded_kind, event.name,
-                          operation.type == EventType::kTaskScheduled ? "activity" : "timer",
+                          event.task_id, recorded_kind, event.name, kind_name(operation.type),
                           operation.name));
       return;
     }
@@ -255,7 +293,8 @@ std::vector<PendingWork> OrchestrationRunner::pending_work() const {
   std::vector<PendingWork> work;
   for (const auto& [task_id, operation] : operations_) {
     if (!operation.recorded) continue;
-    work.push_back({operation.type, task_id, operation.name, operation.input, operation.fire_at});
+    work.push_back({operation.type, task_id, operation.name, operation.input, operation.fire_at,
+                    operation.instance});
   }
   return work;
 }

@@ -29,11 +29,12 @@ namespace sluice::engine {
 // Work the code is waiting on that the engine must (re)start: an activity to run or a timer to
 // arm.
 struct PendingWork {
-  EventType type;  // kTaskScheduled or kTimerCreated
+  EventType type;  // kTaskScheduled, kTimerCreated or kSubOrchestrationCreated
   std::int64_t task_id;
   std::string name;   // activity name
   std::string input;  // activity input
   Micros fire_at = 0;
+  std::string instance;  // the child's id, for a sub-orchestration
 };
 
 class OrchestrationRunner final : public OrchestrationContext {
@@ -75,13 +76,16 @@ class OrchestrationRunner final : public OrchestrationContext {
   detail::DurableAwaiter schedule_activity(std::string name, std::string input) override;
   detail::DurableAwaiter schedule_timer(Micros fire_at) override;
   detail::DurableAwaiter next_event(std::string name) override;
+  detail::DurableAwaiter schedule_sub_orchestration(std::string name, std::string instance_id,
+                                                    std::string input) override;
 
  private:
   struct Operation {
-    EventType type;  // kTaskScheduled or kTimerCreated
+    EventType type;  // kTaskScheduled, kTimerCreated or kSubOrchestrationCreated
     std::string name;
     std::string input;
     Micros fire_at = 0;
+    std::string instance;
     bool recorded = false;  // its scheduling event is in the stored history
     std::shared_ptr<detail::CompletionSlot> slot;
   };

@@ -32,11 +32,12 @@ std::string history_key(std::string_view instance_id, std::uint32_t chunk) {
 }
 
 Partition::Partition(storage::Backend& backend, const Clock& clock, const Registry& registry,
-                     ActivityPool& activities, PartitionOptions options)
+                     ActivityPool& activities, Router router, PartitionOptions options)
     : backend_(backend),
       clock_(clock),
       registry_(registry),
       activities_(activities),
+      router_(std::move(router)),
       options_(options) {}
 
 Partition::~Partition() { stop(); }
@@ -140,7 +141,10 @@ Status Partition::start_instance(PartitionInput& input,
                                  std::unordered_map<std::string, Step>& steps,
                                  std::vector<std::string>& order, Micros now) {
   const std::string& id = input.instance_id;
+  const bool child = input.start.parent_task >= 0;
   if (instances_.contains(id)) {
+    // A parent restarted and asked again: the running child reports when it finishes.
+    if (child) return {};
     return {StatusCode::kAlreadyExists, fmt::format("instance {} exists and has not finished", id)};
   }
   if (instances_.size() >= options_.max_active_instances) {
@@ -151,6 +155,11 @@ Status Partition::start_instance(PartitionInput& input,
   std::uint32_t replaced_chunks = 0;
   if (stored) {
     SLUICE_ASSIGN_OR_RETURN(InstanceRecord previous, decode_record(id, *stored));
+    if (child && is_terminal(previous.status)) {
+      // The child finished before its parent recorded the result: tell it again.
+      notify_parent(previous);
+      return {};
+    }
     if (!is_terminal(previous.status) || !input.start.replace_finished) {
       return {StatusCode::kAlreadyExists,
               fmt::format("instance {} exists ({}); ask to replace a finished one explicitly", id,
@@ -161,8 +170,14 @@ Status Partition::start_instance(PartitionInput& input,
 
   auto instance = std::make_unique<Instance>();
   instance->runner = std::make_unique<OrchestrationRunner>(id, registry_);
-  instance->record = {
-      id, input.start.name, RuntimeStatus::kRunning, input.start.input, "", "", now, now, 0};
+  instance->record.instance_id = id;
+  instance->record.name = input.start.name;
+  instance->record.status = RuntimeStatus::kRunning;
+  instance->record.input = input.start.input;
+  instance->record.created_at = now;
+  instance->record.updated_at = now;
+  instance->record.parent_id = input.start.parent_id;
+  instance->record.parent_task = input.start.parent_task;
   Instance& placed = *instances_.emplace(id, std::move(instance)).first->second;
   Step& step = step_for(id, placed, steps, order, now);
   step.created = true;
@@ -232,10 +247,51 @@ void Partition::write_step(const std::string& id, Step& step, Micros now,
   }
 }
 
+std::vector<PendingWork> Partition::work_from(const std::vector<HistoryEvent>& history) {
+  std::vector<PendingWork> work;
+  for (const auto& event : history) {
+    if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated ||
+        event.type == EventType::kSubOrchestrationCreated) {
+      work.push_back(
+          {event.type, event.task_id, event.name, event.data, event.fire_at, event.instance});
+    }
+  }
+  return work;
+}
+
+void Partition::notify_parent(const InstanceRecord& child) {
+  if (child.parent_task < 0 || !is_terminal(child.status)) return;
+  PartitionInput input;
+  input.instance_id = child.parent_id;
+  input.event.timestamp = clock_.now();
+  input.event.task_id = child.parent_task;
+  input.event.data = child.output;
+  if (child.status == RuntimeStatus::kCompleted) {
+    input.event.type = EventType::kSubOrchestrationCompleted;
+  } else {
+    input.event.type = EventType::kSubOrchestrationFailed;
+    input.event.name =
+        child.status == RuntimeStatus::kTerminated ? "Terminated" : "SubOrchestrationFailed";
+  }
+  router_(std::move(input));
+}
+
 void Partition::carry_out(const std::string& id, const std::vector<PendingWork>& work) {
   for (const auto& item : work) {
     if (item.type == EventType::kTimerCreated) {
       timers_.emplace(item.fire_at, std::make_pair(id, item.task_id));
+      continue;
+    }
+    if (item.type == EventType::kSubOrchestrationCreated) {
+      PartitionInput start;
+      start.kind = PartitionInput::Kind::kStart;
+      start.instance_id = item.instance;
+      start.start.name = item.name;
+      start.start.instance_id = item.instance;
+      start.start.input = item.input;
+      start.start.parent_id = id;
+      start.start.parent_task = item.task_id;
+      router_(std::move(start));
       continue;
     }
     activities_.submit(
@@ -271,7 +327,9 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
       Instance& instance = *found->second;
       const EventType type = input.event.type;
       const bool is_result = type == EventType::kTaskCompleted || type == EventType::kTaskFailed ||
-                             type == EventType::kTimerFired;
+                             type == EventType::kTimerFired ||
+                             type == EventType::kSubOrchestrationCompleted ||
+                             type == EventType::kSubOrchestrationFailed;
       // A late duplicate result changes nothing, and its effects are dropped with it.
       if (!is_result || instance.runner->is_waiting_on(input.event.task_id)) {
         Step& step = step_for(input.instance_id, instance, steps, order, now);
@@ -302,19 +360,13 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
   }
   for (auto& [reply, status] : replies) reply(committed.ok() ? status : committed);
   if (committed.ok()) {
-    std::vector<PendingWork> work;
     for (const auto& id : order) {
       const Step& step = steps.at(id);
-      work.clear();
-      for (const auto& event : step.history) {
-        if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated) {
-          work.push_back({event.type, event.task_id, event.name, event.data, event.fire_at});
-        }
-      }
       if (step.instance->runner->finished()) {
+        notify_parent(step.instance->record);
         instances_.erase(id);
       } else {
-        carry_out(id, work);
+        carry_out(id, work_from(step.history));
       }
     }
   }
@@ -358,6 +410,7 @@ Status Partition::recover(const std::vector<std::string>& instance_ids) {
   const Micros now = clock_.now();
   storage::Mutation mutation;
   std::vector<std::pair<std::string, std::vector<PendingWork>>> work;
+  std::vector<InstanceRecord> finished;
   for (const auto& id : instance_ids) {
     SLUICE_ASSIGN_OR_RETURN(auto instance, load(id));
     if (!instance) continue;
@@ -365,14 +418,10 @@ Status Partition::recover(const std::vector<std::string>& instance_ids) {
     // now, as a step of its own.
     Step step{instance.get(), instance->runner->take_new_events()};
     std::vector<PendingWork> pending = instance->runner->pending_work();
-    for (const auto& event : step.history) {
-      if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated) {
-        pending.push_back({event.type, event.task_id, event.name, event.data, event.fire_at});
-      }
-    }
+    for (auto& item : work_from(step.history)) pending.push_back(std::move(item));
     if (!step.history.empty()) write_step(id, step, now, mutation);
     if (instance->runner->finished()) {
-      if (step.history.empty()) write_step(id, step, now, mutation);
+      finished.push_back(instance->record);
       continue;
     }
     work.emplace_back(id, std::move(pending));
@@ -380,6 +429,7 @@ Status Partition::recover(const std::vector<std::string>& instance_ids) {
   }
   if (!mutation.empty()) SLUICE_RETURN_IF_ERROR(backend_.commit(mutation));
   for (const auto& [id, pending] : work) carry_out(id, pending);
+  for (const auto& record : finished) notify_parent(record);
   active_count_ = instances_.size();
   return {};
 }

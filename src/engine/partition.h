@@ -34,6 +34,8 @@ struct StartRequest {
   std::string instance_id;
   std::string input;
   bool replace_finished = false;  // a finished instance with this id is replaced, not refused
+  std::string parent_id;          // for a sub-orchestration: the instance waiting for it
+  std::int64_t parent_task = -1;  // and its task id there
 };
 
 struct PartitionInput {
@@ -51,11 +53,14 @@ struct PartitionOptions {
   std::size_t max_batch_inputs = 20'000;
 };
 
+// Delivers an input to whichever partition owns its instance.
+using Router = std::function<void(PartitionInput)>;
+
 class Partition {
  public:
   // Every reference must outlive the partition.
   Partition(storage::Backend& backend, const Clock& clock, const Registry& registry,
-            ActivityPool& activities, PartitionOptions options);
+            ActivityPool& activities, Router router, PartitionOptions options);
   ~Partition();
 
   // Before start(): loads and replays these unfinished instances.
@@ -96,6 +101,9 @@ class Partition {
   void run_events(Step& step, const std::vector<HistoryEvent>& events);
   void write_step(const std::string& id, Step& step, Micros now, storage::Mutation& mutation);
   void carry_out(const std::string& id, const std::vector<PendingWork>& work);
+  static std::vector<PendingWork> work_from(const std::vector<HistoryEvent>& history);
+  // Tells a finished sub-orchestration's parent how it ended.
+  void notify_parent(const InstanceRecord& child);
   Result<std::unique_ptr<Instance>> load(const std::string& id);
   void collect_due_timers(std::vector<PartitionInput>& inputs, Micros now);
 
@@ -103,6 +111,7 @@ class Partition {
   const Clock& clock_;
   const Registry& registry_;
   ActivityPool& activities_;
+  const Router router_;
   const PartitionOptions options_;
 
   std::unordered_map<std::string, std::unique_ptr<Instance>> instances_;  // partition thread only
