@@ -1,10 +1,11 @@
 // Engine benchmark: orchestrations/s for "fan out to 3 activities that do nothing, fan in", with
 // fsync on, on a fresh RocksDB directory. Also reports the process's peak resident memory.
 //
-//   engine_bench [INSTANCES] [PARTITIONS] [WORKERS]
+//   engine_bench [INSTANCES] [PARTITIONS] [WORKERS] [--hold]
 //
 // All instances are started at once (up to INSTANCES in flight); the clock runs from the first
-// start to the last completion.
+// start to the last completion. With --hold, activities wait until every instance has started
+// and is mid-fan-out, and the resident memory at that moment is reported too.
 
 #include <atomic>
 #include <chrono>
@@ -21,6 +22,8 @@
 
 namespace {
 
+std::atomic<bool> gate_open{true};
+
 sluice::Task<std::string> fan_out_three(sluice::OrchestrationContext& ctx, std::string input) {
   std::vector<sluice::Task<std::string>> calls;
   calls.push_back(ctx.call_activity("stats", input));
@@ -30,14 +33,16 @@ sluice::Task<std::string> fan_out_three(sluice::OrchestrationContext& ctx, std::
   co_return "ok";
 }
 
-long peak_rss_kib() {
+long status_field_kib(const std::string& field) {
   std::ifstream status("/proc/self/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+    if (line.rfind(field, 0) == 0) return std::stol(line.substr(field.size()));
   }
   return -1;
 }
+long peak_rss_kib() { return status_field_kib("VmHWM:"); }
+long rss_kib() { return status_field_kib("VmRSS:"); }
 
 }  // namespace
 
@@ -45,6 +50,8 @@ int main(int argc, char** argv) {
   const int instances = argc > 1 ? std::stoi(argv[1]) : 100'000;
   const unsigned partitions = argc > 2 ? std::stoul(argv[2]) : 2;
   const unsigned workers = argc > 3 ? std::stoul(argv[3]) : 1;
+  const bool hold = argc > 4 && std::string(argv[4]) == "--hold";
+  gate_open = !hold;
 
   const auto directory = std::filesystem::temp_directory_path() /
                          ("sluice-engine-bench-" + std::to_string(std::random_device{}()));
@@ -59,8 +66,11 @@ int main(int argc, char** argv) {
     sluice::Registry registry;
     registry.add_orchestrator("fan_out_three", fan_out_three);
     for (const char* name : {"stats", "alerts", "logging"}) {
-      registry.add_activity(name, [](sluice::ActivityContext&, std::string_view)
-                                      -> sluice::Result<std::string> { return std::string(); });
+      registry.add_activity(
+          name, [](sluice::ActivityContext&, std::string_view) -> sluice::Result<std::string> {
+            while (!gate_open.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+            return std::string();
+          });
     }
     sluice::engine::Engine engine(**backend, clock, registry,
                                   {partitions, workers, static_cast<std::size_t>(instances)});
@@ -74,6 +84,14 @@ int main(int argc, char** argv) {
                               if (!status.ok()) ++refused;
                             });
     }
+    if (hold) {
+      // Every instance started and waiting on its fan-out: measure, then let the work through.
+      while (engine.active_instances() < static_cast<std::size_t>(instances) && refused == 0) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+      std::printf("in flight %zu: resident memory %ld KiB\n", engine.active_instances(), rss_kib());
+      gate_open = true;
+    }
     long peak_active = 0;
     // Wait until every start has been committed and every instance has finished.
     while (true) {
@@ -85,7 +103,8 @@ int main(int argc, char** argv) {
     }
     const double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - begin).count();
-    std::printf("instances %d, partitions %u, activity workers %u\n", instances, partitions, workers);
+    std::printf("instances %d, partitions %u, activity workers %u\n", instances, partitions,
+                workers);
     std::printf("orchestrations/s %.0f (%.2f s), refused %d, peak in flight %ld\n",
                 instances / seconds, seconds, refused.load(), peak_active);
     std::printf("peak RSS %ld KiB\n", peak_rss_kib());

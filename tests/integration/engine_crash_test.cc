@@ -7,6 +7,8 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 #include <set>
@@ -34,7 +36,11 @@ TEST(EngineCrashTest, InstancesKilledMidFanOutCompleteExactlyOnce) {
   std::set<std::string> attempted;
 
   {
-    testing::ServerProcess host(data.str(), {}, ENGINE_HOST_BINARY);
+    // Activities wait while this file exists: every instance gets started and mid-fan-out
+    // before any work completes, however slow the machine (or a sanitizer) makes ingest.
+    const std::string hold = data.str() + "-hold";
+    std::ofstream(hold) << "hold";
+    testing::ServerProcess host(data.str(), {"--hold-while", hold}, ENGINE_HOST_BINARY);
     ASSERT_TRUE(host.started()) << host.log();
     std::atomic<int> acknowledged_count{0};
     std::vector<std::thread> producers;
@@ -57,9 +63,10 @@ TEST(EngineCrashTest, InstancesKilledMidFanOutCompleteExactlyOnce) {
         }
       });
     }
-    // Kill once every start is in and work is under way, at a random point of the fan-outs
-    // (each instance's three activities take milliseconds of worker time, so most are running).
+    // Let the work go once every start is in, and kill at a random point of the fan-outs (the
+    // 30,000 activities take seconds of worker time, so most instances are mid-fan-out).
     while (acknowledged_count < kInstances) std::this_thread::yield();
+    std::filesystem::remove(hold);
     std::mt19937 random(std::random_device{}());
     std::this_thread::sleep_for(
         std::chrono::milliseconds(std::uniform_int_distribution(50, 1500)(random)));

@@ -1,11 +1,14 @@
 // engine_host: the engine and the HTTP API in a process of their own, with test orchestrators,
-// for crash tests that SIGKILL it. Usage: engine_host serve --listen HOST:PORT --data DIR
+// for crash tests that SIGKILL it.
+// Usage: engine_host serve --listen HOST:PORT --data DIR [--hold-while FILE]
 //
 // Orchestrator "fan_out" (input: N) calls activity "effect" N times in parallel and returns the
 // sum of 0..N-1. Each "effect" takes a couple of milliseconds and adds 1, as a local effect, to
-// the counters "effects/INSTANCE" and "effects/total".
+// the counters "effects/INSTANCE" and "effects/total". With --hold-while, activities wait as long
+// as FILE exists, so a test can have every instance mid-fan-out before it lets work proceed.
 
 #include <chrono>
+#include <filesystem>
 #include <string>
 #include <thread>
 
@@ -34,9 +37,11 @@ sluice::Task<std::string> fan_out(sluice::OrchestrationContext& ctx, std::string
 
 int main(int argc, char** argv) {
   std::string data, listen = "127.0.0.1:0";
+  static std::string hold_file;
   for (int i = 1; i + 1 < argc; ++i) {
     if (std::string(argv[i]) == "--data") data = argv[i + 1];
     if (std::string(argv[i]) == "--listen") listen = argv[i + 1];
+    if (std::string(argv[i]) == "--hold-while") hold_file = argv[i + 1];
   }
   sluice::configure_logging("info");
   auto backend = sluice::storage::RocksBackend::open(data);
@@ -49,6 +54,9 @@ int main(int argc, char** argv) {
   registry.add_activity(
       "effect",
       [](sluice::ActivityContext& ctx, std::string_view input) -> sluice::Result<std::string> {
+        while (!hold_file.empty() && std::filesystem::exists(hold_file)) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));  // stands for real work
         ctx.effects().add("effects/" + ctx.instance_id(), 1);
         ctx.effects().add("effects/total", 1);
