@@ -443,6 +443,20 @@ TEST_F(EngineTest, ParentAndChildSurviveRestart) {
   EXPECT_EQ(wait_finished("p3").output, "child said ok");
 }
 
+TEST_F(EngineTest, InstancesInFlightAreBounded) {
+  close();
+  backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
+  engine_ = std::make_unique<Engine>(*backend_, clock_, registry_,
+                                     EngineOptions{.partitions = 1, .max_active_instances = 2});
+  ASSERT_TRUE(engine_->start().ok());
+  ASSERT_TRUE(start("approval", "b1").ok());
+  ASSERT_TRUE(start("approval", "b2").ok());
+  EXPECT_EQ(start("approval", "b3").code(), StatusCode::kResourceExhausted);
+  ASSERT_TRUE(engine_->raise_event_and_wait("b1", "approve", "1").ok());
+  wait_finished("b1");
+  EXPECT_TRUE(start("approval", "b3").ok());  // room again
+}
+
 TEST_F(EngineTest, RetentionPurgesOnlyFinishedInstancesPastThePeriod) {
   close();
   backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
