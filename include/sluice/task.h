@@ -21,6 +21,7 @@
 #include <cstddef>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 #include <vector>
 
@@ -241,7 +242,9 @@ WhenAll<T> when_all(std::vector<Task<T>> tasks) {
 template <typename T>
 class [[nodiscard]] WhenAny {
  public:
-  explicit WhenAny(std::vector<Task<T>>& tasks) : tasks_(tasks) {}
+  explicit WhenAny(std::vector<Task<T>>& tasks) : tasks_(tasks) {
+    if (tasks.empty()) throw std::invalid_argument("when_any needs at least one task");
+  }
   WhenAny(const WhenAny&) = delete;
   bool await_ready() const noexcept { return false; }
   bool await_suspend(std::coroutine_handle<> waiter) {

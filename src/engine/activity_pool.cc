@@ -75,6 +75,9 @@ void ActivityPool::run() {
       } catch (const std::exception& error) {
         result.name = "ActivityError";
         result.data = error.what();
+      } catch (...) {
+        result.name = "ActivityError";
+        result.data = "the activity threw something that is not a std::exception";
       }
     } else {
       result.name = "ActivityNotFound";

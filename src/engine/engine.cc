@@ -66,10 +66,12 @@ Status Engine::start() {
     scan.after = entries.back().key;
   }
   for (std::size_t i = 0; i < partitions_.size(); ++i) {
-    SLUICE_RETURN_IF_ERROR(partitions_[i]->recover(ids[i]));
+    if (Status recovered = partitions_[i]->recover(ids[i]); !recovered.ok()) {
+      stop();  // recovered partitions may already have work out with the activity pool
+      return recovered;
+    }
   }
   for (auto& partition : partitions_) partition->start();
-  started_ = true;
   if (retention_ > 0) {
     retention_stopping_ = false;
     retention_thread_ = std::thread([this] {
@@ -87,8 +89,6 @@ Status Engine::start() {
 }
 
 void Engine::stop() {
-  if (!started_) return;
-  started_ = false;
   if (retention_thread_.joinable()) {
     {
       std::lock_guard lock(retention_mutex_);

@@ -102,7 +102,6 @@ class Engine {
   ActivityPool activities_;
   std::vector<std::unique_ptr<Partition>> partitions_;
   const Micros retention_;
-  bool started_ = false;
 
   std::mutex retention_mutex_;
   std::condition_variable retention_wake_;

@@ -129,6 +129,26 @@ Task<std::string> catches_nothing(OrchestrationContext& ctx, std::string) {
   co_return co_await ctx.call_activity("invalid", "");
 }
 
+Task<std::string> rounds(OrchestrationContext& ctx, std::string input) {
+  const int left = std::stoi(input);
+  if (left == 0) co_return "done";
+  try {
+    co_await ctx.wait_for_event("tick", 3600 * kSecond);
+  } catch (const TaskFailedError&) {
+    co_return "timed out with " + input + " left";
+  }
+  ctx.continue_as_new(std::to_string(left - 1));
+  co_return "";
+}
+
+Task<std::string> parent_named(OrchestrationContext& ctx, std::string child_id) {
+  try {
+    co_return co_await ctx.call_sub_orchestrator("approval", "", child_id);
+  } catch (const TaskFailedError& error) {
+    co_return error.code() + ": " + error.what();
+  }
+}
+
 // ---- fixture ----
 
 class EngineTest : public ::testing::Test {
@@ -147,6 +167,8 @@ class EngineTest : public ::testing::Test {
     registry_.add_orchestrator("diverging", step_a_then_wait);
     registry_.add_orchestrator("counts_once", counts_once);
     registry_.add_orchestrator("parent", parent);
+    registry_.add_orchestrator("rounds", rounds);
+    registry_.add_orchestrator("parent_named", parent_named);
     registry_.add_orchestrator("parent_of_failure", parent_of_failure);
     registry_.add_orchestrator("catches_nothing", catches_nothing);
     registry_.add_activity("echo",
@@ -455,6 +477,48 @@ TEST_F(EngineTest, InstancesInFlightAreBounded) {
   ASSERT_TRUE(engine_->raise_event_and_wait("b1", "approve", "1").ok());
   wait_finished("b1");
   EXPECT_TRUE(start("approval", "b3").ok());  // room again
+}
+
+TEST_F(EngineTest, ALateTimerOfAnEarlierRunDoesNotFireIntoTheNextRun) {
+  ASSERT_TRUE(start("rounds", "g1", "2").ok());
+  wait_for_events("g1", EventType::kTimerCreated, 1);  // run 1's deadline: t0 + 1 h
+  advance(1800 * kSecond);
+  ASSERT_TRUE(engine_->raise_event_and_wait("g1", "tick", "").ok());
+  wait_until("g1", [](auto& r) { return r.input == "1"; });  // run 2's deadline: t0 + 1.5 h
+  wait_for_events("g1", EventType::kTimerCreated, 1);
+  advance(1860 * kSecond);  // past run 1's deadline only
+  // This request's turn also takes the due timer, so it has been handled once this returns.
+  ASSERT_TRUE(engine_->raise_event_and_wait("g1", "unrelated", "").ok());
+  EXPECT_EQ(engine_->instance("g1").value()->status, RuntimeStatus::kRunning);
+  ASSERT_TRUE(engine_->raise_event_and_wait("g1", "tick", "").ok());
+  EXPECT_EQ(wait_finished("g1").output, "done");
+}
+
+TEST_F(EngineTest, ResultsHeldWhileSuspendedAreNotRedoneAfterRestart) {
+  hold_effects_ = true;
+  ASSERT_TRUE(start("counts_once", "h1").ok());
+  while (effect_runs_ < 2) std::this_thread::yield();
+  std::promise<Status> suspended;
+  engine_->suspend("h1", "", [&](Status s) { suspended.set_value(s); });
+  ASSERT_TRUE(suspended.get_future().get().ok());
+  release_effects();
+  wait_for_events("h1", EventType::kTaskCompleted, 3);  // recorded, held by the suspension
+  close();
+  open();
+  std::promise<Status> resumed;
+  engine_->resume("h1", "", [&](Status s) { resumed.set_value(s); });
+  ASSERT_TRUE(resumed.get_future().get().ok());
+  EXPECT_EQ(wait_finished("h1").status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(effect_runs_, 3);  // no activity ran again after the restart
+  EXPECT_EQ(backend_->counter("effects").value(), 3);
+}
+
+TEST_F(EngineTest, AChildThatCannotStartFailsTheParentsCall) {
+  ASSERT_TRUE(start("approval", "busy").ok());  // an unrelated instance holds the id
+  ASSERT_TRUE(start("parent_named", "pn", "busy").ok());
+  InstanceRecord record = wait_finished("pn");
+  EXPECT_TRUE(record.output.starts_with("SubOrchestrationFailed: ")) << record.output;
+  EXPECT_NE(record.output.find("exists"), std::string::npos) << record.output;
 }
 
 TEST_F(EngineTest, RetentionPurgesOnlyFinishedInstancesPastThePeriod) {

@@ -38,6 +38,7 @@ std::string encode_record(const InstanceRecord& record) {
   writer.varint(record.history_chunks);
   writer.bytes(record.parent_id);
   writer.signed_varint(record.parent_task);
+  writer.signed_varint(record.next_task_id);
   return out;
 }
 
@@ -56,6 +57,7 @@ Result<InstanceRecord> decode_record(std::string_view instance_id, std::string_v
   record.history_chunks = static_cast<std::uint32_t>(reader.varint());
   record.parent_id = reader.bytes();
   record.parent_task = reader.signed_varint();
+  record.next_task_id = reader.signed_varint();
   if (!reader.ok() || !reader.at_end() ||
       status > static_cast<std::uint8_t>(RuntimeStatus::kSuspended)) {
     return corruption("instance record " + std::string(instance_id) + " is damaged");

@@ -41,6 +41,7 @@ struct InstanceRecord {
   std::uint32_t history_chunks = 0;  // history is stored as chunks 0 … history_chunks - 1
   std::string parent_id;             // set for a sub-orchestration: who waits for it
   std::int64_t parent_task = -1;     // and as which of its tasks
+  std::int64_t next_task_id = 0;     // where the next run's task ids start (see the runner)
 };
 
 std::string encode_record(const InstanceRecord& record);

@@ -50,7 +50,7 @@ detail::DurableAwaiter OrchestrationRunner::schedule_activity(std::string name, 
   slot->task_name = name;
   new_events_.push_back({EventType::kTaskScheduled, now_, task_id, name, input, 0});
   operations_.emplace(task_id, Operation{EventType::kTaskScheduled, std::move(name),
-                                         std::move(input), 0, "", false, slot});
+                                         std::move(input), 0, "", false, false, slot});
   return detail::DurableAwaiter(std::move(slot));
 }
 
@@ -60,7 +60,7 @@ detail::DurableAwaiter OrchestrationRunner::schedule_timer(Micros fire_at) {
   slot->task_name = "timer";
   new_events_.push_back({EventType::kTimerCreated, now_, task_id, "", "", fire_at});
   operations_.emplace(task_id,
-                      Operation{EventType::kTimerCreated, "", "", fire_at, "", false, slot});
+                      Operation{EventType::kTimerCreated, "", "", fire_at, "", false, false, slot});
   return detail::DurableAwaiter(std::move(slot));
 }
 
@@ -74,8 +74,9 @@ detail::DurableAwaiter OrchestrationRunner::schedule_sub_orchestration(std::stri
   slot->task_name = name;
   new_events_.push_back(
       {EventType::kSubOrchestrationCreated, now_, task_id, name, input, 0, instance_id});
-  operations_.emplace(task_id, Operation{EventType::kSubOrchestrationCreated, std::move(name),
-                                         std::move(input), 0, std::move(instance_id), false, slot});
+  operations_.emplace(
+      task_id, Operation{EventType::kSubOrchestrationCreated, std::move(name), std::move(input), 0,
+                         std::move(instance_id), false, false, slot});
   return detail::DurableAwaiter(std::move(slot));
 }
 
@@ -125,6 +126,11 @@ void OrchestrationRunner::apply(const HistoryEvent& event, bool replaying) {
                event.type == EventType::kSubOrchestrationCreated) {
       match_recorded(event);  // recorded in the step before the suspension
     } else if (event.type != EventType::kExecutionSuspended) {
+      // A held result is recorded: it must not be awaited, or its work redone, a second time.
+      if (auto found = operations_.find(event.task_id);
+          event.task_id >= 0 && found != operations_.end()) {
+        found->second.held = true;
+      }
       suspended_events_.push_back(event);
     }
     return;
@@ -142,13 +148,20 @@ void OrchestrationRunner::start(const HistoryEvent& started) {
   input_ = started.data;
   now_ = started.timestamp;
   status_ = RuntimeStatus::kRunning;
+  next_task_id_ = std::max<std::int64_t>(0, started.task_id);
   const OrchestratorFunction* function = registry_.orchestrator(name_);
   if (function == nullptr) {
     finish(EventType::kExecutionFailed, RuntimeStatus::kFailed, "OrchestratorNotFound",
            fmt::format("no orchestrator named \"{}\" is registered", name_));
     return;
   }
-  root_.emplace((*function)(*this, input_));
+  try {
+    root_.emplace((*function)(*this, input_));
+  } catch (const std::exception& error) {
+    // A registered function may do work before its coroutine begins, and throw there.
+    finish(EventType::kExecutionFailed, RuntimeStatus::kFailed, "OrchestratorError", error.what());
+    return;
+  }
   root_->handle().promise().started = true;
   resume(root_->handle());
   check_finished();
@@ -292,7 +305,7 @@ std::vector<HistoryEvent> OrchestrationRunner::take_new_events() {
 std::vector<PendingWork> OrchestrationRunner::pending_work() const {
   std::vector<PendingWork> work;
   for (const auto& [task_id, operation] : operations_) {
-    if (!operation.recorded) continue;
+    if (!operation.recorded || operation.held) continue;
     work.push_back({operation.type, task_id, operation.name, operation.input, operation.fire_at,
                     operation.instance});
   }

@@ -53,7 +53,13 @@ class OrchestrationRunner final : public OrchestrationContext {
 
   // True while the code waits on activity or timer `task_id`: a result for anything else is a
   // late duplicate and must change nothing.
-  bool is_waiting_on(std::int64_t task_id) const { return operations_.contains(task_id); }
+  bool is_waiting_on(std::int64_t task_id) const {
+    auto found = operations_.find(task_id);
+    return found != operations_.end() && !found->second.held;
+  }
+  // Task ids are unique across the runs of an instance (continue-as-new, overwrite), so a late
+  // result of an earlier run never lands in a later one. The next run starts numbering here.
+  std::int64_t next_task_id() const { return next_task_id_; }
 
   RuntimeStatus status() const { return status_; }
   bool finished() const { return is_terminal(status_); }
@@ -87,6 +93,7 @@ class OrchestrationRunner final : public OrchestrationContext {
     Micros fire_at = 0;
     std::string instance;
     bool recorded = false;  // its scheduling event is in the stored history
+    bool held = false;      // its result arrived while suspended and awaits the resume
     std::shared_ptr<detail::CompletionSlot> slot;
   };
 

@@ -53,6 +53,15 @@ void Partition::stop() {
   }
   ready_.notify_one();
   if (thread_.joinable()) thread_.join();
+  // Whatever was still queued is answered, so that no caller waits for ever.
+  std::vector<PartitionInput> unanswered;
+  {
+    std::lock_guard lock(mutex_);
+    unanswered.swap(inbox_);
+  }
+  for (auto& input : unanswered) {
+    if (input.reply) input.reply(unavailable("the engine stopped"));
+  }
 }
 
 void Partition::submit(PartitionInput input) {
@@ -142,9 +151,15 @@ Status Partition::start_instance(PartitionInput& input,
                                  std::vector<std::string>& order, Micros now) {
   const std::string& id = input.instance_id;
   const bool child = input.start.parent_task >= 0;
-  if (instances_.contains(id)) {
+  // Whether `record` is the very child this start asks for (and not another instance that
+  // happens to have its id).
+  auto same_child = [&input](const InstanceRecord& record) {
+    return record.parent_id == input.start.parent_id &&
+           record.parent_task == input.start.parent_task;
+  };
+  if (auto running = instances_.find(id); running != instances_.end()) {
     // A parent restarted and asked again: the running child reports when it finishes.
-    if (child) return {};
+    if (child && same_child(running->second->record)) return {};
     return {StatusCode::kAlreadyExists, fmt::format("instance {} exists and has not finished", id)};
   }
   if (instances_.size() >= options_.max_active_instances) {
@@ -153,9 +168,10 @@ Status Partition::start_instance(PartitionInput& input,
   }
   SLUICE_ASSIGN_OR_RETURN(auto stored, backend_.get(Table::kInstances, id));
   std::uint32_t replaced_chunks = 0;
+  std::int64_t first_task_id = 0;
   if (stored) {
     SLUICE_ASSIGN_OR_RETURN(InstanceRecord previous, decode_record(id, *stored));
-    if (child && is_terminal(previous.status)) {
+    if (child && same_child(previous) && is_terminal(previous.status)) {
       // The child finished before its parent recorded the result: tell it again.
       notify_parent(previous);
       return {};
@@ -166,6 +182,7 @@ Status Partition::start_instance(PartitionInput& input,
                           runtime_status_name(previous.status))};
     }
     replaced_chunks = previous.history_chunks;
+    first_task_id = previous.next_task_id;
   }
 
   auto instance = std::make_unique<Instance>();
@@ -183,8 +200,8 @@ Status Partition::start_instance(PartitionInput& input,
   step.created = true;
   step.fresh = true;
   step.replaced_chunks = replaced_chunks;
-  run_events(step,
-             {{EventType::kExecutionStarted, now, -1, input.start.name, input.start.input, 0}});
+  run_events(step, {{EventType::kExecutionStarted, now, first_task_id, input.start.name,
+                     input.start.input, 0}});
   return {};
 }
 
@@ -204,9 +221,10 @@ void Partition::run_events(Step& step, const std::vector<HistoryEvent>& events) 
     step.fresh = true;
     step.history.clear();
     instance.record.input = next_input;
+    const std::int64_t first_task_id = instance.runner->next_task_id();
     instance.runner = std::make_unique<OrchestrationRunner>(instance.record.instance_id, registry_);
     HistoryEvent started{EventType::kOrchestratorStarted, now, -1, "", "", 0};
-    HistoryEvent execution{EventType::kExecutionStarted, now,        -1,
+    HistoryEvent execution{EventType::kExecutionStarted, now,        first_task_id,
                            instance.record.name,         next_input, 0};
     if (round == kMaxContinuationsPerTurn) {
       execution.name = "";  // no orchestrator has an empty name: the new run fails at once
@@ -228,6 +246,7 @@ void Partition::write_step(const std::string& id, Step& step, Micros now,
   record.output = runner.output();
   record.custom_status = runner.custom_status();
   record.updated_at = now;
+  record.next_task_id = runner.next_task_id();
   std::uint32_t chunk = record.history_chunks;
   if (step.fresh) {
     for (std::uint32_t old = 0; old < step.replaced_chunks; ++old) {
@@ -319,6 +338,15 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     Status status;
     if (input.kind == PartitionInput::Kind::kStart) {
       status = start_instance(input, steps, order, now);
+      if (!status.ok() && input.start.parent_task >= 0) {
+        // A child that cannot start fails its parent's call rather than leave it waiting.
+        InstanceRecord refused;
+        refused.status = RuntimeStatus::kFailed;
+        refused.output = status.message();
+        refused.parent_id = input.start.parent_id;
+        refused.parent_task = input.start.parent_task;
+        notify_parent(refused);
+      }
     } else if (input.kind == PartitionInput::Kind::kPurge) {
       status = purge_instance(input.instance_id, mutation);
     } else if (auto found = instances_.find(input.instance_id); found == instances_.end()) {

@@ -348,7 +348,8 @@ boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool pur
     Result<std::size_t> purged =
         co_await purge_matching(blocking_, engine_, std::get<engine::InstanceQuery>(parsed));
     if (!purged.ok()) co_return status_response(purged.status());
-    co_return json_response(status::ok, json::object{{"instancesDeleted", *purged}});
+    co_return json_response(*purged == 0 ? status::not_found : status::ok,
+                            json::object{{"instancesDeleted", *purged}});
   }
   Result<engine::QueryPage> page =
       co_await query_page(blocking_, engine_, std::get<engine::InstanceQuery>(parsed));
@@ -362,6 +363,10 @@ boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool pur
 
 boost::asio::awaitable<Response> ManagementApi::purge(const std::string& id) {
   Status purged = co_await purge_one(engine_, id);
+  // As Durable Functions answers: 404 when nothing was purged, unknown or not yet finished.
+  if (purged.code() == StatusCode::kFailedPrecondition) {
+    co_return error_response(status::not_found, "not_finished", purged.message());
+  }
   if (!purged.ok()) co_return status_response(purged);
   co_return json_response(status::ok, json::object{{"instancesDeleted", 1}});
 }
