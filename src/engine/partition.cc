@@ -131,24 +131,19 @@ void Partition::collect_due_timers(std::vector<PartitionInput>& inputs, Micros n
   }
 }
 
-Partition::Step& Partition::step_for(const std::string& id, Instance& instance,
-                                     std::unordered_map<std::string, Step>& steps,
-                                     std::vector<std::string>& order, Micros now) {
-  auto [it, inserted] = steps.try_emplace(id);
-  if (inserted) {
-    it->second.instance = &instance;
-    order.push_back(id);
+Partition::Step& Partition::step_for(Instance& instance, Steps& steps, Micros now) {
+  if (instance.step == kNoStep) {
+    instance.step = steps.size();
+    steps.push_back(Step{&instance});
     // Every step opens with the time the orchestrator sees as now() during it.
     HistoryEvent started{EventType::kOrchestratorStarted, now, -1, "", "", 0};
     instance.runner->apply(started, false);
-    it->second.history.push_back(std::move(started));
+    steps.back().history.push_back(std::move(started));
   }
-  return it->second;
+  return steps[instance.step];
 }
 
-Status Partition::start_instance(PartitionInput& input,
-                                 std::unordered_map<std::string, Step>& steps,
-                                 std::vector<std::string>& order, Micros now) {
+Status Partition::start_instance(PartitionInput& input, Steps& steps, Micros now) {
   const std::string& id = input.instance_id;
   const bool child = input.start.parent_task >= 0;
   // Whether `record` is the very child this start asks for (and not another instance that
@@ -196,22 +191,21 @@ Status Partition::start_instance(PartitionInput& input,
   instance->record.parent_id = input.start.parent_id;
   instance->record.parent_task = input.start.parent_task;
   Instance& placed = *instances_.emplace(id, std::move(instance)).first->second;
-  Step& step = step_for(id, placed, steps, order, now);
+  Step& step = step_for(placed, steps, now);
   step.created = true;
   step.fresh = true;
   step.replaced_chunks = replaced_chunks;
-  run_events(step, {{EventType::kExecutionStarted, now, first_task_id, input.start.name,
-                     input.start.input, 0}});
+  run_event(step, {EventType::kExecutionStarted, now, first_task_id, input.start.name,
+                   input.start.input, 0});
   return {};
 }
 
-void Partition::run_events(Step& step, const std::vector<HistoryEvent>& events) {
+void Partition::run_event(Step& step, HistoryEvent event) {
   Instance& instance = *step.instance;
-  for (const auto& event : events) {
-    instance.runner->apply(event, false);
-    step.history.push_back(event);
-    for (auto& produced : instance.runner->take_new_events())
-      step.history.push_back(std::move(produced));
+  instance.runner->apply(event, false);
+  step.history.push_back(std::move(event));
+  for (auto& produced : instance.runner->take_new_events()) {
+    step.history.push_back(std::move(produced));
   }
   // continue_as_new: the run ends and a new one starts with a fresh history.
   for (int round = 0; instance.runner->finished() && instance.runner->next_input(); ++round) {
@@ -229,17 +223,17 @@ void Partition::run_events(Step& step, const std::vector<HistoryEvent>& events) 
     if (round == kMaxContinuationsPerTurn) {
       execution.name = "";  // no orchestrator has an empty name: the new run fails at once
     }
-    for (auto* event : {&started, &execution}) {
-      instance.runner->apply(*event, false);
-      step.history.push_back(*event);
+    for (auto* opening : {&started, &execution}) {
+      instance.runner->apply(*opening, false);
+      step.history.push_back(std::move(*opening));
     }
     for (auto& produced : instance.runner->take_new_events())
       step.history.push_back(std::move(produced));
   }
 }
 
-void Partition::write_step(const std::string& id, Step& step, Micros now,
-                           storage::Mutation& mutation) {
+void Partition::write_step(Step& step, Micros now, storage::Mutation& mutation) {
+  const std::string& id = step.instance->record.instance_id;
   InstanceRecord& record = step.instance->record;
   const OrchestrationRunner& runner = *step.instance->runner;
   record.status = runner.status();
@@ -329,15 +323,15 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
   const Micros now = clock_.now();
   collect_due_timers(inputs, now);
 
-  std::unordered_map<std::string, Step> steps;
-  std::vector<std::string> order;
+  Steps steps;
+  steps.reserve(inputs.size());
   std::vector<std::pair<Reply, Status>> replies;
   storage::Mutation mutation;
 
   for (auto& input : inputs) {
     Status status;
     if (input.kind == PartitionInput::Kind::kStart) {
-      status = start_instance(input, steps, order, now);
+      status = start_instance(input, steps, now);
       if (!status.ok() && input.start.parent_task >= 0) {
         // A child that cannot start fails its parent's call rather than leave it waiting.
         InstanceRecord refused;
@@ -360,22 +354,23 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
                              type == EventType::kSubOrchestrationFailed;
       // A late duplicate result changes nothing, and its effects are dropped with it.
       if (!is_result || instance.runner->is_waiting_on(input.event.task_id)) {
-        Step& step = step_for(input.instance_id, instance, steps, order, now);
-        run_events(step, {input.event});
+        run_event(step_for(instance, steps, now), std::move(input.event));
         if (type == EventType::kTaskCompleted) mutation.absorb(std::move(input.effects));
       }
     }
     if (input.reply) replies.emplace_back(std::move(input.reply), std::move(status));
   }
 
-  for (const auto& id : order) write_step(id, steps.at(id), now, mutation);
+  for (auto& step : steps) write_step(step, now, mutation);
   const Status committed = mutation.empty() ? Status() : backend_.commit(mutation);
+  for (auto& step : steps) step.instance->step = kNoStep;
 
   if (!committed.ok()) {
     spdlog::error("partition commit failed: {}", committed.to_string());
     // Memory ran ahead of the disk: reload every touched instance from what was committed.
-    for (const auto& id : order) {
-      const bool created = steps.at(id).created;
+    for (const auto& step : steps) {
+      const std::string id = step.instance->record.instance_id;
+      const bool created = step.created;
       instances_.erase(id);
       if (created) continue;
       auto reloaded = load(id);
@@ -388,11 +383,11 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
   }
   for (auto& [reply, status] : replies) reply(committed.ok() ? status : committed);
   if (committed.ok()) {
-    for (const auto& id : order) {
-      const Step& step = steps.at(id);
+    for (const auto& step : steps) {
+      const std::string& id = step.instance->record.instance_id;
       if (step.instance->runner->finished()) {
         notify_parent(step.instance->record);
-        instances_.erase(id);
+        instances_.erase(id);  // `id` refers into the instance: nothing may use it after this
       } else {
         carry_out(id, work_from(step.history));
       }
@@ -447,7 +442,7 @@ Status Partition::recover(const std::vector<std::string>& instance_ids) {
     Step step{instance.get(), instance->runner->take_new_events()};
     std::vector<PendingWork> pending = instance->runner->pending_work();
     for (auto& item : work_from(step.history)) pending.push_back(std::move(item));
-    if (!step.history.empty()) write_step(id, step, now, mutation);
+    if (!step.history.empty()) write_step(step, now, mutation);
     if (instance->runner->finished()) {
       finished.push_back(instance->record);
       continue;

@@ -77,9 +77,11 @@ class Partition {
   std::size_t active_instances() const;
 
  private:
+  static constexpr std::size_t kNoStep = static_cast<std::size_t>(-1);
   struct Instance {
     std::unique_ptr<OrchestrationRunner> runner;
     InstanceRecord record;
+    std::size_t step = kNoStep;  // its Step in the turn under way, if it is touched
   };
   // What one turn changes for one instance.
   struct Step {
@@ -92,14 +94,13 @@ class Partition {
 
   void run();
   void take_turn(std::vector<PartitionInput>& inputs);
-  Step& step_for(const std::string& id, Instance& instance,
-                 std::unordered_map<std::string, Step>& steps, std::vector<std::string>& order,
-                 Micros now);
+  using Steps = std::vector<Step>;  // reserved per turn: one Step per input at most
+  Step& step_for(Instance& instance, Steps& steps, Micros now);
   Status purge_instance(const std::string& id, storage::Mutation& mutation);
-  Status start_instance(PartitionInput& input, std::unordered_map<std::string, Step>& steps,
-                        std::vector<std::string>& order, Micros now);
-  void run_events(Step& step, const std::vector<HistoryEvent>& events);
-  void write_step(const std::string& id, Step& step, Micros now, storage::Mutation& mutation);
+  Status start_instance(PartitionInput& input, Steps& steps, Micros now);
+  // Applies one input event, records it and what the code produced in answer.
+  void run_event(Step& step, HistoryEvent event);
+  void write_step(Step& step, Micros now, storage::Mutation& mutation);
   void carry_out(const std::string& id, const std::vector<PendingWork>& work);
   static std::vector<PendingWork> work_from(const std::vector<HistoryEvent>& history);
   // Tells a finished sub-orchestration's parent how it ended.
