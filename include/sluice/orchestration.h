@@ -52,9 +52,23 @@ class TaskFailedError : public std::runtime_error {
   // The failing Status's code name ("Unavailable", "InvalidArgument", …) or "Timeout".
   const std::string& code() const { return code_; }
 
+  // Set by call_activity when it gives up: how many attempts were made, and when the first and
+  // the last began (orchestration time).
+  int attempts() const { return attempts_; }
+  std::int64_t first_attempt_at() const { return first_attempt_at_; }
+  std::int64_t last_attempt_at() const { return last_attempt_at_; }
+  void set_attempts(int attempts, std::int64_t first_at, std::int64_t last_at) {
+    attempts_ = attempts;
+    first_attempt_at_ = first_at;
+    last_attempt_at_ = last_at;
+  }
+
  private:
   std::string task_name_;
   std::string code_;
+  int attempts_ = 1;
+  std::int64_t first_attempt_at_ = 0;
+  std::int64_t last_attempt_at_ = 0;
 };
 
 // How call_activity retries a failed activity. Waits between attempts are durable timers.

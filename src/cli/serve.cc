@@ -12,6 +12,9 @@
 #include "engine/engine.h"
 #include "http/api.h"
 #include "http/server.h"
+#include "pipeline/intake_consumer.h"
+#include "pipeline/process_event.h"
+#include "pipeline/stream_store.h"
 #include "queue/dead_letter_store.h"
 #include "queue/intake_queue.h"
 #include "storage/rocks/rocks_backend.h"
@@ -56,6 +59,14 @@ int serve(const ServeFlags& flags) {
 
   // Orchestrators and activities are registered here as the pipeline gains them.
   Registry registry;
+  pipeline::StreamStore streams(**backend);
+  pipeline::AlertFeed alerts;
+  pipeline::PipelineOptions pipeline_options;
+  pipeline_options.retry.max_attempts = config.retry_max_attempts;
+  pipeline_options.retry.first_interval = Micros{config.retry_first_interval_ms} * 1000;
+  pipeline_options.retry.backoff_coefficient = config.retry_backoff_coefficient;
+  pipeline_options.retry.max_interval = Micros{config.retry_max_interval_ms} * 1000;
+  pipeline::register_pipeline(registry, streams, dead_letters, alerts, clock, pipeline_options);
   engine::Engine engine(
       **backend, clock, registry,
       {config.engine_partitions, config.activity_workers, config.max_active_instances,
@@ -63,6 +74,7 @@ int serve(const ServeFlags& flags) {
   if (Status recovered = engine.start(); !recovered.ok()) {
     return configuration_error(fmt::format("storage: {}", recovered.message()));
   }
+  pipeline::IntakeConsumer consumer(**intake, engine, **backend, config.pipeline_max_in_flight);
 
   http::ServerOptions server_options{
       config.listen_host,      config.listen_port,
@@ -71,7 +83,7 @@ int serve(const ServeFlags& flags) {
   http::Api api(
       **intake, dead_letters, ids, clock,
       {config.max_batch_events, fmt::format("{}:{}", config.listen_host, config.listen_port)},
-      &engine, &registry);
+      &engine, &registry, &streams);
   http::Server server(server_options,
                       [&api](http::Request& request) { return api.handle(request); });
   if (Status listening = server.listen(); !listening.ok()) {
@@ -81,8 +93,14 @@ int serve(const ServeFlags& flags) {
   spdlog::info("listening on {}:{} (storage {}, queue {})", config.listen_host, server.port(),
                config.storage.to_string(), config.queue_name);
 
+  if (config.pipeline_paused) {
+    spdlog::warn("pipeline.paused is set: events are queued, not processed");
+  } else {
+    consumer.start();
+  }
   server.run();
   spdlog::info("stopped accepting; committing what was accepted");
+  consumer.stop();
   (*intake)->stop();
   engine.stop();
   spdlog::info("stopped");

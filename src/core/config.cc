@@ -125,6 +125,44 @@ const std::vector<Setting>& settings() {
        [](std::string_view key, std::string_view value, Config& config) {
          return parse_bounded(key, value, 0u, 24u * 365 * 100, config.retention_hours);
        }},
+      {"pipeline.paused",
+       [](std::string_view key, std::string_view value, Config& config) -> Status {
+         if (value != "true" && value != "false") {
+           return setting_error(key, fmt::format("must be true or false, got \"{}\"", value));
+         }
+         config.pipeline_paused = value == "true";
+         return {};
+       }},
+      {"pipeline.max_in_flight",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded<std::size_t>(key, value, 1, 10'000'000,
+                                           config.pipeline_max_in_flight);
+       }},
+      {"pipeline.retry.max_attempts",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded(key, value, 1, 100, config.retry_max_attempts);
+       }},
+      {"pipeline.retry.first_interval_ms",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded(key, value, 1u, 86'400'000u, config.retry_first_interval_ms);
+       }},
+      {"pipeline.retry.backoff_coefficient",
+       [](std::string_view key, std::string_view value, Config& config) -> Status {
+         double coefficient = 0;
+         const auto [end, error] =
+             std::from_chars(value.data(), value.data() + value.size(), coefficient);
+         if (error != std::errc() || end != value.data() + value.size() || coefficient < 1.0 ||
+             coefficient > 100.0) {
+           return setting_error(key,
+                                fmt::format("must be a number from 1 to 100, got \"{}\"", value));
+         }
+         config.retry_backoff_coefficient = coefficient;
+         return {};
+       }},
+      {"pipeline.retry.max_interval_ms",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded(key, value, 1u, 86'400'000u, config.retry_max_interval_ms);
+       }},
       {"log.level",
        [](std::string_view key, std::string_view value, Config& config) -> Status {
          static constexpr std::string_view kLevels[] = {"trace", "debug", "info",

@@ -45,6 +45,12 @@ struct Config {
   unsigned activity_workers = 1;
   std::size_t max_active_instances = 100'000;
   unsigned retention_hours = 0;  // finished instances kept this long; 0: forever
+  std::size_t pipeline_max_in_flight = 10'000;
+  bool pipeline_paused = false;  // accept and queue events, but start no processing
+  int retry_max_attempts = 5;
+  unsigned retry_first_interval_ms = 1000;
+  double retry_backoff_coefficient = 2.0;
+  unsigned retry_max_interval_ms = 30'000;
   std::string log_level = "info";
 };
 

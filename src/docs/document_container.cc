@@ -72,6 +72,7 @@ Result<Page> DocumentContainer::list(std::string_view partition, const ListOptio
       return corruption(fmt::format("a document in {}/{} is not a JSON object", name_, partition));
     }
     page.items.push_back(std::move(parsed.get_object()));
+    page.ids.push_back(entry.key.substr(scan.prefix.size()));
   }
   if (more && !entries.empty()) page.next_cursor = entries.back().key.substr(scan.prefix.size());
   return page;
@@ -86,6 +87,13 @@ Status DocumentContainer::upsert(storage::Mutation& mutation, const json::object
   }
   SLUICE_ASSIGN_OR_RETURN(std::string document_key, key(partition->get_string(), id->get_string()));
   mutation.put(Table::kDocuments, document_key, json::serialize(document));
+  return {};
+}
+
+Status DocumentContainer::upsert_text(storage::Mutation& mutation, std::string_view partition,
+                                      std::string_view id, std::string_view document) const {
+  SLUICE_ASSIGN_OR_RETURN(std::string document_key, key(partition, id));
+  mutation.put(Table::kDocuments, document_key, document);
   return {};
 }
 

@@ -26,6 +26,7 @@ struct ListOptions {
 
 struct Page {
   std::vector<boost::json::object> items;
+  std::vector<std::string> ids;            // each item's document id, in the same order
   std::optional<std::string> next_cursor;  // absent on the last page
 };
 
@@ -42,6 +43,10 @@ class DocumentContainer {
   // Adds to `mutation` the replacement (or creation) of `document`; its id and partition key
   // come from the document, which must have both as non-empty strings.
   Status upsert(storage::Mutation& mutation, const boost::json::object& document) const;
+  // The same, for a document already serialised by the caller (it must be a JSON object holding
+  // the given id and partition key).
+  Status upsert_text(storage::Mutation& mutation, std::string_view partition, std::string_view id,
+                     std::string_view document) const;
   // Adds a field-level patch; a missing document is created with its id and partition key.
   Status patch(storage::Mutation& mutation, std::string_view partition, std::string_view id,
                storage::DocumentPatch patch) const;

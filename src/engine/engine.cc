@@ -106,9 +106,10 @@ Partition& Engine::partition_for(std::string_view instance_id) {
   return *partitions_[hash_id(instance_id) % partitions_.size()];
 }
 
-void Engine::start_instance(StartRequest request, Reply reply) {
+void Engine::start_instance(StartRequest request, Reply reply, storage::Mutation effects) {
   PartitionInput input;
   input.kind = PartitionInput::Kind::kStart;
+  input.effects = std::move(effects);
   input.instance_id = request.instance_id;
   input.start = std::move(request);
   input.reply = std::move(reply);

@@ -58,7 +58,9 @@ class Engine {
   Status start();
   void stop();
 
-  void start_instance(StartRequest request, Reply reply);
+  // `effects` commit in the same batch as the start, and only if it succeeds (a queue consumer
+  // takes its message this way).
+  void start_instance(StartRequest request, Reply reply, storage::Mutation effects = {});
   void raise_event(std::string instance_id, std::string name, std::string data, Reply reply);
   void terminate(std::string instance_id, std::string reason, Reply reply);
   void suspend(std::string instance_id, std::string reason, Reply reply);

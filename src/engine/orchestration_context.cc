@@ -18,12 +18,14 @@ Task<std::string> OrchestrationContext::call_activity(std::string name, std::str
                                                       RetryPolicy retry) {
   const Micros first_attempt = now();
   for (int attempt = 1;; ++attempt) {
+    const Micros attempt_began = now();
     std::optional<TaskFailedError> failure;
     try {
       co_return co_await schedule_activity(name, input);
     } catch (const TaskFailedError& error) {
       failure = error;  // a coroutine cannot co_await inside a handler; decide below
     }
+    failure->set_attempts(attempt, first_attempt, attempt_began);
     if (attempt >= retry.max_attempts) throw *failure;
     if (retry.should_retry && !retry.should_retry(*failure)) throw *failure;
     const Micros retry_at = now() + retry.delay_after(attempt);

@@ -332,6 +332,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     Status status;
     if (input.kind == PartitionInput::Kind::kStart) {
       status = start_instance(input, steps, now);
+      if (status.ok()) mutation.absorb(std::move(input.effects));
       if (!status.ok() && input.start.parent_task >= 0) {
         // A child that cannot start fails its parent's call rather than leave it waiting.
         InstanceRecord refused;

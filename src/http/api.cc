@@ -3,6 +3,9 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <charconv>
+#include <variant>
 
 #include "core/logging.h"
 #include "http/offload.h"
@@ -37,6 +40,62 @@ bool is_plain_host(std::string_view host) {
   });
 }
 
+struct StreamQuery {
+  std::string type;
+  std::size_t limit = 50;
+  std::optional<std::string> cursor;
+};
+
+// The query of GET /api/streams/{id}/events, or the answer refusing it.
+std::variant<StreamQuery, Response> parse_stream_query(std::string_view target) {
+  StreamQuery query;
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url)
+    return error_response(status::bad_request, "invalid_parameter", "is malformed", "query");
+  for (auto param : url->params()) {
+    if (param.key == "type") {
+      if (param.value != "follower" && param.value != "subscription" && param.value != "donation" &&
+          param.value != "cheer") {
+        return error_response(status::bad_request, "invalid_parameter",
+                              "must be one of follower, subscription, donation, cheer", "type");
+      }
+      query.type = param.value;
+    } else if (param.key == "limit") {
+      std::size_t limit = 0;
+      const auto [end, error] =
+          std::from_chars(param.value.data(), param.value.data() + param.value.size(), limit);
+      if (error != std::errc() || end != param.value.data() + param.value.size() || limit == 0 ||
+          limit > 1000) {
+        return error_response(status::bad_request, "invalid_parameter",
+                              "must be a whole number from 1 to 1000", "limit");
+      }
+      query.limit = limit;
+    } else if (param.key == "cursor") {
+      // Cursors are "<time>-<event id>" as handed out; anything else is refused.
+      const bool cursor_alphabet = std::all_of(param.value.begin(), param.value.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+               c == '-';
+      });
+      if (param.value.empty() || param.value.size() > 150 || !cursor_alphabet) {
+        return error_response(status::bad_request, "invalid_parameter",
+                              "is not a cursor this server gave out", "cursor");
+      }
+      query.cursor = param.value;
+    }
+  }
+  return query;
+}
+
+// Storage work on the blocking pool, captured outside any coroutine frame.
+auto list_events(boost::asio::thread_pool& pool, pipeline::StreamStore& streams,
+                 std::string stream_id, StreamQuery query) {
+  return run_blocking(pool,
+                      [&streams, stream_id = std::move(stream_id),
+                       query = std::move(query)]() -> Result<pipeline::EventsPage> {
+                        return streams.events(stream_id, query.type, query.limit, query.cursor);
+                      });
+}
+
 Response method_not_allowed(std::string_view allowed) {
   Response response = error_response(status::method_not_allowed, "method_not_allowed",
                                      fmt::format("use {}", allowed));
@@ -47,13 +106,15 @@ Response method_not_allowed(std::string_view allowed) {
 }  // namespace
 
 Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
-         const Clock& clock, ApiOptions options, engine::Engine* engine, const Registry* registry)
+         const Clock& clock, ApiOptions options, engine::Engine* engine, const Registry* registry,
+         pipeline::StreamStore* streams)
     : intake_(intake),
       dead_letters_(dead_letters),
       ids_(ids),
       clock_(clock),
       options_(std::move(options)),
-      blocking_(2) {
+      blocking_(2),
+      streams_(streams) {
   if (engine != nullptr && registry != nullptr) management_.emplace(*engine, *registry, blocking_);
 }
 
@@ -69,6 +130,10 @@ boost::asio::awaitable<Response> Api::handle(Request& request) {
   if (path == "/api/queue") {
     if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
     co_return co_await get_queue();
+  }
+  if (path.starts_with("/api/streams/") && streams_ != nullptr) {
+    if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
+    co_return co_await get_stream(request, path.substr(std::string_view("/api/streams/").size()));
   }
   if (path.starts_with(kManagementPrefix) && management_) {
     co_return co_await management_->handle(request, path.substr(kManagementPrefix.size()),
@@ -133,6 +198,41 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
                           json::object{{"accepted", accepted},
                                        {"duplicates", body.events.size() - accepted},
                                        {"ids", std::move(ids)}});
+}
+
+boost::asio::awaitable<Response> Api::get_stream(Request& request, std::string_view rest) {
+  const size_t slash = rest.find('/');
+  const std::string stream_id(rest.substr(0, slash));
+  const std::string_view what = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  if (!pipeline::is_valid_id(stream_id)) {
+    co_return error_response(status::bad_request, "invalid_parameter",
+                             "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
+                             "stream_id");
+  }
+  if (what == "stats") {
+    auto stats = co_await run_blocking(
+        blocking_, [this, &stream_id] { return streams_->stats_view(stream_id); });
+    if (!stats.ok()) co_return status_response(stats.status());
+    if (!*stats) {
+      co_return error_response(status::not_found, "not_found",
+                               fmt::format("no events seen for stream {}", stream_id));
+    }
+    co_return json_response(status::ok, **stats);
+  }
+  if (what != "events") {
+    co_return error_response(status::not_found, "not_found", "use /stats or /events");
+  }
+  auto query = parse_stream_query(request.target());
+  if (auto* refusal = std::get_if<Response>(&query)) co_return std::move(*refusal);
+  auto page = co_await list_events(blocking_, *streams_, stream_id,
+                                   std::get<StreamQuery>(std::move(query)));
+  if (!page.ok()) co_return status_response(page.status());
+  json::array items;
+  for (auto& item : page->items) items.push_back(std::move(item));
+  co_return json_response(
+      status::ok, json::object{{"items", std::move(items)},
+                               {"next_cursor", page->next_cursor ? json::value(*page->next_cursor)
+                                                                 : json::value(nullptr)}});
 }
 
 std::string Api::base_url(const Request& request) const {

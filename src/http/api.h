@@ -11,6 +11,7 @@
 #include "core/ids.h"
 #include "http/json_response.h"
 #include "http/management_api.h"
+#include "pipeline/stream_store.h"
 #include "queue/dead_letter_store.h"
 #include "queue/intake_queue.h"
 
@@ -26,7 +27,7 @@ class Api {
   // Every reference must outlive the Api. Without an engine, the management routes answer 404.
   Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
       const Clock& clock, ApiOptions options, engine::Engine* engine = nullptr,
-      const Registry* registry = nullptr);
+      const Registry* registry = nullptr, pipeline::StreamStore* streams = nullptr);
   ~Api();
 
   boost::asio::awaitable<Response> handle(Request& request);
@@ -34,6 +35,7 @@ class Api {
  private:
   boost::asio::awaitable<Response> post_events(Request& request);
   boost::asio::awaitable<Response> get_queue();
+  boost::asio::awaitable<Response> get_stream(Request& request, std::string_view rest);
   // http://HOST:PORT for absolute URLs in answers.
   std::string base_url(const Request& request) const;
 
@@ -44,6 +46,7 @@ class Api {
   ApiOptions options_;
   boost::asio::thread_pool blocking_;  // storage reads, off the HTTP threads
   std::optional<ManagementApi> management_;
+  pipeline::StreamStore* streams_;
 };
 
 }  // namespace sluice::http

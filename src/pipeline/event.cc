@@ -122,6 +122,29 @@ std::optional<EventError> check_count(const std::optional<dom::element>& field,
   return std::nullopt;
 }
 
+// An amount as a string ("12.50") or a JSON number (its shortest exact decimal form, so 5.1
+// stays 5.1), in the currency's minor units.
+Result<std::int64_t> amount_in_minor_units(dom::element amount, int exponent) {
+  std::string decimal;
+  std::string_view text;
+  std::int64_t integer;
+  double real;
+  if (amount.get_string().get(text) == simdjson::SUCCESS) {
+    decimal = text;
+  } else if (amount.get_int64().get(integer) == simdjson::SUCCESS) {
+    decimal = std::to_string(integer);
+  } else if (amount.get_double().get(real) == simdjson::SUCCESS) {
+    char buffer[64];
+    auto [end, error] =
+        std::to_chars(buffer, buffer + sizeof buffer, real, std::chars_format::fixed);
+    if (error != std::errc()) return invalid_argument("is too large");
+    decimal.assign(buffer, end);
+  } else {
+    return invalid_argument("must be a decimal number or a string");
+  }
+  return parse_amount(decimal, exponent);
+}
+
 std::optional<EventError> check_donation(const KnownFields& fields) {
   if (!present(fields.currency)) {
     return field_error("missing_field", "currency", "is required for a donation");
@@ -261,6 +284,47 @@ dom::parser& thread_parser() {
 }
 
 }  // namespace
+
+Result<EventFacts> read_event_facts(std::string_view json) {
+  simdjson::padded_string padded(json);
+  dom::element root;
+  dom::object object;
+  if (thread_parser().parse(padded).get(root) != simdjson::SUCCESS ||
+      root.get_object().get(object) != simdjson::SUCCESS) {
+    return corruption("a stored event is not a JSON object");
+  }
+  KnownFields fields;
+  for (auto [key, value] : object) {
+    if (auto* slot = fields.slot(key)) *slot = value;
+  }
+  EventFacts facts;
+  std::string_view text;
+  auto string_of = [&text](const std::optional<dom::element>& field) -> std::string {
+    if (field && field->get_string().get(text) == simdjson::SUCCESS) return std::string(text);
+    return {};
+  };
+  facts.event_id = string_of(fields.event_id);
+  facts.stream_id = string_of(fields.stream_id);
+  facts.type = string_of(fields.type);
+  if (facts.event_id.empty() || facts.stream_id.empty() || facts.type.empty()) {
+    return corruption("a stored event lacks event_id, stream_id or type");
+  }
+  if (present(fields.occurred_at)) facts.occurred_at = string_of(fields.occurred_at);
+  if (facts.type == "donation") {
+    facts.currency = string_of(fields.currency);
+    const std::optional<int> exponent = currency_exponent(facts.currency);
+    if (!exponent || !present(fields.amount)) return corruption("a stored donation is incomplete");
+    SLUICE_ASSIGN_OR_RETURN(facts.amount_minor, amount_in_minor_units(*fields.amount, *exponent));
+  } else if (facts.type == "cheer" && present(fields.bits)) {
+    if (fields.bits->get_int64().get(facts.bits) != simdjson::SUCCESS) {
+      return corruption("a stored cheer has no bits");
+    }
+  } else if (facts.type == "subscription" && present(fields.gifted)) {
+    bool gifted = false;
+    if (fields.gifted->get_bool().get(gifted) == simdjson::SUCCESS) facts.gifted = gifted;
+  }
+  return facts;
+}
 
 bool is_valid_id(std::string_view id) {
   if (id.empty() || id.size() > 128) return false;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "sluice/status.h"
 
 namespace sluice::pipeline {
 
@@ -51,5 +52,20 @@ std::variant<ParsedBody, EventError> parse_events(std::string& body, BodyFormat 
 
 // True for 1–128 characters of [A-Za-z0-9._:-], the rule for event and stream ids.
 bool is_valid_id(std::string_view id);
+
+// What stats needs of an accepted event, read back from its stored JSON.
+struct EventFacts {
+  std::string event_id;
+  std::string stream_id;
+  std::string type;
+  std::string currency;           // donation
+  std::int64_t amount_minor = 0;  // donation, in the currency's minor unit
+  std::int64_t bits = 0;          // cheer
+  bool gifted = false;            // subscription
+  std::optional<std::string> occurred_at;
+};
+
+// Reads an event that parse_events accepted. Corruption if it no longer parses.
+Result<EventFacts> read_event_facts(std::string_view json);
 
 }  // namespace sluice::pipeline

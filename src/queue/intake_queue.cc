@@ -141,6 +141,7 @@ void IntakeQueue::commit_group(std::vector<PendingAppend>& group) {
       return;
     }
     next_sequence_ = sequence;
+    if (append_listener_) append_listener_();
   }
   for (size_t g = 0; g < group.size(); ++g) group[g].done(std::move(outcomes[g]));
 }

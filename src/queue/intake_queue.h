@@ -75,6 +75,12 @@ class IntakeQueue {
   // Commits what is pending and refuses further appends. Idempotent.
   void stop();
 
+  // Called on the appender thread after each group commit that added messages. Set it before
+  // appends begin; it must not block.
+  void set_append_listener(std::function<void()> listener) {
+    append_listener_ = std::move(listener);
+  }
+
  private:
   struct PendingAppend {
     std::vector<NewMessage> messages;
@@ -100,6 +106,7 @@ class IntakeQueue {
   std::condition_variable append_ready_;
   std::vector<PendingAppend> pending_;  // guarded by append_mutex_
   bool stopping_ = false;               // guarded by append_mutex_
+  std::function<void()> append_listener_;
   std::thread appender_;
 
   std::mutex lease_mutex_;

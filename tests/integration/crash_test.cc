@@ -78,7 +78,8 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
   constexpr int kThreads = 6;
 
   for (int round = 0; round < kRounds; ++round) {
-    testing::ServerProcess server(data.str());
+    // Processing is paused: this test reads the queue itself afterwards.
+    testing::ServerProcess server(data.str(), {"--set", "pipeline.paused=true"});
     ASSERT_TRUE(server.started()) << server.log();
     std::vector<std::thread> producers;
     for (int t = 0; t < kThreads; ++t) {
@@ -95,7 +96,7 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
   // Restarted, the server knows every acknowledged id: posting it again is a duplicate.
   std::int64_t depth = 0;
   {
-    testing::ServerProcess server(data.str());
+    testing::ServerProcess server(data.str(), {"--set", "pipeline.paused=true"});
     ASSERT_TRUE(server.started()) << server.log();
     auto client = std::move(http::Client::create(server.url()).value());
     depth = json::parse(client->get("/api/queue")->body).at("depth").as_int64();

@@ -1,4 +1,5 @@
-// POST /api/events and friends, against the real binary over HTTP.
+// POST /api/events and friends, against the real binary over HTTP. Processing is paused
+// (pipeline.paused) so that the queue holds exactly what was accepted.
 
 #include <gtest/gtest.h>
 
@@ -23,6 +24,7 @@ class IngestTest : public ::testing::Test {
   void start(std::vector<std::string> args = {}) {
     client_.reset();
     server_.reset();  // one server per data directory at a time
+    args.insert(args.end(), {"--set", "pipeline.paused=true"});
     server_ = std::make_unique<ServerProcess>(data_.str(), std::move(args));
     ASSERT_TRUE(server_->started()) << server_->log();
     client_ = std::move(http::Client::create(server_->url()).value());

@@ -1,0 +1,37 @@
+#pragma once
+
+// process_event: the orchestration run for every event taken off the intake queue. It calls
+// stats, alerts and logging in parallel under the configured retry policy and waits for all
+// three. When one gives up, it writes the dead-letter record (committed with that failure) and
+// ends Failed with the error as output; otherwise it ends Completed.
+//
+// Its input is an envelope: {"received_at": "RFC 3339", "event": {...the accepted event...}}.
+
+#include <string>
+
+#include "core/clock.h"
+#include "pipeline/alert_feed.h"
+#include "pipeline/stream_store.h"
+#include "queue/dead_letter_store.h"
+#include "sluice/orchestration.h"
+
+namespace sluice::pipeline {
+
+inline constexpr const char* kProcessEvent = "process_event";
+
+struct PipelineOptions {
+  RetryPolicy retry{.max_attempts = 5,
+                    .first_interval = 1'000'000,
+                    .backoff_coefficient = 2.0,
+                    .max_interval = 30'000'000};
+};
+
+// The envelope process_event takes.
+std::string make_envelope(std::string_view event_json, Micros received_at);
+
+// Registers process_event and its activities. Every reference must outlive the registry's use.
+void register_pipeline(Registry& registry, StreamStore& streams,
+                       queue::DeadLetterStore& dead_letters, AlertFeed& alerts, const Clock& clock,
+                       PipelineOptions options);
+
+}  // namespace sluice::pipeline

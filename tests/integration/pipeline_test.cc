@@ -1,0 +1,228 @@
+// The stream-events pipeline end to end, against the real binary: events posted over HTTP are
+// taken off the queue, processed by process_event, and counted exactly once — across duplicates
+// and SIGKILL.
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+#include <chrono>
+#include <map>
+#include <random>
+#include <thread>
+
+#include "http/client.h"
+#include "pipeline/money.h"
+#include "tests/integration/server_process.h"
+#include "tests/support/temp_directory.h"
+
+namespace sluice {
+namespace {
+
+namespace json = boost::json;
+
+// What a stream's stats must say after the events sent to it.
+struct Expected {
+  std::int64_t followers = 0, subscriptions = 0, gifted = 0, bits = 0, events = 0, donations = 0;
+  std::map<std::string, std::int64_t> totals;  // currency → minor units
+};
+
+class Traffic {
+ public:
+  explicit Traffic(int streams) : streams_(streams), random_(std::random_device{}()) {}
+
+  // A random event for a random stream, recorded in the expectations.
+  std::string next() {
+    const int n = counter_++;
+    const std::string stream = "stream-" + std::to_string(n % streams_);
+    const std::string id = "ev-" + std::to_string(n);
+    Expected& expected = expected_[stream];
+    ++expected.events;
+    std::string body = R"({"event_id":")" + id + R"(","stream_id":")" + stream + R"(",)";
+    switch (std::uniform_int_distribution(0, 3)(random_)) {
+      case 0:
+        ++expected.followers;
+        return body + R"("type":"follower","user_name":"viewer"})";
+      case 1: {
+        const bool gifted = n % 3 == 0;
+        ++expected.subscriptions;
+        if (gifted) ++expected.gifted;
+        return body + R"("type":"subscription","tier":"1000","gifted":)" +
+               (gifted ? "true" : "false") + "}";
+      }
+      case 2: {
+        static const std::pair<const char*, int> kCurrencies[] = {
+            {"USD", 2}, {"EUR", 2}, {"JPY", 0}, {"KWD", 3}};
+        const auto& [currency, exponent] = kCurrencies[n % 4];
+        const std::int64_t minor = std::uniform_int_distribution<std::int64_t>(1, 100'000)(random_);
+        ++expected.donations;
+        expected.totals[currency] += minor;
+        return body + R"("type":"donation","amount":")" + pipeline::format_amount(minor, exponent) +
+               R"(","currency":")" + currency + R"("})";
+      }
+      default: {
+        const int bits = std::uniform_int_distribution(1, 5000)(random_);
+        expected.bits += bits;
+        return body + R"("type":"cheer","bits":)" + std::to_string(bits) + "}";
+      }
+    }
+  }
+
+  const std::map<std::string, Expected>& expected() const { return expected_; }
+  int sent() const { return counter_; }
+
+ private:
+  int streams_;
+  int counter_ = 0;
+  std::mt19937 random_;
+  std::map<std::string, Expected> expected_;
+};
+
+json::value get_json(http::Client& client, const std::string& target,
+                     unsigned expected_status = 200) {
+  auto response = client.get(target);
+  EXPECT_TRUE(response.ok());
+  if (!response.ok()) return nullptr;
+  EXPECT_EQ(response->status, expected_status) << target << " → " << response->body;
+  return json::parse(response->body);
+}
+
+// Waits until the queue is empty and no instance is running.
+void wait_drained(http::Client& client) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
+  while (std::chrono::steady_clock::now() < deadline) {
+    const json::value queue = get_json(client, "/api/queue");
+    const json::value running = get_json(
+        client, "/runtime/webhooks/durabletask/instances?runtimeStatus=Pending,Running&top=1");
+    if (queue.at("depth") == 0 && running.as_array().empty()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ADD_FAILURE() << "the pipeline did not drain";
+}
+
+void expect_stats(http::Client& client, const std::map<std::string, Expected>& expected) {
+  for (const auto& [stream, want] : expected) {
+    const json::value stats = get_json(client, "/api/streams/" + stream + "/stats");
+    EXPECT_EQ(stats.at("events"), want.events) << stream;
+    EXPECT_EQ(stats.at("followers"), want.followers) << stream;
+    EXPECT_EQ(stats.at("subscriptions"), want.subscriptions) << stream;
+    EXPECT_EQ(stats.at("gifted_subscriptions"), want.gifted) << stream;
+    EXPECT_EQ(stats.at("bits"), want.bits) << stream;
+    EXPECT_EQ(stats.at("donations").at("count"), want.donations) << stream;
+    const json::object& totals = stats.at("donations").at("totals").as_object();
+    EXPECT_EQ(totals.size(), want.totals.size()) << stream;
+    for (const auto& [currency, minor] : want.totals) {
+      const int exponent = *pipeline::currency_exponent(currency);
+      ASSERT_TRUE(totals.contains(currency)) << stream << " " << currency;
+      EXPECT_EQ(totals.at(currency).as_string(), pipeline::format_amount(minor, exponent))
+          << stream << " " << currency;
+    }
+  }
+}
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void start() {
+    client_.reset();
+    server_.reset();
+    server_ = std::make_unique<testing::ServerProcess>(data_.str());
+    ASSERT_TRUE(server_->started()) << server_->log();
+    client_ = std::move(http::Client::create(server_->url()).value());
+  }
+  void SetUp() override { start(); }
+
+  testing::TempDirectory data_;
+  std::unique_ptr<testing::ServerProcess> server_;
+  std::unique_ptr<http::Client> client_;
+};
+
+TEST_F(PipelineTest, MixedTrafficIsCountedExactlyAndListed) {
+  Traffic traffic(12);
+  for (int batch = 0; batch < 10; ++batch) {
+    std::string body;
+    for (int i = 0; i < 150; ++i) body += traffic.next() + "\n";
+    auto response = client_->post("/api/events", body, "application/x-ndjson");
+    ASSERT_TRUE(response.ok());
+    ASSERT_EQ(response->status, 202u) << response->body;
+  }
+  for (int i = 0; i < 30; ++i) {  // and single events
+    ASSERT_EQ(client_->post("/api/events", traffic.next())->status, 202u);
+  }
+  wait_drained(*client_);
+  expect_stats(*client_, traffic.expected());
+
+  // Every instance Completed; none failed.
+  EXPECT_TRUE(get_json(*client_, "/runtime/webhooks/durabletask/instances?runtimeStatus=Failed")
+                  .as_array()
+                  .empty());
+  EXPECT_EQ(get_json(*client_, "/runtime/webhooks/durabletask/instances/ev-7").at("runtimeStatus"),
+            "Completed");
+
+  // Each stream's events, newest first, page by page; filtered by type.
+  const auto& [stream, want] = *traffic.expected().begin();
+  std::int64_t listed = 0;
+  std::string cursor;
+  std::string previous_received = "9";
+  for (int page = 0; page < 100; ++page) {
+    const json::value events = get_json(*client_, "/api/streams/" + stream + "/events?limit=17" +
+                                                      (cursor.empty() ? "" : "&cursor=" + cursor));
+    for (const auto& item : events.at("items").as_array()) {
+      EXPECT_LE(std::string(item.at("received_at").as_string()), previous_received);
+      previous_received = item.at("received_at").as_string();
+      ++listed;
+    }
+    if (events.at("next_cursor").is_null()) break;
+    cursor = events.at("next_cursor").as_string();
+  }
+  EXPECT_EQ(listed, want.events);
+  const json::value cheers =
+      get_json(*client_, "/api/streams/" + stream + "/events?type=cheer&limit=1000");
+  for (const auto& item : cheers.at("items").as_array()) {
+    EXPECT_EQ(item.at("event").at("type"), "cheer");
+  }
+  EXPECT_EQ(get_json(*client_, "/api/streams/nobody/stats", 404).at("error").at("code"),
+            "not_found");
+  EXPECT_EQ(get_json(*client_, "/api/streams/s1/events?limit=0", 400).at("error").at("field"),
+            "limit");
+  EXPECT_EQ(get_json(*client_, "/api/streams/s%201/stats", 400).at("error").at("field"),
+            "stream_id");
+}
+
+TEST_F(PipelineTest, AnEventPostedTwiceOrAfterCompletionCountsOnce) {
+  const std::string event =
+      R"({"event_id":"once","stream_id":"dup","type":"donation","amount":"2.50","currency":"USD"})";
+  ASSERT_EQ(client_->post("/api/events", event)->status, 202u);
+  ASSERT_EQ(client_->post("/api/events", event)->status, 202u);
+  wait_drained(*client_);
+  ASSERT_EQ(client_->post("/api/events", event)->status, 202u);  // after it completed
+  wait_drained(*client_);
+  const json::value stats = get_json(*client_, "/api/streams/dup/stats");
+  EXPECT_EQ(stats.at("events"), 1);
+  EXPECT_EQ(stats.at("donations").at("totals").at("USD"), "2.50");
+}
+
+TEST_F(PipelineTest, SigkillDuringABurstLosesAndDoublesNothing) {
+  Traffic traffic(8);
+  std::mt19937 random(std::random_device{}());
+  for (int round = 0; round < 3; ++round) {
+    // A burst, then a kill at a random moment while it is being processed.
+    for (int batch = 0; batch < 6; ++batch) {
+      std::string body;
+      for (int i = 0; i < 500; ++i) body += traffic.next() + "\n";
+      auto response = client_->post("/api/events", body, "application/x-ndjson");
+      ASSERT_TRUE(response.ok());
+      ASSERT_EQ(response->status, 202u);
+    }
+    std::this_thread::sleep_for(
+        std::chrono::milliseconds(std::uniform_int_distribution(0, 400)(random)));
+    server_->kill_hard();
+    start();
+  }
+  wait_drained(*client_);
+  expect_stats(*client_, traffic.expected());
+  EXPECT_TRUE(get_json(*client_, "/runtime/webhooks/durabletask/instances?runtimeStatus=Failed")
+                  .as_array()
+                  .empty());
+}
+
+}  // namespace
+}  // namespace sluice
