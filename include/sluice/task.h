@@ -70,17 +70,38 @@ struct PromiseBase {
 
 }  // namespace detail
 
+namespace detail {
+
+// Where a Task's outcome waits to be taken: a value (or nothing, for Task<void>) or an exception.
+template <typename T>
+struct ValuePromise : PromiseBase {
+  std::optional<T> value;
+  template <typename U>
+  void return_value(U&& result) {
+    value.emplace(std::forward<U>(result));
+  }
+  T take() {
+    if (error) std::rethrow_exception(error);
+    return std::move(*value);
+  }
+};
+
+template <>
+struct ValuePromise<void> : PromiseBase {
+  void return_void() {}
+  void take() {
+    if (error) std::rethrow_exception(error);
+  }
+};
+
+}  // namespace detail
+
 template <typename T = void>
 class [[nodiscard]] Task {
  public:
-  struct promise_type : detail::PromiseBase {
-    std::optional<T> value;
+  struct promise_type : detail::ValuePromise<T> {
     Task get_return_object() {
       return Task(std::coroutine_handle<promise_type>::from_promise(*this));
-    }
-    template <typename U>
-    void return_value(U&& result) {
-      value.emplace(std::forward<U>(result));
     }
   };
 
@@ -99,11 +120,7 @@ class [[nodiscard]] Task {
   bool done() const { return handle_ && handle_.done(); }
 
   // The result of a finished task; rethrows its exception.
-  T result() {
-    auto& promise = handle_.promise();
-    if (promise.error) std::rethrow_exception(promise.error);
-    return std::move(*promise.value);
-  }
+  T result() { return handle_.promise().take(); }
 
   bool await_ready() const noexcept { return handle_.done(); }
   std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
@@ -117,55 +134,6 @@ class [[nodiscard]] Task {
   T await_resume() { return result(); }
 
   // For the engine and for when_all / when_any: the coroutine itself.
-  std::coroutine_handle<promise_type> handle() const { return handle_; }
-
- private:
-  explicit Task(std::coroutine_handle<promise_type> handle) : handle_(handle) {}
-  void destroy() {
-    if (handle_) handle_.destroy();
-    handle_ = {};
-  }
-  std::coroutine_handle<promise_type> handle_;
-};
-
-template <>
-class [[nodiscard]] Task<void> {
- public:
-  struct promise_type : detail::PromiseBase {
-    Task get_return_object() {
-      return Task(std::coroutine_handle<promise_type>::from_promise(*this));
-    }
-    void return_void() {}
-  };
-
-  Task() = default;
-  Task(Task&& other) noexcept : handle_(std::exchange(other.handle_, {})) {}
-  Task& operator=(Task&& other) noexcept {
-    if (this != &other) {
-      destroy();
-      handle_ = std::exchange(other.handle_, {});
-    }
-    return *this;
-  }
-  ~Task() { destroy(); }
-
-  bool valid() const { return static_cast<bool>(handle_); }
-  bool done() const { return handle_ && handle_.done(); }
-  void result() {
-    if (handle_.promise().error) std::rethrow_exception(handle_.promise().error);
-  }
-
-  bool await_ready() const noexcept { return handle_.done(); }
-  std::coroutine_handle<> await_suspend(std::coroutine_handle<> caller) noexcept {
-    auto& promise = handle_.promise();
-    promise.continuation = caller;
-    // A task already started by when_any is running: wait for it rather than start it again.
-    if (promise.started) return std::noop_coroutine();
-    promise.started = true;
-    return handle_;
-  }
-  void await_resume() { result(); }
-
   std::coroutine_handle<promise_type> handle() const { return handle_; }
 
  private:
