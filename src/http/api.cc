@@ -10,6 +10,7 @@
 #include "core/logging.h"
 #include "http/offload.h"
 #include "pipeline/event.h"
+#include "pipeline/process_event.h"
 
 namespace sluice::http {
 
@@ -86,6 +87,21 @@ std::variant<StreamQuery, Response> parse_stream_query(std::string_view target) 
   return query;
 }
 
+// Built outside any coroutine frame (GCC 12, see management_api.cc).
+auto start_replay(engine::Engine& engine, queue::DeadLetterStore& store, const std::string& id,
+                  std::string instance_id, std::string input) {
+  engine::StartRequest request;
+  request.name = pipeline::kProcessEvent;
+  request.instance_id = std::move(instance_id);
+  request.input = std::move(input);
+  storage::Mutation removal;
+  store.remove(removal, id);
+  return await_status([&engine, request = std::move(request),
+                       removal = std::move(removal)](engine::Reply reply) mutable {
+    engine.start_instance(std::move(request), std::move(reply), std::move(removal));
+  });
+}
+
 // Storage work on the blocking pool, captured outside any coroutine frame.
 auto list_events(boost::asio::thread_pool& pool, pipeline::StreamStore& streams,
                  std::string stream_id, StreamQuery query) {
@@ -94,6 +110,60 @@ auto list_events(boost::asio::thread_pool& pool, pipeline::StreamStore& streams,
                        query = std::move(query)]() -> Result<pipeline::EventsPage> {
                         return streams.events(stream_id, query.type, query.limit, query.cursor);
                       });
+}
+
+auto list_dead_letters(boost::asio::thread_pool& pool, queue::DeadLetterStore& store,
+                       StreamQuery query) {
+  return run_blocking(
+      pool, [&store, query = std::move(query)] { return store.list(query.cursor, query.limit); });
+}
+
+// Deletes a dead letter: 404 if there is none.
+boost::asio::awaitable<Response> delete_dead_letter(boost::asio::thread_pool& pool,
+                                                    queue::DeadLetterStore& store, std::string id) {
+  Status deleted = co_await run_blocking(pool, [&store, &id]() -> Status {
+    SLUICE_ASSIGN_OR_RETURN(auto letter, store.get(id));
+    if (!letter) return not_found("no such dead letter");
+    storage::Mutation removal;
+    store.remove(removal, id);
+    return store.commit(removal);
+  });
+  if (!deleted.ok()) co_return status_response(deleted);
+  co_return json_response(status::ok, json::object{{"deleted", 1}});
+}
+
+// Starts a new process_event instance for a dead letter's event; the record goes in the same
+// commit. Stats still count the event once: its first counting left a marker.
+boost::asio::awaitable<Response> replay_dead_letter(boost::asio::thread_pool& pool,
+                                                    engine::Engine& engine,
+                                                    queue::DeadLetterStore& store,
+                                                    const Clock& clock, std::string id,
+                                                    std::string base_url) {
+  auto letter = co_await run_blocking(pool, [&store, &id] { return store.get(id); });
+  if (!letter.ok()) co_return status_response(letter.status());
+  if (!*letter) co_return error_response(status::not_found, "not_found", "no such dead letter");
+  boost::system::error_code error;
+  json::value record = json::parse((*letter)->record, error);
+  Micros received_at = clock.now();
+  if (error || !record.is_object() || !record.as_object().contains("event")) {
+    co_return error_response(status::internal_server_error, "internal",
+                             "the dead letter is damaged");
+  }
+  if (const auto* received = record.as_object().if_contains("received_at");
+      received != nullptr && received->is_string()) {
+    parse_rfc3339(received->get_string(), received_at);
+  }
+  const std::string instance_id = fmt::format("{}:replay-{}", id, clock.now());
+  Status started = co_await start_replay(
+      engine, store, id, instance_id,
+      pipeline::make_envelope(json::serialize(record.at("event")), received_at));
+  if (!started.ok()) co_return status_response(started);
+  const std::string status_uri =
+      fmt::format("{}{}instances/{}", base_url, kManagementPrefix, instance_id);
+  Response response = json_response(
+      status::accepted, json::object{{"id", instance_id}, {"statusQueryGetUri", status_uri}});
+  response.set(beast_http::field::location, status_uri);
+  co_return response;
 }
 
 Response method_not_allowed(std::string_view allowed) {
@@ -114,7 +184,8 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
       clock_(clock),
       options_(std::move(options)),
       blocking_(2),
-      streams_(streams) {
+      streams_(streams),
+      engine_(engine) {
   if (engine != nullptr && registry != nullptr) management_.emplace(*engine, *registry, blocking_);
 }
 
@@ -130,6 +201,9 @@ boost::asio::awaitable<Response> Api::handle(Request& request) {
   if (path == "/api/queue") {
     if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
     co_return co_await get_queue();
+  }
+  if (path == "/api/deadletter" || path.starts_with("/api/deadletter/")) {
+    co_return co_await dead_letter(request, path.substr(std::min<size_t>(path.size(), 16)));
   }
   if (path.starts_with("/api/streams/") && streams_ != nullptr) {
     if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
@@ -233,6 +307,71 @@ boost::asio::awaitable<Response> Api::get_stream(Request& request, std::string_v
       status::ok, json::object{{"items", std::move(items)},
                                {"next_cursor", page->next_cursor ? json::value(*page->next_cursor)
                                                                  : json::value(nullptr)}});
+}
+
+bool Api::claim_dead_letter(const std::string& id) {
+  std::lock_guard lock(claims_mutex_);
+  return claimed_dead_letters_.insert(id).second;
+}
+
+void Api::release_dead_letter(const std::string& id) {
+  std::lock_guard lock(claims_mutex_);
+  claimed_dead_letters_.erase(id);
+}
+
+boost::asio::awaitable<Response> Api::dead_letter(Request& request, std::string_view rest) {
+  const auto method = request.method();
+  if (rest.empty()) {
+    if (method != beast_http::verb::get) co_return method_not_allowed("GET");
+    auto query = parse_stream_query(request.target());  // limit and cursor, as for events
+    if (auto* refusal = std::get_if<Response>(&query)) co_return std::move(*refusal);
+    auto page = co_await list_dead_letters(blocking_, dead_letters_, std::get<StreamQuery>(query));
+    if (!page.ok()) co_return status_response(page.status());
+    json::array items;
+    for (const auto& letter : *page) items.push_back(json::parse(letter.record));
+    const bool more = page->size() == std::get<StreamQuery>(query).limit;
+    co_return json_response(
+        status::ok,
+        json::object{{"items", std::move(items)},
+                     {"next_cursor", more ? json::value(page->back().id) : json::value(nullptr)}});
+  }
+  const size_t slash = rest.find('/');
+  const std::string id(rest.substr(0, slash));
+  const std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+  if (!pipeline::is_valid_id(id)) {
+    co_return error_response(status::bad_request, "invalid_parameter", "is not a valid id", "id");
+  }
+  if (action.empty() && method == beast_http::verb::get) {
+    auto letter = co_await run_blocking(blocking_, [this, &id] { return dead_letters_.get(id); });
+    if (!letter.ok()) co_return status_response(letter.status());
+    if (!*letter) co_return error_response(status::not_found, "not_found", "no such dead letter");
+    co_return json_response(status::ok, json::parse((*letter)->record));
+  }
+  const bool replay = action == "replay" && method == beast_http::verb::post;
+  const bool erase = action.empty() && method == beast_http::verb::delete_;
+  if (!replay && !erase) {
+    co_return error_response(
+        status::method_not_allowed, "method_not_allowed",
+        "GET or DELETE /api/deadletter/{id}, POST /api/deadletter/{id}/replay");
+  }
+  if (replay && engine_ == nullptr) {
+    co_return error_response(status::service_unavailable, "unavailable", "no engine to replay on");
+  }
+  if (!claim_dead_letter(id)) {
+    co_return error_response(status::conflict, "busy",
+                             "this dead letter is being replayed or deleted");
+  }
+  // No co_await inside a conditional expression: GCC 12 mishandles its temporaries.
+  Response response;
+  if (replay) {
+    std::string base = base_url(request);
+    response = co_await replay_dead_letter(blocking_, *engine_, dead_letters_, clock_, id,
+                                           std::move(base));
+  } else {
+    response = co_await delete_dead_letter(blocking_, dead_letters_, id);
+  }
+  release_dead_letter(id);
+  co_return response;
 }
 
 std::string Api::base_url(const Request& request) const {

@@ -5,6 +5,8 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <mutex>
+#include <set>
 #include <string>
 
 #include "core/clock.h"
@@ -36,6 +38,10 @@ class Api {
   boost::asio::awaitable<Response> post_events(Request& request);
   boost::asio::awaitable<Response> get_queue();
   boost::asio::awaitable<Response> get_stream(Request& request, std::string_view rest);
+  boost::asio::awaitable<Response> dead_letter(Request& request, std::string_view rest);
+  // One change at a time per dead letter (replay or delete), so none is replayed twice.
+  bool claim_dead_letter(const std::string& id);
+  void release_dead_letter(const std::string& id);
   // http://HOST:PORT for absolute URLs in answers.
   std::string base_url(const Request& request) const;
 
@@ -47,6 +53,9 @@ class Api {
   boost::asio::thread_pool blocking_;  // storage reads, off the HTTP threads
   std::optional<ManagementApi> management_;
   pipeline::StreamStore* streams_;
+  engine::Engine* engine_;
+  std::mutex claims_mutex_;
+  std::set<std::string> claimed_dead_letters_;  // guarded by claims_mutex_
 };
 
 }  // namespace sluice::http

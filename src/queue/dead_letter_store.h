@@ -35,6 +35,8 @@ class DeadLetterStore {
   // Adds the removal of a record known to exist to `mutation`.
   void remove(storage::Mutation& mutation, std::string_view id) const;
   Result<std::int64_t> count();
+  // Commits a mutation built with add/remove on its own.
+  Status commit(const storage::Mutation& mutation) { return backend_.commit(mutation); }
 
  private:
   storage::Backend& backend_;
