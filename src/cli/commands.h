@@ -41,4 +41,21 @@ struct StatusFlags {
 // Prints an orchestration instance's status (JSON). Exit 1 if there is no such instance.
 int status(const StatusFlags& flags);
 
+struct StatsFlags {
+  std::string url = "http://127.0.0.1:7070";
+  std::string stream_id;
+};
+// Prints a stream's stats (JSON). Exit 1 if the stream was never seen.
+int stats(const StatsFlags& flags);
+
+struct DeadLetterFlags {
+  std::string url = "http://127.0.0.1:7070";
+  std::string action;  // list, show, replay, delete
+  std::string id;      // for show, replay, delete
+  std::size_t limit = 50;
+  std::string cursor;
+};
+// Lists, shows, replays or deletes dead letters, printing the server's JSON answer.
+int dead_letters(const DeadLetterFlags& flags);
+
 }  // namespace sluice::cli

@@ -47,6 +47,23 @@ int main(int argc, char** argv) {
   status_command->add_option("--url", status_flags.url, "server address")->envname("SLUICE_URL");
   status_command->add_flag("--history", status_flags.history, "include the history events");
 
+  StatsFlags stats_flags;
+  auto* stats_command = app.add_subcommand("stats", "Show a stream's running totals");
+  stats_command->add_option("stream", stats_flags.stream_id, "stream id")->required();
+  stats_command->add_option("--url", stats_flags.url, "server address")->envname("SLUICE_URL");
+
+  DeadLetterFlags dlq_flags;
+  auto* dlq_command =
+      app.add_subcommand("dlq", "Dead letters: list, show ID, replay ID, delete ID");
+  dlq_command->add_option("action", dlq_flags.action, "list, show, replay or delete")
+      ->required()
+      ->check(CLI::IsMember({"list", "show", "replay", "delete"}));
+  dlq_command->add_option("id", dlq_flags.id, "dead letter id (the event id)");
+  dlq_command->add_option("--url", dlq_flags.url, "server address")->envname("SLUICE_URL");
+  dlq_command->add_option("--limit", dlq_flags.limit, "records per page (list)")
+      ->check(CLI::Range(1, 1000));
+  dlq_command->add_option("--cursor", dlq_flags.cursor, "next_cursor of the previous page (list)");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -56,5 +73,7 @@ int main(int argc, char** argv) {
   if (*serve_command) return serve(serve_flags);
   if (*send_command) return send(send_flags);
   if (*status_command) return status(status_flags);
+  if (*stats_command) return stats(stats_flags);
+  if (*dlq_command) return dead_letters(dlq_flags);
   return kExitUsage;
 }

@@ -1,34 +1,69 @@
-// `sluice status ID`: one orchestration instance's status, as the management API reports it.
+// The read and management commands that print what the server answers: `sluice status ID`,
+// `sluice stats STREAM`, `sluice dlq list|show|replay|delete`.
 
 #include <fmt/format.h>
-
-#include <boost/json.hpp>
 
 #include "cli/commands.h"
 #include "http/client.h"
 
 namespace sluice::cli {
+namespace {
 
-int status(const StatusFlags& flags) {
-  auto client = http::Client::create(flags.url);
+namespace verb = boost::beast::http;
+
+// Sends one request and prints the JSON answer. 2xx → 0, other answers → 1, bad URL → 2.
+int print_answer(std::string_view command, const std::string& url, verb::verb method,
+                 const std::string& target) {
+  auto client = http::Client::create(url);
   if (!client.ok()) {
-    fmt::print(stderr, "sluice status: {}\n", client.status().message());
+    fmt::print(stderr, "sluice {}: {}\n", command, client.status().message());
     return kExitUsage;
   }
-  // Ids are sent as given; the server refuses malformed ones with a 400 naming instanceId.
-  auto response =
-      (*client)->get(fmt::format("/runtime/webhooks/durabletask/instances/{}{}", flags.instance_id,
-                                 flags.history ? "?showHistory=true" : ""));
+  auto response = (*client)->request(method, target);
   if (!response.ok()) {
-    fmt::print(stderr, "sluice status: {}\n", response.status().message());
+    fmt::print(stderr, "sluice {}: {}\n", command, response.status().message());
     return kExitFailure;
   }
-  if (response->status != 200 && response->status != 202) {
-    fmt::print(stderr, "sluice status: HTTP {}: {}\n", response->status, response->body);
+  if (response->status < 200 || response->status >= 300) {
+    fmt::print(stderr, "sluice {}: HTTP {}: {}\n", command, response->status, response->body);
     return kExitFailure;
   }
   fmt::print("{}\n", response->body);
   return kExitOk;
+}
+
+}  // namespace
+
+// Ids and names are sent as given; the server refuses malformed ones with a 400 naming them.
+int status(const StatusFlags& flags) {
+  return print_answer("status", flags.url, verb::verb::get,
+                      fmt::format("/runtime/webhooks/durabletask/instances/{}{}", flags.instance_id,
+                                  flags.history ? "?showHistory=true" : ""));
+}
+
+int stats(const StatsFlags& flags) {
+  return print_answer("stats", flags.url, verb::verb::get,
+                      fmt::format("/api/streams/{}/stats", flags.stream_id));
+}
+
+int dead_letters(const DeadLetterFlags& flags) {
+  if (flags.action == "list") {
+    return print_answer("dlq", flags.url, verb::verb::get,
+                        fmt::format("/api/deadletter?limit={}{}", flags.limit,
+                                    flags.cursor.empty() ? "" : "&cursor=" + flags.cursor));
+  }
+  if (flags.id.empty()) {
+    fmt::print(stderr, "sluice dlq {}: needs the dead letter's id\n", flags.action);
+    return kExitUsage;
+  }
+  if (flags.action == "show") {
+    return print_answer("dlq", flags.url, verb::verb::get, "/api/deadletter/" + flags.id);
+  }
+  if (flags.action == "replay") {
+    return print_answer("dlq", flags.url, verb::verb::post,
+                        "/api/deadletter/" + flags.id + "/replay");
+  }
+  return print_answer("dlq", flags.url, verb::verb::delete_, "/api/deadletter/" + flags.id);
 }
 
 }  // namespace sluice::cli

@@ -18,6 +18,7 @@
 #include "pipeline/intake_consumer.h"
 #include "pipeline/process_event.h"
 #include "storage/rocks/rocks_backend.h"
+#include "tests/integration/server_process.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice {
@@ -131,6 +132,21 @@ TEST_F(DeadLetterTest, ExhaustedEventIsDeadLetteredThenReplayedWithoutRecounting
   EXPECT_EQ(get("/runtime/webhooks/durabletask/instances/dl-1").at("runtimeStatus"), "Failed");
   EXPECT_EQ(get("/api/queue").at("deadletter").at("count"), 1);
   EXPECT_EQ(get("/api/streams/s1/stats").at("donations").at("totals").at("USD"), "3.00");
+
+  // The same through the command line.
+  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
+  auto shown = testing::run_sluice({"dlq", "show", "dl-1", "--url", url});
+  EXPECT_EQ(shown.exit.code, 0) << shown.output;
+  EXPECT_EQ(json::parse(shown.output).at("error").at("activity"), "alerts");
+  auto all = testing::run_sluice({"dlq", "list", "--url", url});
+  EXPECT_EQ(all.exit.code, 0) << all.output;
+  EXPECT_EQ(json::parse(all.output).at("items").as_array().size(), 1u);
+  EXPECT_EQ(testing::run_sluice({"dlq", "delete", "nobody", "--url", url}).exit.code, 1);
+  EXPECT_EQ(testing::run_sluice({"dlq", "show", "--url", url}).exit.code, 2);
+  auto printed = testing::run_sluice({"stats", "s1", "--url", url});
+  EXPECT_EQ(printed.exit.code, 0) << printed.output;
+  EXPECT_EQ(json::parse(printed.output).at("events"), 1);
+  EXPECT_EQ(testing::run_sluice({"stats", "nobody", "--url", url}).exit.code, 1);
 
   sink_down_ = false;
   auto replayed = client_->post("/api/deadletter/dl-1/replay", "");
