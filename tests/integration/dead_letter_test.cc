@@ -10,14 +10,9 @@
 #include <chrono>
 #include <thread>
 
-#include "core/clock.h"
-#include "engine/engine.h"
-#include "http/api.h"
 #include "http/client.h"
-#include "http/server.h"
-#include "pipeline/intake_consumer.h"
 #include "pipeline/process_event.h"
-#include "storage/rocks/rocks_backend.h"
+#include "tests/integration/in_process_server.h"
 #include "tests/integration/server_process.h"
 #include "tests/support/temp_directory.h"
 
@@ -29,41 +24,19 @@ namespace json = boost::json;
 class DeadLetterTest : public ::testing::Test {
  protected:
   DeadLetterTest() {
-    backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
-    intake_ = std::move(queue::IntakeQueue::open(*backend_, clock_, "alerts").value());
-    dead_letters_ = std::make_unique<queue::DeadLetterStore>(*backend_, "alerts-deadletter");
-    streams_ = std::make_unique<pipeline::StreamStore>(*backend_);
     pipeline::PipelineOptions options;
     options.retry.max_attempts = 3;
     options.retry.first_interval = 1000;  // 1 ms
-    pipeline::register_pipeline(registry_, *streams_, *dead_letters_, feed_, clock_, options);
-    registry_.add_activity("alerts",
-                           [this](ActivityContext&, std::string_view) -> Result<std::string> {
-                             ++alert_attempts_;
-                             if (sink_down_) return unavailable("webhook answered 500");
-                             return std::string("delivered");
-                           });
-    engine_ =
-        std::make_unique<engine::Engine>(*backend_, clock_, registry_, engine::EngineOptions{});
-    EXPECT_TRUE(engine_->start().ok());
-    consumer_ = std::make_unique<pipeline::IntakeConsumer>(*intake_, *engine_, *backend_, 100);
-    consumer_->start();
-    api_ = std::make_unique<http::Api>(*intake_, *dead_letters_, ids_, clock_, http::ApiOptions{},
-                                       engine_.get(), &registry_, streams_.get());
-    server_ = std::make_unique<http::Server>(
-        http::ServerOptions{.port = 0, .threads = 2},
-        [this](http::Request& request) { return api_->handle(request); });
-    EXPECT_TRUE(server_->listen().ok());
-    thread_ = std::thread([this] { server_->run(); });
-    client_ = std::move(
-        http::Client::create("http://127.0.0.1:" + std::to_string(server_->port())).value());
-  }
-  ~DeadLetterTest() override {
-    server_->stop();
-    thread_.join();
-    consumer_->stop();
-    intake_->stop();
-    engine_->stop();
+    pipeline::register_pipeline(host_.registry(), host_.streams(), host_.dead_letters(), feed_,
+                                host_.clock(), options);
+    host_.registry().add_activity(
+        "alerts", [this](ActivityContext&, std::string_view) -> Result<std::string> {
+          ++alert_attempts_;
+          if (sink_down_) return unavailable("webhook answered 500");
+          return std::string("delivered");
+        });
+    host_.start(true);
+    client_ = host_.client();
   }
 
   json::value get(const std::string& target, unsigned expected = 200) {
@@ -89,21 +62,10 @@ class DeadLetterTest : public ::testing::Test {
   }
 
   testing::TempDirectory directory_;
-  SystemClock clock_;
-  IdGenerator ids_{clock_};
-  Registry registry_;
   pipeline::AlertFeed feed_;
   std::atomic<bool> sink_down_{true};
   std::atomic<int> alert_attempts_{0};
-  std::unique_ptr<storage::RocksBackend> backend_;
-  std::unique_ptr<queue::IntakeQueue> intake_;
-  std::unique_ptr<queue::DeadLetterStore> dead_letters_;
-  std::unique_ptr<pipeline::StreamStore> streams_;
-  std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<pipeline::IntakeConsumer> consumer_;
-  std::unique_ptr<http::Api> api_;
-  std::unique_ptr<http::Server> server_;
-  std::thread thread_;
+  testing::InProcessServer host_{directory_.str()};  // after what its activities use
   std::unique_ptr<http::Client> client_;
 };
 
@@ -134,7 +96,7 @@ TEST_F(DeadLetterTest, ExhaustedEventIsDeadLetteredThenReplayedWithoutRecounting
   EXPECT_EQ(get("/api/streams/s1/stats").at("donations").at("totals").at("USD"), "3.00");
 
   // The same through the command line.
-  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
+  const std::string url = host_.url();
   auto shown = testing::run_sluice({"dlq", "show", "dl-1", "--url", url});
   EXPECT_EQ(shown.exit.code, 0) << shown.output;
   EXPECT_EQ(json::parse(shown.output).at("error").at("activity"), "alerts");

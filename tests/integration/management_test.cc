@@ -7,14 +7,8 @@
 #include <chrono>
 #include <thread>
 
-#include "core/clock.h"
-#include "engine/engine.h"
-#include "http/api.h"
 #include "http/client.h"
-#include "http/server.h"
-#include "queue/dead_letter_store.h"
-#include "queue/intake_queue.h"
-#include "storage/rocks/rocks_backend.h"
+#include "tests/integration/in_process_server.h"
 #include "tests/integration/server_process.h"
 #include "tests/support/temp_directory.h"
 
@@ -41,32 +35,14 @@ Task<std::string> approval(OrchestrationContext& ctx, std::string) {
 class ManagementTest : public ::testing::Test {
  protected:
   ManagementTest() {
-    registry_.add_orchestrator("three_calls", three_calls);
-    registry_.add_orchestrator("approval", approval);
-    registry_.add_activity("echo",
-                           [](ActivityContext&, std::string_view input) -> Result<std::string> {
-                             return std::string(input);
-                           });
-    backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
-    intake_ = std::move(queue::IntakeQueue::open(*backend_, clock_, "alerts").value());
-    dead_letters_ = std::make_unique<queue::DeadLetterStore>(*backend_, "alerts-deadletter");
-    engine_ =
-        std::make_unique<engine::Engine>(*backend_, clock_, registry_, engine::EngineOptions{});
-    EXPECT_TRUE(engine_->start().ok());
-    api_ = std::make_unique<http::Api>(*intake_, *dead_letters_, ids_, clock_, http::ApiOptions{},
-                                       engine_.get(), &registry_);
-    server_ = std::make_unique<http::Server>(
-        http::ServerOptions{.port = 0, .threads = 2},
-        [this](http::Request& request) { return api_->handle(request); });
-    EXPECT_TRUE(server_->listen().ok());
-    thread_ = std::thread([this] { server_->run(); });
-    client_ = std::move(
-        http::Client::create("http://127.0.0.1:" + std::to_string(server_->port())).value());
-  }
-  ~ManagementTest() override {
-    server_->stop();
-    thread_.join();
-    engine_->stop();
+    host_.registry().add_orchestrator("three_calls", three_calls);
+    host_.registry().add_orchestrator("approval", approval);
+    host_.registry().add_activity(
+        "echo", [](ActivityContext&, std::string_view input) -> Result<std::string> {
+          return std::string(input);
+        });
+    host_.start(false);
+    client_ = host_.client();
   }
 
   http::ClientResponse call(verb method, const std::string& path, std::string_view body = {},
@@ -101,16 +77,7 @@ class ManagementTest : public ::testing::Test {
   }
 
   testing::TempDirectory directory_;
-  SystemClock clock_;
-  IdGenerator ids_{clock_};
-  Registry registry_;
-  std::unique_ptr<storage::RocksBackend> backend_;
-  std::unique_ptr<queue::IntakeQueue> intake_;
-  std::unique_ptr<queue::DeadLetterStore> dead_letters_;
-  std::unique_ptr<engine::Engine> engine_;
-  std::unique_ptr<http::Api> api_;
-  std::unique_ptr<http::Server> server_;
-  std::thread thread_;
+  testing::InProcessServer host_{directory_.str()};
   std::unique_ptr<http::Client> client_;
 };
 
@@ -146,7 +113,7 @@ TEST_F(ManagementTest, StartThenStatusUntilCompletedWithHistory) {
 TEST_F(ManagementTest, StatusCommandPrintsTheInstance) {
   ASSERT_EQ(call(verb::post, "orchestrators/three_calls/cli-1", "5").status, 202u);
   wait_finished("cli-1");
-  const std::string url = "http://127.0.0.1:" + std::to_string(server_->port());
+  const std::string url = host_.url();
   auto shown = testing::run_sluice({"status", "cli-1", "--url", url, "--history"});
   EXPECT_EQ(shown.exit.code, 0) << shown.output;
   json::value status = json::parse(shown.output);
