@@ -57,7 +57,6 @@ int serve(const ServeFlags& flags) {
     return configuration_error(fmt::format("storage: {}", intake.status().message()));
   queue::DeadLetterStore dead_letters(**backend, config.deadletter_name);
 
-  // Orchestrators and activities are registered here as the pipeline gains them.
   Registry registry;
   pipeline::StreamStore streams(**backend);
   pipeline::AlertFeed alerts;
@@ -66,7 +65,13 @@ int serve(const ServeFlags& flags) {
   pipeline_options.retry.first_interval = Micros{config.retry_first_interval_ms} * 1000;
   pipeline_options.retry.backoff_coefficient = config.retry_backoff_coefficient;
   pipeline_options.retry.max_interval = Micros{config.retry_max_interval_ms} * 1000;
-  pipeline::register_pipeline(registry, streams, dead_letters, alerts, clock, pipeline_options);
+  pipeline_options.webhooks = config.webhooks;
+  if (Status webhooks = pipeline::check_webhooks(config.webhooks); !webhooks.ok()) {
+    return configuration_error(webhooks.message());
+  }
+  webhooks::WebhookSender webhook_sender;
+  pipeline::register_pipeline(registry, streams, dead_letters, alerts, webhook_sender, clock,
+                              pipeline_options);
   engine::Engine engine(
       **backend, clock, registry,
       {config.engine_partitions, config.activity_workers, config.max_active_instances,

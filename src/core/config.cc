@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <toml++/toml.h>
 
+#include <boost/url/parse.hpp>
 #include <charconv>
 #include <cstdlib>
 #include <thread>
@@ -180,6 +181,68 @@ const std::vector<Setting>& settings() {
   return all;
 }
 
+// "webhooks.NAME.FIELD" → NAME and FIELD; false for any other key.
+bool split_webhook_key(std::string_view key, std::string_view& name, std::string_view& field) {
+  constexpr std::string_view kPrefix = "webhooks.";
+  if (!key.starts_with(kPrefix)) return false;
+  const std::string_view rest = key.substr(kPrefix.size());
+  const size_t dot = rest.rfind('.');
+  name = rest.substr(0, dot == std::string_view::npos ? rest.size() : dot);
+  field = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+  return true;
+}
+
+constexpr std::string_view kWebhookFields[] = {"url", "secret", "events", "timeout_ms"};
+
+Status apply_webhook(Config& config, std::string_view key, std::string_view value) {
+  std::string_view name, field;
+  split_webhook_key(key, name, field);
+  const bool valid_name =
+      !name.empty() && name.size() <= 63 &&
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos;
+  if (!valid_name) {
+    return setting_error(key, "a webhook is webhooks.NAME.FIELD, NAME 1 to 63 of a-z, 0-9, '_'");
+  }
+  if (std::find(std::begin(kWebhookFields), std::end(kWebhookFields), field) ==
+      std::end(kWebhookFields)) {
+    return setting_error(key, "unknown webhook setting; use url, secret, events or timeout_ms");
+  }
+  auto webhook = std::find_if(config.webhooks.begin(), config.webhooks.end(),
+                              [&](const WebhookConfig& w) { return w.name == name; });
+  if (webhook == config.webhooks.end()) {
+    webhook =
+        config.webhooks.insert(config.webhooks.end(), WebhookConfig{.name = std::string(name)});
+  }
+  if (field == "url") {
+    auto url = boost::urls::parse_absolute_uri(value);
+    if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
+      return setting_error(key, fmt::format("\"{}\" is not an http:// or https:// URL", value));
+    }
+    webhook->url = value;
+  } else if (field == "secret") {
+    if (value.size() > 4096) return setting_error(key, "must be at most 4096 bytes");
+    webhook->secret = value;
+  } else if (field == "events") {
+    // Checked against the known event types by the pipeline, which owns them.
+    webhook->event_types.clear();
+    size_t start = 0;
+    while (start <= value.size()) {
+      size_t comma = value.find(',', start);
+      if (comma == std::string_view::npos) comma = value.size();
+      std::string_view type = value.substr(start, comma - start);
+      while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
+      while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
+      if (type.empty())
+        return setting_error(key, "must list event types, as in \"donation,cheer\"");
+      webhook->event_types.emplace_back(type);
+      start = comma + 1;
+    }
+  } else {
+    return parse_bounded(key, value, 1u, 600'000u, webhook->timeout_ms);
+  }
+  return {};
+}
+
 const Setting* find_setting(std::string_view key) {
   for (const auto& setting : settings()) {
     if (setting.key == key) return &setting;
@@ -202,8 +265,17 @@ Status flatten(const toml::table& table, const std::string& prefix,
       out.emplace_back(key, std::to_string(integer->get()));
     } else if (const auto* boolean = node.as_boolean()) {
       out.emplace_back(key, boolean->get() ? "true" : "false");
+    } else if (const auto* array = node.as_array();
+               array != nullptr && array->is_homogeneous(toml::node_type::string)) {
+      // A list of strings, as in events = ["donation", "cheer"], becomes "donation,cheer".
+      std::string joined;
+      for (const auto& element : *array) {
+        if (!joined.empty()) joined += ',';
+        joined += element.as_string()->get();
+      }
+      out.emplace_back(key, joined);
     } else {
-      return setting_error(key, "must be a string, a whole number or a boolean");
+      return setting_error(key, "must be a string, a whole number, a boolean or a list of strings");
     }
   }
   return {};
@@ -211,6 +283,8 @@ Status flatten(const toml::table& table, const std::string& prefix,
 
 Status apply(Config& config, std::string_view key, std::string_view value,
              std::string_view source) {
+  std::string_view webhook_name, webhook_field;
+  if (split_webhook_key(key, webhook_name, webhook_field)) return apply_webhook(config, key, value);
   const Setting* setting = find_setting(key);
   if (setting == nullptr) {
     return invalid_argument(fmt::format("{}: unknown setting (from {})", key, source));
@@ -282,6 +356,22 @@ Result<Config> load_config(const ConfigSources& sources) {
       SLUICE_RETURN_IF_ERROR(apply(config, setting.key, *value, name));
     }
   }
+  // Webhook keys from the environment, for every webhook the file or the command line declares.
+  std::vector<std::string> webhook_names;
+  for (const auto& webhook : config.webhooks) webhook_names.push_back(webhook.name);
+  for (const auto& [key, value] : sources.overrides) {
+    std::string_view name, field;
+    if (split_webhook_key(key, name, field)) webhook_names.emplace_back(name);
+  }
+  for (const auto& name : webhook_names) {
+    for (std::string_view field : kWebhookFields) {
+      const std::string key = fmt::format("webhooks.{}.{}", name, field);
+      const std::string variable = environment_name(key);
+      if (auto value = environment(variable)) {
+        SLUICE_RETURN_IF_ERROR(apply(config, key, *value, variable));
+      }
+    }
+  }
 
   for (const auto& [key, value] : sources.overrides) {
     SLUICE_RETURN_IF_ERROR(apply(config, key, value, "the command line"));
@@ -292,6 +382,11 @@ Result<Config> load_config(const ConfigSources& sources) {
   if (config.engine_partitions == 0) config.engine_partitions = cores;
   if (config.queue_name == config.deadletter_name) {
     return setting_error("queue.deadletter", "must differ from queue.name");
+  }
+  for (const auto& webhook : config.webhooks) {
+    if (webhook.url.empty()) {
+      return setting_error(fmt::format("webhooks.{}.url", webhook.name), "is required");
+    }
   }
   return config;
 }

@@ -7,6 +7,10 @@
 // Keys are dotted ("queue.name"); in TOML they are tables ([queue] name = "alerts"), in the
 // environment upper-case with underscores (SLUICE_QUEUE_NAME), on the command line `--set
 // queue.name=alerts`.
+//
+// Webhooks are named tables ([webhooks.overlay] url = "…"). A webhook is declared in the file or
+// with --set; each of its keys may then also come from the environment
+// (SLUICE_WEBHOOKS_OVERLAY_SECRET), which keeps secrets out of the file.
 
 #include <cstddef>
 #include <cstdint>
@@ -30,6 +34,15 @@ struct StorageUrl {
   std::string to_string() const { return scheme + ":" + location; }
 };
 
+// One outbound webhook: `webhooks.NAME.url`, `.secret`, `.events`, `.timeout_ms`.
+struct WebhookConfig {
+  std::string name;    // [a-z0-9_], 1 to 63 characters
+  std::string url;     // http:// or https://, required
+  std::string secret;  // HMAC-SHA256 key for the signature header; empty: unsigned
+  std::vector<std::string> event_types;  // empty: every type
+  unsigned timeout_ms = 5000;
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 7070;  // 0 asks the system for a free port
@@ -51,6 +64,7 @@ struct Config {
   unsigned retry_first_interval_ms = 1000;
   double retry_backoff_coefficient = 2.0;
   unsigned retry_max_interval_ms = 30'000;
+  std::vector<WebhookConfig> webhooks;
   std::string log_level = "info";
 };
 

@@ -103,5 +103,46 @@ TEST(ConfigTest, EnvironmentNames) {
   EXPECT_EQ(environment_name("http.max_body_bytes"), "SLUICE_HTTP_MAX_BODY_BYTES");
 }
 
+TEST(ConfigTest, WebhooksAreNamedTablesWithSecretsFromTheEnvironment) {
+  testing::TempDirectory directory;
+  const std::string file = directory.str() + "/sluice.toml";
+  std::ofstream(file) << "[webhooks.overlay]\nurl = \"https://overlay.example/hook\"\n"
+                         "events = [\"donation\", \"cheer\"]\ntimeout_ms = 2500\n"
+                         "[webhooks.log]\nurl = \"http://127.0.0.1:9000/\"\n";
+  auto config = load_config(sources(
+      {{"SLUICE_WEBHOOKS_OVERLAY_SECRET", "from-env"}, {"SLUICE_WEBHOOKS_EXTRA_SECRET", "late"}},
+      {{"webhooks.extra.url", "http://10.0.0.1/x"}}, file));
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_EQ(config->webhooks.size(), 3u);
+  // The file's tables come in name order, then what the command line adds.
+  const WebhookConfig& overlay = config->webhooks[1];
+  EXPECT_EQ(overlay.name, "overlay");
+  EXPECT_EQ(overlay.url, "https://overlay.example/hook");
+  EXPECT_EQ(overlay.secret, "from-env");
+  EXPECT_EQ(overlay.event_types, (std::vector<std::string>{"donation", "cheer"}));
+  EXPECT_EQ(overlay.timeout_ms, 2500u);
+  EXPECT_EQ(config->webhooks[0].name, "log");
+  EXPECT_TRUE(config->webhooks[0].event_types.empty());
+  EXPECT_EQ(config->webhooks[0].timeout_ms, 5000u);
+  EXPECT_EQ(config->webhooks[2].secret, "late");  // declared on the command line
+}
+
+TEST(ConfigTest, BadWebhooksNameTheirKey) {
+  const std::vector<std::pair<std::string, std::string>> bad = {
+      {"webhooks.a.url", "ftp://x/"}, {"webhooks.a.url", "/relative"},
+      {"webhooks.a.timeout_ms", "0"}, {"webhooks.a.events", "donation,,cheer"},
+      {"webhooks.a.colour", "blue"},  {"webhooks.A.url", "http://x/"},
+      {"webhooks.a", "http://x/"},
+  };
+  for (const auto& [key, value] : bad) {
+    auto config = load_config(sources({}, {{key, value}}));
+    ASSERT_FALSE(config.ok()) << key << "=" << value;
+    EXPECT_TRUE(config.status().message().starts_with(key)) << config.status().message();
+  }
+  auto missing_url = load_config(sources({}, {{"webhooks.a.secret", "x"}}));
+  ASSERT_FALSE(missing_url.ok());
+  EXPECT_EQ(missing_url.status().message(), "webhooks.a.url: is required");
+}
+
 }  // namespace
 }  // namespace sluice

@@ -227,8 +227,7 @@ std::optional<EventError> check_event(dom::element element, IdGenerator& ids, Pa
   if (auto error = check_id(fields.stream_id, "stream_id")) return error;
   if (!present(fields.type)) return field_error("missing_field", "type", "is required");
   std::string_view type;
-  if (fields.type->get_string().get(type) != simdjson::SUCCESS ||
-      (type != "follower" && type != "subscription" && type != "donation" && type != "cheer")) {
+  if (fields.type->get_string().get(type) != simdjson::SUCCESS || !is_event_type(type)) {
     return field_error("invalid_field", "type",
                        "must be one of follower, subscription, donation, cheer");
   }
@@ -324,6 +323,10 @@ Result<EventFacts> read_event_facts(std::string_view json) {
     if (fields.gifted->get_bool().get(gifted) == simdjson::SUCCESS) facts.gifted = gifted;
   }
   return facts;
+}
+
+bool is_event_type(std::string_view type) {
+  return type == "follower" || type == "subscription" || type == "donation" || type == "cheer";
 }
 
 bool is_valid_id(std::string_view id) {

@@ -50,6 +50,9 @@ struct ParseLimits {
 std::variant<ParsedBody, EventError> parse_events(std::string& body, BodyFormat format,
                                                   const ParseLimits& limits, IdGenerator& ids);
 
+// True for follower, subscription, donation and cheer.
+bool is_event_type(std::string_view type);
+
 // True for 1–128 characters of [A-Za-z0-9._:-], the rule for event and stream ids.
 bool is_valid_id(std::string_view id);
 

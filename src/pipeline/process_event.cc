@@ -80,7 +80,48 @@ Task<std::string> process_event(OrchestrationContext& ctx, std::string input,
   throw *failure;
 }
 
+// One request per webhook that takes this event's type. The idempotency key is the event id:
+// it stays the same across retries, restarts and dead-letter replays, so a receiver that keeps
+// it sees each event once even when a delivery is repeated.
+std::vector<webhooks::WebhookRequest> webhook_requests(const std::vector<WebhookConfig>& webhooks,
+                                                       const EventFacts& facts,
+                                                       const std::string& body) {
+  std::vector<webhooks::WebhookRequest> requests;
+  for (const auto& webhook : webhooks) {
+    if (!webhook.event_types.empty() &&
+        std::find(webhook.event_types.begin(), webhook.event_types.end(), facts.type) ==
+            webhook.event_types.end()) {
+      continue;
+    }
+    webhooks::WebhookRequest request{.webhook = webhook.name,
+                                     .url = webhook.url,
+                                     .body = body,
+                                     .headers = {{"X-Sluice-Event-Id", facts.event_id},
+                                                 {"X-Sluice-Event-Type", facts.type},
+                                                 {"Idempotency-Key", facts.event_id}},
+                                     .timeout = std::chrono::milliseconds(webhook.timeout_ms)};
+    if (!webhook.secret.empty()) {
+      request.headers.emplace_back("X-Sluice-Signature", webhooks::sign(webhook.secret, body));
+    }
+    requests.push_back(std::move(request));
+  }
+  return requests;
+}
+
 }  // namespace
+
+Status check_webhooks(const std::vector<WebhookConfig>& webhooks) {
+  for (const auto& webhook : webhooks) {
+    for (const auto& type : webhook.event_types) {
+      if (!is_event_type(type)) {
+        return invalid_argument(fmt::format(
+            "webhooks.{}.events: \"{}\" is not one of follower, subscription, donation, cheer",
+            webhook.name, type));
+      }
+    }
+  }
+  return {};
+}
 
 std::string make_envelope(std::string_view event_json, Micros received_at) {
   return fmt::format(R"({{"received_at":"{}","event":{}}})", format_rfc3339(received_at),
@@ -88,7 +129,8 @@ std::string make_envelope(std::string_view event_json, Micros received_at) {
 }
 
 void register_pipeline(Registry& registry, StreamStore& streams,
-                       queue::DeadLetterStore& dead_letters, AlertFeed& alerts, const Clock& clock,
+                       queue::DeadLetterStore& dead_letters, AlertFeed& alerts,
+                       webhooks::WebhookSender& sender, const Clock& clock,
                        PipelineOptions options) {
   registry.add_orchestrator(kProcessEvent, [options](OrchestrationContext& ctx, std::string input) {
     return process_event(ctx, std::move(input), options);
@@ -109,12 +151,20 @@ void register_pipeline(Registry& registry, StreamStore& streams,
                                            envelope.received_at, ctx.instance_id()));
         return std::string("logged");
       });
-  registry.add_activity("alerts",
-                        [&alerts](ActivityContext&, std::string_view input) -> Result<std::string> {
-                          SLUICE_ASSIGN_OR_RETURN(Envelope envelope, open_envelope(input));
-                          alerts.publish(envelope.event_json);
-                          return std::string("published");
-                        });
+  registry.add_activity(
+      "alerts",
+      [&alerts, &sender, webhooks = options.webhooks](
+          ActivityContext&, std::string_view input) -> Result<std::string> {
+        SLUICE_ASSIGN_OR_RETURN(Envelope envelope, open_envelope(input));
+        if (!webhooks.empty()) {
+          SLUICE_ASSIGN_OR_RETURN(EventFacts facts, read_event_facts(envelope.event_json));
+          SLUICE_RETURN_IF_ERROR(
+              sender.post_all(webhook_requests(webhooks, facts, envelope.event_json)));
+        }
+        // After the deliveries, so a failing webhook does not repeat the feed on every retry.
+        alerts.publish(envelope.event_json);
+        return std::string("published");
+      });
   registry.add_activity(
       "deadletter",
       [&dead_letters](ActivityContext& ctx, std::string_view record) -> Result<std::string> {

@@ -2,18 +2,21 @@
 
 // process_event: the orchestration run for every event taken off the intake queue. It calls
 // stats, alerts and logging in parallel under the configured retry policy and waits for all
-// three. When one gives up, it writes the dead-letter record (committed with that failure) and
-// ends Failed with the error as output; otherwise it ends Completed.
+// three. alerts posts the event to every webhook whose filter takes its type, then publishes it
+// to the in-process feed. When one gives up, it writes the dead-letter record (committed with that
+// failure) and ends Failed with the error as output; otherwise it ends Completed.
 //
 // Its input is an envelope: {"received_at": "RFC 3339", "event": {...the accepted event...}}.
 
 #include <string>
 
 #include "core/clock.h"
+#include "core/config.h"
 #include "pipeline/alert_feed.h"
 #include "pipeline/stream_store.h"
 #include "queue/dead_letter_store.h"
 #include "sluice/orchestration.h"
+#include "webhooks/webhook_sender.h"
 
 namespace sluice::pipeline {
 
@@ -24,14 +27,20 @@ struct PipelineOptions {
                     .first_interval = 1'000'000,
                     .backoff_coefficient = 2.0,
                     .max_interval = 30'000'000};
+  std::vector<WebhookConfig> webhooks;  // each gets the events of its types
 };
+
+// Refuses a webhook whose event filter names an unknown type, naming the key.
+Status check_webhooks(const std::vector<WebhookConfig>& webhooks);
 
 // The envelope process_event takes.
 std::string make_envelope(std::string_view event_json, Micros received_at);
 
-// Registers process_event and its activities. Every reference must outlive the registry's use.
+// Registers process_event and its activities. Every reference must outlive the registry's use;
+// `sender` is used only when options.webhooks is not empty.
 void register_pipeline(Registry& registry, StreamStore& streams,
-                       queue::DeadLetterStore& dead_letters, AlertFeed& alerts, const Clock& clock,
+                       queue::DeadLetterStore& dead_letters, AlertFeed& alerts,
+                       webhooks::WebhookSender& sender, const Clock& clock,
                        PipelineOptions options);
 
 }  // namespace sluice::pipeline

@@ -1,0 +1,197 @@
+#include "webhooks/webhook_sender.h"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include <future>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+namespace sluice::webhooks {
+
+std::string sign(std::string_view secret, std::string_view body) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
+       reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
+  std::string signature = "sha256=";
+  signature.reserve(signature.size() + 2 * length);
+  for (unsigned int i = 0; i < length; ++i)
+    fmt::format_to(std::back_inserter(signature), "{:02x}", digest[i]);
+  return signature;
+}
+
+namespace {
+
+// Requests to one host beyond this many wait inside libcurl for a connection to come free.
+constexpr long kMaxConnectionsPerHost = 64;
+constexpr long kMaxCachedConnections = 256;
+
+void initialise_curl_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+size_t discard_body(char*, size_t size, size_t count, void*) { return size * count; }
+
+struct Transfer {
+  WebhookRequest request;
+  std::promise<Status> outcome;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  char error[CURL_ERROR_SIZE] = {};
+};
+
+}  // namespace
+
+struct WebhookSender::Impl {
+  CURLM* multi = curl_multi_init();
+  std::mutex mutex;
+  std::vector<std::unique_ptr<Transfer>> arrived;  // guarded by mutex
+  bool stopping = false;                           // guarded by mutex
+  std::thread thread;
+
+  // Only the sender's thread touches these.
+  std::unordered_map<CURL*, std::unique_ptr<Transfer>> active;
+  std::vector<CURL*> spare_handles;
+
+  void run();
+  void begin(std::unique_ptr<Transfer> transfer);
+  void finish(CURL* easy, CURLcode result);
+};
+
+void WebhookSender::Impl::begin(std::unique_ptr<Transfer> transfer) {
+  CURL* easy = nullptr;
+  if (spare_handles.empty()) {
+    easy = curl_easy_init();
+  } else {
+    easy = spare_handles.back();
+    spare_handles.pop_back();
+    curl_easy_reset(easy);
+  }
+  const WebhookRequest& request = transfer->request;
+  transfer->headers = curl_slist_append(transfer->headers, "Content-Type: application/json");
+  // No "Expect: 100-continue" round trip before larger bodies.
+  transfer->headers = curl_slist_append(transfer->headers, "Expect:");
+  for (const auto& [name, value] : request.headers) {
+    transfer->headers =
+        curl_slist_append(transfer->headers, fmt::format("{}: {}", name, value).c_str());
+  }
+  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_POST, 1L);
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.data());
+  curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, transfer->headers);
+  curl_easy_setopt(easy, CURLOPT_USERAGENT, "sluice");
+  curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, discard_body);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
+  curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
+  transfer->easy = easy;
+  curl_multi_add_handle(multi, easy);
+  active.emplace(easy, std::move(transfer));
+}
+
+void WebhookSender::Impl::finish(CURL* easy, CURLcode result) {
+  auto found = active.find(easy);
+  if (found == active.end()) return;
+  std::unique_ptr<Transfer> transfer = std::move(found->second);
+  active.erase(found);
+  curl_multi_remove_handle(multi, easy);
+  const WebhookRequest& request = transfer->request;
+  Status status;
+  if (result == CURLE_OPERATION_TIMEDOUT) {
+    status = unavailable(fmt::format("webhook {}: no answer within {} ms", request.webhook,
+                                     request.timeout.count()));
+  } else if (result != CURLE_OK) {
+    status = unavailable(
+        fmt::format("webhook {}: {}", request.webhook,
+                    transfer->error[0] != '\0' ? transfer->error : curl_easy_strerror(result)));
+  } else {
+    long code = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &code);
+    if (code < 200 || code > 299) {
+      status = unavailable(fmt::format("webhook {} answered HTTP {}", request.webhook, code));
+    }
+  }
+  curl_slist_free_all(transfer->headers);
+  spare_handles.push_back(easy);
+  transfer->outcome.set_value(std::move(status));
+}
+
+void WebhookSender::Impl::run() {
+  while (true) {
+    std::vector<std::unique_ptr<Transfer>> starting;
+    {
+      std::lock_guard lock(mutex);
+      if (stopping) break;
+      starting.swap(arrived);
+    }
+    for (auto& transfer : starting) begin(std::move(transfer));
+    int running = 0;
+    curl_multi_perform(multi, &running);
+    int left = 0;
+    while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
+      if (message->msg == CURLMSG_DONE) finish(message->easy_handle, message->data.result);
+    }
+    curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+  }
+  for (auto& [easy, transfer] : active) {
+    curl_multi_remove_handle(multi, easy);
+    curl_easy_cleanup(easy);
+    curl_slist_free_all(transfer->headers);
+    transfer->outcome.set_value(unavailable("webhook sender stopped"));
+  }
+  std::lock_guard lock(mutex);
+  for (auto& transfer : arrived) transfer->outcome.set_value(unavailable("webhook sender stopped"));
+  for (CURL* easy : spare_handles) curl_easy_cleanup(easy);
+}
+
+WebhookSender::WebhookSender() : impl_(std::make_unique<Impl>()) {
+  initialise_curl_once();
+  curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, kMaxConnectionsPerHost);
+  curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, kMaxCachedConnections);
+  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+}
+
+WebhookSender::~WebhookSender() {
+  {
+    std::lock_guard lock(impl_->mutex);
+    impl_->stopping = true;
+  }
+  curl_multi_wakeup(impl_->multi);
+  impl_->thread.join();
+  curl_multi_cleanup(impl_->multi);
+}
+
+Status WebhookSender::post_all(std::vector<WebhookRequest> requests) {
+  std::vector<std::future<Status>> outcomes;
+  outcomes.reserve(requests.size());
+  {
+    std::lock_guard lock(impl_->mutex);
+    for (auto& request : requests) {
+      auto transfer = std::make_unique<Transfer>();
+      transfer->request = std::move(request);
+      outcomes.push_back(transfer->outcome.get_future());
+      if (impl_->stopping) {
+        transfer->outcome.set_value(unavailable("webhook sender stopped"));
+      } else {
+        impl_->arrived.push_back(std::move(transfer));
+      }
+    }
+  }
+  curl_multi_wakeup(impl_->multi);
+  Status first_failure;
+  for (auto& outcome : outcomes) {
+    Status status = outcome.get();
+    if (first_failure.ok() && !status.ok()) first_failure = std::move(status);
+  }
+  return first_failure;
+}
+
+}  // namespace sluice::webhooks
