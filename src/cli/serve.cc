@@ -72,10 +72,12 @@ int serve(const ServeFlags& flags) {
   webhooks::WebhookSender webhook_sender;
   pipeline::register_pipeline(registry, streams, dead_letters, alerts, webhook_sender, clock,
                               pipeline_options);
+  http::CompletionWaiters completions;  // for POST /api/events?wait=
   engine::Engine engine(
       **backend, clock, registry,
       {config.engine_partitions, config.activity_workers, config.max_active_instances,
-       static_cast<Micros>(config.retention_hours) * 3'600'000'000});
+       static_cast<Micros>(config.retention_hours) * 3'600'000'000,
+       [&completions](const std::string& id) { completions.notify(id); }});
   if (Status recovered = engine.start(); !recovered.ok()) {
     return configuration_error(fmt::format("storage: {}", recovered.message()));
   }
@@ -88,7 +90,7 @@ int serve(const ServeFlags& flags) {
   http::Api api(
       **intake, dead_letters, ids, clock,
       {config.max_batch_events, fmt::format("{}:{}", config.listen_host, config.listen_port)},
-      &engine, &registry, &streams);
+      &engine, &registry, &streams, &completions);
   http::Server server(server_options,
                       [&api](http::Request& request) { return api.handle(request); });
   if (Status listening = server.listen(); !listening.ok()) {

@@ -27,7 +27,8 @@ struct EngineOptions {
   unsigned partitions = 2;
   unsigned activity_workers = 2;
   std::size_t max_active_instances = 100'000;  // across all partitions
-  Micros retention = 0;  // finished instances are purged this long after they finish; 0: kept
+  Micros retention = 0;        // finished instances are purged this long after they finish; 0: kept
+  FinishListener on_finished;  // told of every instance that finishes; may be empty
 };
 
 // Which instances a query or a purge by filter covers. Empty fields match everything.

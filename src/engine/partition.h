@@ -48,9 +48,13 @@ struct PartitionInput {
   Reply reply;                // may be empty
 };
 
+// Called on a partition thread once an instance's end is durable; it must not block.
+using FinishListener = std::function<void(const std::string& instance_id)>;
+
 struct PartitionOptions {
   std::size_t max_active_instances = 100'000;  // starts beyond this are refused, to retry later
   std::size_t max_batch_inputs = 20'000;
+  FinishListener on_finished;  // may be empty
 };
 
 // Delivers an input to whichever partition owns its instance.

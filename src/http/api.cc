@@ -55,8 +55,7 @@ std::variant<StreamQuery, Response> parse_stream_query(std::string_view target) 
     return error_response(status::bad_request, "invalid_parameter", "is malformed", "query");
   for (auto param : url->params()) {
     if (param.key == "type") {
-      if (param.value != "follower" && param.value != "subscription" && param.value != "donation" &&
-          param.value != "cheer") {
+      if (!pipeline::is_event_type(param.value)) {
         return error_response(status::bad_request, "invalid_parameter",
                               "must be one of follower, subscription, donation, cheer", "type");
       }
@@ -85,6 +84,91 @@ std::variant<StreamQuery, Response> parse_stream_query(std::string_view target) 
     }
   }
   return query;
+}
+
+constexpr unsigned kMaxWaitSeconds = 120;
+
+// The `wait` parameter of POST /api/events: seconds to wait for processing (0 when absent), or
+// the answer refusing it.
+std::variant<unsigned, Response> parse_wait(std::string_view target) {
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url)
+    return error_response(status::bad_request, "invalid_parameter", "is malformed", "query");
+  unsigned seconds = 0;
+  for (auto param : url->params()) {
+    if (param.key != "wait") continue;
+    const auto [end, error] =
+        std::from_chars(param.value.data(), param.value.data() + param.value.size(), seconds);
+    if (error != std::errc() || end != param.value.data() + param.value.size() ||
+        seconds > kMaxWaitSeconds) {
+      return error_response(
+          status::bad_request, "invalid_parameter",
+          fmt::format("must be a whole number of seconds from 0 to {}", kMaxWaitSeconds), "wait");
+    }
+  }
+  return seconds;
+}
+
+// The records of `ids` as they are now; absent where there is none.
+std::vector<std::optional<engine::InstanceRecord>> read_records(
+    engine::Engine& engine, const std::vector<std::string>& ids) {
+  std::vector<std::optional<engine::InstanceRecord>> records;
+  records.reserve(ids.size());
+  for (const auto& id : ids) {
+    auto record = engine.instance(id);
+    records.push_back(record.ok() ? std::move(*record) : std::nullopt);
+  }
+  return records;
+}
+
+bool all_finished(const std::vector<std::optional<engine::InstanceRecord>>& records) {
+  return std::all_of(records.begin(), records.end(), [](const auto& record) {
+    return record && engine::is_terminal(record->status);
+  });
+}
+
+// The answer to one accepted event: 202 with the check-status URIs, or, when it was waited for
+// and has finished, 200 with its status as GET instances/{id} gives it.
+Response single_event_response(const std::string& id, const std::string& base, bool duplicate,
+                               const std::optional<engine::InstanceRecord>& finished) {
+  if (finished) {
+    json::object body = instance_status_body(*finished, false);
+    body["id"] = id;
+    body["duplicate"] = duplicate;
+    Response response = json_response(status::ok, std::move(body));
+    response.set(beast_http::field::location, base);
+    return response;
+  }
+  Response response = json_response(
+      status::accepted, json::object{{"id", id},
+                                     {"statusQueryGetUri", base},
+                                     {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
+                                     {"terminatePostUri", base + "/terminate?reason={text}"},
+                                     {"purgeHistoryDeleteUri", base},
+                                     {"duplicate", duplicate}});
+  response.set(beast_http::field::location, base);
+  return response;
+}
+
+// The answer to an accepted batch; when it was waited for, how many ended in each status, and
+// 200 once every one has finished.
+Response batch_response(const std::vector<std::string>& ids, std::size_t accepted,
+                        const std::vector<std::optional<engine::InstanceRecord>>* records) {
+  json::object body{{"accepted", accepted},
+                    {"duplicates", ids.size() - accepted},
+                    {"ids", json::array(ids.begin(), ids.end())}};
+  bool finished = false;
+  if (records != nullptr) {
+    json::object counts;
+    for (const auto& record : *records) {
+      const std::string_view name =
+          record ? engine::runtime_status_name(record->status) : "Pending";
+      counts[name] = counts.contains(name) ? counts[name].as_int64() + 1 : 1;
+    }
+    body["runtimeStatus"] = std::move(counts);
+    finished = all_finished(*records);
+  }
+  return json_response(finished ? status::ok : status::accepted, std::move(body));
 }
 
 // Built outside any coroutine frame (GCC 12, see management_api.cc).
@@ -177,7 +261,7 @@ Response method_not_allowed(std::string_view allowed) {
 
 Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
          const Clock& clock, ApiOptions options, engine::Engine* engine, const Registry* registry,
-         pipeline::StreamStore* streams)
+         pipeline::StreamStore* streams, CompletionWaiters* completions)
     : intake_(intake),
       dead_letters_(dead_letters),
       ids_(ids),
@@ -185,7 +269,8 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
       options_(std::move(options)),
       blocking_(2),
       streams_(streams),
-      engine_(engine) {
+      engine_(engine),
+      completions_(completions) {
   if (engine != nullptr && registry != nullptr) management_.emplace(*engine, *registry, blocking_);
 }
 
@@ -233,6 +318,10 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
                              "send application/json or application/x-ndjson", "Content-Type");
   }
 
+  auto wait = parse_wait(request.target());
+  if (auto* refusal = std::get_if<Response>(&wait)) co_return std::move(*refusal);
+  const unsigned wait_seconds = std::get<unsigned>(wait);
+
   auto parsed = pipeline::parse_events(request.body(), format, {options_.max_batch_events}, ids_);
   if (auto* error = std::get_if<pipeline::EventError>(&parsed)) {
     const auto code =
@@ -250,28 +339,29 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
     co_return status_response(appended);
   }
 
-  if (body.single) {
-    const std::string& id = body.events[0].event_id;
-    const std::string base = fmt::format("{}{}{}", base_url(request), kInstancesPath, id);
-    Response response = json_response(
-        status::accepted, json::object{{"id", id},
-                                       {"statusQueryGetUri", base},
-                                       {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
-                                       {"terminatePostUri", base + "/terminate?reason={text}"},
-                                       {"purgeHistoryDeleteUri", base},
-                                       {"duplicate", bool(outcome.duplicate[0])}});
-    response.set(beast_http::field::location, base);
-    co_return response;
+  std::vector<std::string> ids;
+  ids.reserve(body.events.size());
+  for (const auto& event : body.events) ids.push_back(event.event_id);
+  const bool waiting = wait_seconds > 0 && engine_ != nullptr && completions_ != nullptr;
+  std::vector<std::optional<engine::InstanceRecord>> records;
+  if (waiting) {
+    engine::Engine& engine = *engine_;
+    co_await completions_->wait(
+        ids, std::chrono::seconds(wait_seconds), blocking_, [&engine](const std::string& id) {
+          auto record = engine.instance(id);
+          return record.ok() && *record && engine::is_terminal((*record)->status);
+        });
+    records =
+        co_await run_blocking(blocking_, [&engine, &ids] { return read_records(engine, ids); });
   }
 
-  json::array ids;
-  ids.reserve(body.events.size());
-  for (const auto& event : body.events) ids.emplace_back(event.event_id);
-  const std::size_t accepted = outcome.accepted();
-  co_return json_response(status::accepted,
-                          json::object{{"accepted", accepted},
-                                       {"duplicates", body.events.size() - accepted},
-                                       {"ids", std::move(ids)}});
+  if (body.single) {
+    const std::string base = fmt::format("{}{}{}", base_url(request), kInstancesPath, ids[0]);
+    const bool finished = waiting && all_finished(records);
+    co_return single_event_response(ids[0], base, outcome.duplicate[0],
+                                    finished ? records[0] : std::nullopt);
+  }
+  co_return batch_response(ids, outcome.accepted(), waiting ? &records : nullptr);
 }
 
 boost::asio::awaitable<Response> Api::get_stream(Request& request, std::string_view rest) {

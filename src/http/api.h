@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/ids.h"
+#include "http/completion_waiters.h"
 #include "http/json_response.h"
 #include "http/management_api.h"
 #include "pipeline/stream_store.h"
@@ -26,10 +27,12 @@ struct ApiOptions {
 
 class Api {
  public:
-  // Every reference must outlive the Api. Without an engine, the management routes answer 404.
+  // Every reference must outlive the Api. Without an engine, the management routes answer 404;
+  // without `completions`, POST /api/events ignores ?wait=.
   Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
       const Clock& clock, ApiOptions options, engine::Engine* engine = nullptr,
-      const Registry* registry = nullptr, pipeline::StreamStore* streams = nullptr);
+      const Registry* registry = nullptr, pipeline::StreamStore* streams = nullptr,
+      CompletionWaiters* completions = nullptr);
   ~Api();
 
   boost::asio::awaitable<Response> handle(Request& request);
@@ -54,6 +57,7 @@ class Api {
   std::optional<ManagementApi> management_;
   pipeline::StreamStore* streams_;
   engine::Engine* engine_;
+  CompletionWaiters* completions_;
   std::mutex claims_mutex_;
   std::set<std::string> claimed_dead_letters_;  // guarded by claims_mutex_
 };

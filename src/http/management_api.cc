@@ -40,7 +40,9 @@ json::value embed(std::string_view text) {
   return parsed;
 }
 
-json::object status_body(const engine::InstanceRecord& record, bool show_input) {
+}  // namespace
+
+json::object instance_status_body(const engine::InstanceRecord& record, bool show_input) {
   json::object body{{"name", record.name},
                     {"instanceId", record.instance_id},
                     {"runtimeStatus", engine::runtime_status_name(record.status)},
@@ -51,6 +53,8 @@ json::object status_body(const engine::InstanceRecord& record, bool show_input) 
   body["input"] = show_input ? embed(record.input) : json::value(nullptr);
   return body;
 }
+
+namespace {
 
 json::array history_body(const std::vector<engine::HistoryEvent>& events) {
   json::array out;
@@ -328,7 +332,7 @@ boost::asio::awaitable<Response> ManagementApi::status(Request& request, const s
   if (!reading.record) {
     co_return error_response(status::not_found, "not_found", fmt::format("no instance {}", id));
   }
-  json::object body = status_body(*reading.record, show_input);
+  json::object body = instance_status_body(*reading.record, show_input);
   if (show_history) body["historyEvents"] = history_body(reading.history);
   const bool finished = engine::is_terminal(reading.record->status);
   Response response = json_response(finished ? status::ok : status::accepted, body);
@@ -355,7 +359,7 @@ boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool pur
       co_await query_page(blocking_, engine_, std::get<engine::InstanceQuery>(parsed));
   if (!page.ok()) co_return status_response(page.status());
   json::array items;
-  for (const auto& record : page->records) items.push_back(status_body(record, false));
+  for (const auto& record : page->records) items.push_back(instance_status_body(record, false));
   Response response = json_response(status::ok, items);
   if (page->continuation) response.set(kContinuationHeader, *page->continuation);
   co_return response;

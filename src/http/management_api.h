@@ -16,6 +16,9 @@ namespace sluice::http {
 
 inline constexpr std::string_view kManagementPrefix = "/runtime/webhooks/durabletask/";
 
+// An instance's status as GET instances/{id} answers it.
+boost::json::object instance_status_body(const engine::InstanceRecord& record, bool show_input);
+
 class ManagementApi {
  public:
   // Every reference must outlive the object. `blocking` runs storage reads.

@@ -88,6 +88,15 @@ TEST_F(IngestTest, AcceptsEveryEventTypeWithDurableFunctionsStyleAnswer) {
   EXPECT_EQ(depth(), 4);
 }
 
+TEST_F(IngestTest, WaitGivesUpWithTheUsualAnswerWhileNothingIsProcessed) {
+  auto response = client_->post("/api/events?wait=1",
+                                R"({"event_id":"w-1","stream_id":"s1","type":"follower"})");
+  ASSERT_TRUE(response.ok());
+  EXPECT_EQ(response->status, 202u) << response->body;  // processing is paused
+  EXPECT_EQ(json::parse(response->body).at("id"), "w-1");
+  EXPECT_EQ(depth(), 1);
+}
+
 TEST_F(IngestTest, GeneratesIdsForEventsWithoutOne) {
   json::object first = post_json(R"({"stream_id":"s1","type":"follower"})", 202);
   json::object second = post_json(R"({"stream_id":"s1","type":"follower"})", 202);

@@ -200,6 +200,44 @@ TEST_F(PipelineTest, AnEventPostedTwiceOrAfterCompletionCountsOnce) {
   EXPECT_EQ(stats.at("donations").at("totals").at("USD"), "2.50");
 }
 
+TEST_F(PipelineTest, WaitAnswersOnceProcessingHasFinished) {
+  auto single = client_->post("/api/events?wait=30",
+                              R"({"event_id":"w-1","stream_id":"wait","type":"cheer","bits":7})");
+  ASSERT_TRUE(single.ok());
+  ASSERT_EQ(single->status, 200u) << single->body;
+  const json::value status = json::parse(single->body);
+  EXPECT_EQ(status.at("id"), "w-1");
+  EXPECT_EQ(status.at("runtimeStatus"), "Completed");
+  EXPECT_EQ(status.at("output").at("status"), "processed");
+  // Answered after the fact: the stats already hold it.
+  EXPECT_EQ(get_json(*client_, "/api/streams/wait/stats").at("bits"), 7);
+
+  std::string batch;
+  for (int i = 0; i < 50; ++i) {
+    batch += R"({"event_id":"wb-)" + std::to_string(i) +
+             R"(","stream_id":"wait","type":"follower"})" + "\n";
+  }
+  auto many = client_->post("/api/events?wait=30", batch, "application/x-ndjson");
+  ASSERT_TRUE(many.ok());
+  ASSERT_EQ(many->status, 200u) << many->body;
+  EXPECT_EQ(json::parse(many->body).at("runtimeStatus").at("Completed"), 50);
+  EXPECT_EQ(get_json(*client_, "/api/streams/wait/stats").at("followers"), 50);
+
+  // A repost of a finished event answers at once with how it ended.
+  auto again = client_->post("/api/events?wait=30",
+                             R"({"event_id":"w-1","stream_id":"wait","type":"cheer","bits":7})");
+  ASSERT_EQ(again->status, 200u);
+  EXPECT_EQ(json::parse(again->body).at("duplicate"), true);
+
+  auto refused = client_->post("/api/events?wait=soon",
+                               R"({"event_id":"w-2","stream_id":"wait","type":"follower"})");
+  ASSERT_EQ(refused->status, 400u);
+  EXPECT_EQ(json::parse(refused->body).at("error").at("field"), "wait");
+  EXPECT_EQ(
+      get_json(*client_, "/runtime/webhooks/durabletask/instances/w-2", 404).at("error").at("code"),
+      "not_found");
+}
+
 TEST_F(PipelineTest, SigkillDuringABurstLosesAndDoublesNothing) {
   Traffic traffic(8);
   std::mt19937 random(std::random_device{}());
