@@ -3,6 +3,7 @@
 // The `sluice` subcommands. Each returns the process exit code: 0 ok, 1 failure, 2 usage or
 // configuration error.
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <utility>
@@ -57,5 +58,22 @@ struct DeadLetterFlags {
 };
 // Lists, shows, replays or deletes dead letters, printing the server's JSON answer.
 int dead_letters(const DeadLetterFlags& flags);
+
+struct SimulateFlags {
+  std::string url = "http://127.0.0.1:7070";
+  unsigned streams = 100;
+  double rate = 1000;       // events/s in total; 0: as fast as the server takes them
+  double duration = 10;     // seconds of sending
+  std::int64_t events = 0;  // stop after this many; 0: the duration decides
+  std::size_t batch = 1;    // events per request; NDJSON when more than one
+  unsigned connections = 4;
+  std::int64_t burst = 0;  // events per burst; 0: a steady rate
+  double burst_every = 5;  // seconds from one burst to the next
+  double drain_timeout = 300;
+  bool quiet = false;  // no progress line
+};
+// Sends simulated traffic, waits for it to be processed, checks every stream's stats and reports
+// throughput and latency. Exit 1 if any stats differ or an instance did not finish.
+int simulate(const SimulateFlags& flags);
 
 }  // namespace sluice::cli

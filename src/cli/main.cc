@@ -64,6 +64,37 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 1000));
   dlq_command->add_option("--cursor", dlq_flags.cursor, "next_cursor of the previous page (list)");
 
+  SimulateFlags simulate_flags;
+  auto* simulate_command = app.add_subcommand(
+      "simulate", "Send simulated stream traffic, then check every stream's stats");
+  simulate_command->add_option("--url", simulate_flags.url, "server address")
+      ->envname("SLUICE_URL");
+  simulate_command->add_option("--streams", simulate_flags.streams, "streams to spread events over")
+      ->check(CLI::Range(1, 100000));
+  simulate_command->add_option("--rate", simulate_flags.rate, "events per second; 0: unpaced")
+      ->check(CLI::Range(0.0, 10'000'000.0));
+  simulate_command->add_option("--duration", simulate_flags.duration, "seconds of sending")
+      ->check(CLI::Range(0.1, 86400.0));
+  simulate_command->add_option("--events", simulate_flags.events, "stop after this many events")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{1'000'000'000}));
+  simulate_command->add_option("--batch", simulate_flags.batch, "events per request (NDJSON)")
+      ->check(CLI::Range(1, 10000));
+  simulate_command
+      ->add_option("--connections", simulate_flags.connections,
+                   "keep-alive connections sending at once")
+      ->check(CLI::Range(1, 512));
+  simulate_command
+      ->add_option("--burst", simulate_flags.burst, "events per burst instead of a steady rate")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}));
+  simulate_command
+      ->add_option("--burst-every", simulate_flags.burst_every, "seconds between bursts")
+      ->check(CLI::Range(0.1, 3600.0));
+  simulate_command
+      ->add_option("--drain-timeout", simulate_flags.drain_timeout,
+                   "seconds to wait for processing after sending")
+      ->check(CLI::Range(1.0, 86400.0));
+  simulate_command->add_flag("--quiet", simulate_flags.quiet, "no progress line");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -75,5 +106,6 @@ int main(int argc, char** argv) {
   if (*status_command) return status(status_flags);
   if (*stats_command) return stats(stats_flags);
   if (*dlq_command) return dead_letters(dlq_flags);
+  if (*simulate_command) return simulate(simulate_flags);
   return kExitUsage;
 }
