@@ -170,6 +170,26 @@ TEST_F(PipelineTest, WaitAnswersOnceProcessingHasFinished) {
       "not_found");
 }
 
+TEST_F(PipelineTest, SimulateChecksEveryStreamAfterSteadyTrafficAndBursts) {
+  auto steady = testing::run_sluice({"simulate", "--url", server_->url(), "--rate", "400",
+                                     "--events", "600", "--streams", "5", "--quiet"});
+  EXPECT_EQ(steady.exit.code, 0) << steady.output;
+  EXPECT_NE(steady.output.find("stats: all 5 streams exactly as sent"), std::string::npos)
+      << steady.output;
+  EXPECT_NE(steady.output.find("instances: Completed 600"), std::string::npos) << steady.output;
+
+  auto bursts =
+      testing::run_sluice({"simulate", "--url", server_->url(), "--burst", "300", "--burst-every",
+                           "0.5", "--events", "900", "--batch", "50", "--streams", "7", "--quiet"});
+  EXPECT_EQ(bursts.exit.code, 0) << bursts.output;
+  EXPECT_NE(bursts.output.find("instances: Completed 900"), std::string::npos) << bursts.output;
+  EXPECT_NE(bursts.output.find("stats: all 7 streams exactly as sent"), std::string::npos);
+
+  auto nobody = testing::run_sluice({"simulate", "--url", "http://127.0.0.1:1", "--quiet"});
+  EXPECT_EQ(nobody.exit.code, 1) << nobody.output;
+  EXPECT_NE(nobody.output.find("no sluice server answers"), std::string::npos) << nobody.output;
+}
+
 TEST_F(PipelineTest, SigkillDuringABurstLosesAndDoublesNothing) {
   pipeline::Traffic traffic("ev-", "stream-", 8, std::random_device{}());
   std::mt19937 random(std::random_device{}());
