@@ -71,7 +71,6 @@ measure "in-process alerts"
 build/release/bench/webhook_sink 0 >"$work/sink.log" &
 sink=$!
 sink_url="http://127.0.0.1:$(port_from "$work/sink.log")/hook"
-measure "webhook delivery" --set "webhooks.sink.url=$sink_url" --set webhooks.sink.secret=bench \
-  --set engine.activity_workers=32
+measure "webhook delivery" --set "webhooks.sink.url=$sink_url" --set webhooks.sink.secret=bench
 kill "$sink"; wait "$sink" || true; sink=""
 echo "webhook sink: $(grep deliveries "$work/sink.log")"

@@ -180,6 +180,12 @@ class ActivityContext {
 using OrchestratorFunction = std::function<Task<std::string>(OrchestrationContext&, std::string)>;
 // An activity returns its output, or a Status that fails this attempt.
 using ActivityFunction = std::function<Result<std::string>(ActivityContext&, std::string_view)>;
+// Ends an asynchronous activity's attempt. Call it once, from any thread.
+using ActivityDone = std::function<void(Result<std::string>)>;
+// An activity that finishes later without holding a worker thread (while it waits on the
+// network, say). The context and the input stay valid until `done` is called.
+using AsyncActivityFunction =
+    std::function<void(ActivityContext&, std::string_view input, ActivityDone done)>;
 
 // The orchestrators and activities an engine can run, by name.
 class Registry {
@@ -188,20 +194,25 @@ class Registry {
     orchestrators_[std::move(name)] = std::move(function);
   }
   void add_activity(std::string name, ActivityFunction function) {
+    activities_[std::move(name)] = [function = std::move(function)](
+                                       ActivityContext& context, std::string_view input,
+                                       ActivityDone done) { done(function(context, input)); };
+  }
+  void add_async_activity(std::string name, AsyncActivityFunction function) {
     activities_[std::move(name)] = std::move(function);
   }
   const OrchestratorFunction* orchestrator(const std::string& name) const {
     auto found = orchestrators_.find(name);
     return found == orchestrators_.end() ? nullptr : &found->second;
   }
-  const ActivityFunction* activity(const std::string& name) const {
+  const AsyncActivityFunction* activity(const std::string& name) const {
     auto found = activities_.find(name);
     return found == activities_.end() ? nullptr : &found->second;
   }
 
  private:
   std::map<std::string, OrchestratorFunction, std::less<>> orchestrators_;
-  std::map<std::string, ActivityFunction, std::less<>> activities_;
+  std::map<std::string, AsyncActivityFunction, std::less<>> activities_;  // sync ones wrapped
 };
 
 }  // namespace sluice

@@ -125,6 +125,7 @@ struct Observed {
   std::int64_t processed = 0;  // events the streams' stats count
   std::int64_t dead_letters = -1;
   std::int64_t depth = -1;
+  std::int64_t running = -1;  // orchestrations not yet finished, this run's or not
 };
 
 Observed observe(http::Client& client, const std::vector<std::string>& streams) {
@@ -132,6 +133,7 @@ Observed observe(http::Client& client, const std::vector<std::string>& streams) 
   const json::value queue = get_json(client, "/api/queue");
   if (queue.is_object()) {
     observed.depth = queue.at("depth").as_int64();
+    observed.running = queue.at("running").as_int64();
     observed.dead_letters = queue.at("deadletter").at("count").as_int64();
   }
   for (const auto& stream : streams) {
@@ -144,10 +146,11 @@ Observed observe(http::Client& client, const std::vector<std::string>& streams) 
 void print_progress(const Progress& progress, const Observed& observed, std::int64_t dead_start,
                     double seconds, bool terminal) {
   fmt::print(stderr,
-             "{}[{:6.1f} s] sent {}  accepted {}  processed {}  dead-lettered {}  queue {}{}",
+             "{}[{:6.1f} s] sent {}  accepted {}  processed {}  dead-lettered {}  queue {}  "
+             "running {}{}",
              terminal ? "\r" : "", seconds, progress.sent.load(), progress.accepted.load(),
              observed.processed, std::max<std::int64_t>(0, observed.dead_letters - dead_start),
-             observed.depth, terminal ? "   " : "\n");
+             observed.depth, observed.running, terminal ? "   " : "\n");
   std::fflush(stderr);
 }
 
@@ -284,12 +287,14 @@ int simulate(const SimulateFlags& flags) {
     return kExitFailure;
   }
 
-  // Drain: wait until every accepted event is counted (or dead-lettered without counting).
+  // Drain: wait until every accepted event is counted and no orchestration is still running
+  // (retrying a webhook, say).
   const auto drain_deadline =
       Steady::now() + std::chrono::duration_cast<Steady::duration>(
                           std::chrono::duration<double>(flags.drain_timeout));
   Observed observed = observe(**client, streams);
-  while (observed.processed < progress.accepted && Steady::now() < drain_deadline) {
+  while ((observed.processed < progress.accepted || observed.depth != 0 || observed.running != 0) &&
+         Steady::now() < drain_deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
     observed = observe(**client, streams);
     if (!flags.quiet) {

@@ -23,8 +23,19 @@ class Context final : public ActivityContext {
 
 }  // namespace
 
+// One attempt of one activity: alive until its outcome is handed on, however late an
+// asynchronous activity delivers it.
+struct ActivityPool::Attempt {
+  Attempt(ActivityWork work_in, ActivityResultSink sink_in)
+      : work(std::move(work_in)), sink(std::move(sink_in)), context(work) {}
+  ActivityWork work;
+  ActivityResultSink sink;
+  Context context;
+  std::atomic<bool> finished{false};
+};
+
 ActivityPool::ActivityPool(const Registry& registry, const Clock& clock, unsigned workers)
-    : registry_(registry), clock_(clock) {
+    : registry_(registry), clock_(clock), gate_(std::make_shared<Gate>()) {
   for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this] { run(); });
 }
 
@@ -38,6 +49,9 @@ void ActivityPool::stop() {
   }
   ready_.notify_all();
   for (auto& worker : workers_) worker.join();
+  // Asynchronous attempts still out report to no one from here on: recovery redoes them.
+  std::lock_guard lock(gate_->mutex);
+  gate_->open = false;
 }
 
 void ActivityPool::submit(ActivityWork work, ActivityResultSink sink) {
@@ -49,44 +63,61 @@ void ActivityPool::submit(ActivityWork work, ActivityResultSink sink) {
   ready_.notify_one();
 }
 
+void ActivityPool::finish(const std::shared_ptr<Gate>& gate,
+                          const std::shared_ptr<Attempt>& attempt, const Clock& clock,
+                          Result<std::string> output, std::string_view failure_name) {
+  if (attempt->finished.exchange(true)) return;  // an activity that completed, then threw
+  const ActivityWork& work = attempt->work;
+  HistoryEvent result{EventType::kTaskFailed, 0, work.task_id, "", "", 0};
+  if (!failure_name.empty()) {
+    result.name = failure_name;
+    result.data = output.status().message();
+  } else if (output.ok()) {
+    result.type = EventType::kTaskCompleted;
+    result.data = std::move(output).value();
+  } else {
+    result.name = status_code_name(output.status().code());
+    result.data = output.status().message();
+  }
+  storage::Mutation effects;
+  if (result.type == EventType::kTaskCompleted) effects = attempt->context.take_effects();
+  // The clock and the sink belong to the engine: touched only while the pool is running.
+  std::lock_guard lock(gate->mutex);
+  if (!gate->open) return;
+  result.timestamp = clock.now();
+  attempt->sink(work.instance_id, std::move(result), std::move(effects));
+}
+
 void ActivityPool::run() {
   while (true) {
-    std::pair<ActivityWork, ActivityResultSink> item;
+    std::shared_ptr<Attempt> attempt;
     {
       std::unique_lock lock(mutex_);
       ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
       if (stopping_) return;
-      item = std::move(queue_.front());
+      attempt = std::make_shared<Attempt>(std::move(queue_.front().first),
+                                          std::move(queue_.front().second));
       queue_.pop_front();
     }
-    const ActivityWork& work = item.first;
-    HistoryEvent result{EventType::kTaskFailed, 0, work.task_id, "", "", 0};
-    Context context(work);
-    if (const ActivityFunction* function = registry_.activity(work.name)) {
-      try {
-        Result<std::string> output = (*function)(context, work.input);
-        if (output.ok()) {
-          result.type = EventType::kTaskCompleted;
-          result.data = std::move(output).value();
-        } else {
-          result.name = status_code_name(output.status().code());
-          result.data = output.status().message();
-        }
-      } catch (const std::exception& error) {
-        result.name = "ActivityError";
-        result.data = error.what();
-      } catch (...) {
-        result.name = "ActivityError";
-        result.data = "the activity threw something that is not a std::exception";
-      }
-    } else {
-      result.name = "ActivityNotFound";
-      result.data = fmt::format("no activity named \"{}\" is registered", work.name);
+    const AsyncActivityFunction* function = registry_.activity(attempt->work.name);
+    if (function == nullptr) {
+      finish(gate_, attempt, clock_,
+             not_found(fmt::format("no activity named \"{}\" is registered", attempt->work.name)),
+             "ActivityNotFound");
+      continue;
     }
-    result.timestamp = clock_.now();
-    storage::Mutation effects;
-    if (result.type == EventType::kTaskCompleted) effects = context.take_effects();
-    item.second(work.instance_id, std::move(result), std::move(effects));
+    try {
+      (*function)(attempt->context, attempt->work.input,
+                  [gate = gate_, attempt, &clock = clock_](Result<std::string> output) {
+                    finish(gate, attempt, clock, std::move(output));
+                  });
+    } catch (const std::exception& error) {
+      finish(gate_, attempt, clock_, internal_error(error.what()), "ActivityError");
+    } catch (...) {
+      finish(gate_, attempt, clock_,
+             internal_error("the activity threw something that is not a std::exception"),
+             "ActivityError");
+    }
   }
 }
 

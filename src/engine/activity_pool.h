@@ -2,10 +2,13 @@
 
 // ActivityPool: worker threads that run activities. Each result goes back, with the attempt's
 // local effects, to the partition that owns the instance, which commits it with the history.
+// An asynchronous activity frees its worker at once and reports from whichever thread finishes
+// it; results arriving after stop() are dropped (recovery runs those attempts again).
 
 #include <condition_variable>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -39,10 +42,23 @@ class ActivityPool {
   void stop();
 
  private:
+  struct Attempt;
+  // Open while the pool runs; shared with attempts that may outlive the pool.
+  struct Gate {
+    std::mutex mutex;
+    bool open = true;  // guarded by mutex
+  };
+
   void run();
+  // Hands an attempt's outcome to its sink, once. A non-empty `failure_name` records a failure
+  // of that name with the status's message.
+  static void finish(const std::shared_ptr<Gate>& gate, const std::shared_ptr<Attempt>& attempt,
+                     const Clock& clock, Result<std::string> output,
+                     std::string_view failure_name = {});
 
   const Registry& registry_;
   const Clock& clock_;
+  std::shared_ptr<Gate> gate_;
   std::mutex mutex_;
   std::condition_variable ready_;
   std::deque<std::pair<ActivityWork, ActivityResultSink>> queue_;  // guarded by mutex_

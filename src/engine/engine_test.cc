@@ -151,6 +151,14 @@ Task<std::string> parent_named(OrchestrationContext& ctx, std::string child_id) 
 
 // ---- fixture ----
 
+Task<std::string> async_pair(OrchestrationContext& ctx, std::string) {
+  std::vector<Task<std::string>> calls;
+  calls.push_back(ctx.call_activity("later", "a"));
+  calls.push_back(ctx.call_activity("later", "b"));
+  std::vector<std::string> results = co_await when_all(std::move(calls));
+  co_return results[0] + results[1];
+}
+
 class EngineTest : public ::testing::Test {
  protected:
   EngineTest() {
@@ -171,6 +179,14 @@ class EngineTest : public ::testing::Test {
     registry_.add_orchestrator("parent_named", parent_named);
     registry_.add_orchestrator("parent_of_failure", parent_of_failure);
     registry_.add_orchestrator("catches_nothing", catches_nothing);
+    registry_.add_orchestrator("async_pair", async_pair);
+    // Finishes only when the test says so, from the test's thread.
+    registry_.add_async_activity(
+        "later", [this](ActivityContext& ctx, std::string_view input, ActivityDone done) {
+          ctx.effects().add("later-effects", 1);
+          std::lock_guard lock(later_mutex_);
+          later_.emplace_back(std::string(input), std::move(done));
+        });
     registry_.add_activity("echo",
                            [](ActivityContext&, std::string_view input) -> Result<std::string> {
                              return std::string(input);
@@ -266,6 +282,22 @@ class EngineTest : public ::testing::Test {
   std::mutex hold_mutex_;
   std::condition_variable hold_released_;
   bool hold_effects_ = false;
+  std::mutex later_mutex_;
+  std::vector<std::pair<std::string, ActivityDone>> later_;  // guarded by later_mutex_
+
+  // Waits until `count` asynchronous "later" calls are outstanding and takes them.
+  std::vector<std::pair<std::string, ActivityDone>> take_later(size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(later_mutex_);
+        if (later_.size() >= count) return std::exchange(later_, {});
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    ADD_FAILURE() << count << " asynchronous calls never arrived";
+    return {};
+  }
 };
 
 TEST_F(EngineTest, FansOutAndInOverAThousandActivities) {
@@ -280,6 +312,39 @@ TEST_F(EngineTest, FansOutAndInOverAThousandActivities) {
   EXPECT_EQ(history.front().type, EventType::kOrchestratorStarted);
   EXPECT_EQ(history.back().type, EventType::kExecutionCompleted);
   EXPECT_EQ(engine_->active_instances(), 0u);
+}
+
+TEST_F(EngineTest, AsynchronousActivitiesHoldNoWorker) {
+  ASSERT_TRUE(start("async_pair", "pair").ok());
+  auto calls = take_later(2);
+  // Both calls are out, yet the workers are free: another instance runs to the end meanwhile.
+  ASSERT_TRUE(start("fan_out", "meanwhile", "10").ok());
+  EXPECT_EQ(wait_finished("meanwhile").output, "45");
+  EXPECT_EQ(engine_->instance("pair").value()->status, RuntimeStatus::kRunning);
+
+  std::thread finisher([&calls] {
+    for (auto& [input, done] : calls) {
+      done(input + "!");
+      done(std::string("again"));  // a second answer to one attempt is ignored
+    }
+  });
+  finisher.join();
+  InstanceRecord record = wait_finished("pair");
+  EXPECT_EQ(record.status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(record.output, "a!b!");
+  EXPECT_EQ(backend_->counter("later-effects").value(), 2);
+}
+
+TEST_F(EngineTest, AsynchronousResultAfterStopIsDroppedAndRedoneOnRestart) {
+  ASSERT_TRUE(start("async_pair", "pair").ok());
+  auto first = take_later(2);
+  close();
+  for (auto& [input, done] : first) done(std::string("too late"));  // reaches no one
+  open();
+  auto second = take_later(2);  // recovery dispatched both again
+  for (auto& [input, done] : second) done(input);
+  EXPECT_EQ(wait_finished("pair").output, "ab");
+  EXPECT_EQ(backend_->counter("later-effects").value(), 2);
 }
 
 TEST_F(EngineTest, RetriesWithBackoffCappedByMaxInterval) {

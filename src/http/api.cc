@@ -496,11 +496,13 @@ boost::asio::awaitable<Response> Api::get_queue() {
     oldest_age_ms =
         std::max<std::int64_t>(0, (clock_.now() - *reading.intake.oldest_enqueued) / 1000);
   }
+  const std::size_t running = engine_ != nullptr ? engine_->active_instances() : 0;
   co_return json_response(
       status::ok, json::object{{"name", intake_.name()},
                                {"depth", reading.intake.depth},
                                {"oldest_age_ms", oldest_age_ms},
                                {"in_flight", reading.intake.in_flight},
+                               {"running", running},
                                {"deadletter", json::object{{"name", dead_letters_.name()},
                                                            {"count", reading.dead_letters}}}});
 }

@@ -151,19 +151,25 @@ void register_pipeline(Registry& registry, StreamStore& streams,
                                            envelope.received_at, ctx.instance_id()));
         return std::string("logged");
       });
-  registry.add_activity(
-      "alerts",
-      [&alerts, &sender, webhooks = options.webhooks](
-          ActivityContext&, std::string_view input) -> Result<std::string> {
-        SLUICE_ASSIGN_OR_RETURN(Envelope envelope, open_envelope(input));
+  // Asynchronous: while webhooks answer, no worker thread waits.
+  registry.add_async_activity(
+      "alerts", [&alerts, &sender, webhooks = options.webhooks](
+                    ActivityContext&, std::string_view input, ActivityDone done) {
+        Result<Envelope> envelope = open_envelope(input);
+        if (!envelope.ok()) return done(envelope.status());
+        std::vector<webhooks::WebhookRequest> requests;
         if (!webhooks.empty()) {
-          SLUICE_ASSIGN_OR_RETURN(EventFacts facts, read_event_facts(envelope.event_json));
-          SLUICE_RETURN_IF_ERROR(
-              sender.post_all(webhook_requests(webhooks, facts, envelope.event_json)));
+          Result<EventFacts> facts = read_event_facts(envelope->event_json);
+          if (!facts.ok()) return done(facts.status());
+          requests = webhook_requests(webhooks, *facts, envelope->event_json);
         }
-        // After the deliveries, so a failing webhook does not repeat the feed on every retry.
-        alerts.publish(envelope.event_json);
-        return std::string("published");
+        sender.post_all(std::move(requests), [&alerts, event = std::move(envelope->event_json),
+                                              done = std::move(done)](Status delivered) {
+          if (!delivered.ok()) return done(delivered);
+          // After the deliveries, so a failing webhook does not repeat the feed on every retry.
+          alerts.publish(event);
+          done(std::string("published"));
+        });
       });
   registry.add_activity(
       "deadletter",

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <deque>
 #include <future>
 #include <mutex>
 #include <thread>
@@ -26,9 +27,11 @@ std::string sign(std::string_view secret, std::string_view body) {
 
 namespace {
 
-// Requests to one host beyond this many wait inside libcurl for a connection to come free.
-constexpr long kMaxConnectionsPerHost = 64;
-constexpr long kMaxCachedConnections = 256;
+// Transfers under way at once; the rest wait their turn in order, and their timeout starts when
+// they do. libcurl's multi handle slows down with thousands of waiting transfers, and a burst
+// should not open thousands of connections to a receiver.
+constexpr std::size_t kMaxTransfers = 64;
+constexpr long kMaxCachedConnections = 128;
 
 void initialise_curl_once() {
   static std::once_flag once;
@@ -37,9 +40,31 @@ void initialise_curl_once() {
 
 size_t discard_body(char*, size_t size, size_t count, void*) { return size * count; }
 
+// Requests sent together, and what to do once all have ended.
+class Batch {
+ public:
+  Batch(std::size_t size, std::function<void(Status)> done)
+      : outcomes_(size), remaining_(size), done_(std::move(done)) {}
+  void end(std::size_t index, Status status) {
+    outcomes_[index] = std::move(status);  // each index is written once, before the decrement
+    if (remaining_.fetch_sub(1) != 1) return;
+    for (auto& outcome : outcomes_) {
+      if (!outcome.ok()) return done_(std::move(outcome));
+    }
+    done_(Status());
+  }
+
+ private:
+  std::vector<Status> outcomes_;
+  std::atomic<std::size_t> remaining_;
+  std::function<void(Status)> done_;
+};
+
 struct Transfer {
   WebhookRequest request;
-  std::promise<Status> outcome;
+  std::shared_ptr<Batch> batch;
+  std::size_t index = 0;  // in the batch
+  void end(Status status) { batch->end(index, std::move(status)); }
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   char error[CURL_ERROR_SIZE] = {};
@@ -55,6 +80,7 @@ struct WebhookSender::Impl {
   std::thread thread;
 
   // Only the sender's thread touches these.
+  std::deque<std::unique_ptr<Transfer>> waiting;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> active;
   std::vector<CURL*> spare_handles;
 
@@ -121,7 +147,7 @@ void WebhookSender::Impl::finish(CURL* easy, CURLcode result) {
   }
   curl_slist_free_all(transfer->headers);
   spare_handles.push_back(easy);
-  transfer->outcome.set_value(std::move(status));
+  transfer->end(std::move(status));
 }
 
 void WebhookSender::Impl::run() {
@@ -132,29 +158,35 @@ void WebhookSender::Impl::run() {
       if (stopping) break;
       starting.swap(arrived);
     }
-    for (auto& transfer : starting) begin(std::move(transfer));
+    for (auto& transfer : starting) waiting.push_back(std::move(transfer));
     int running = 0;
-    curl_multi_perform(multi, &running);
-    int left = 0;
-    while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
-      if (message->msg == CURLMSG_DONE) finish(message->easy_handle, message->data.result);
-    }
+    do {
+      while (active.size() < kMaxTransfers && !waiting.empty()) {
+        begin(std::move(waiting.front()));
+        waiting.pop_front();
+      }
+      curl_multi_perform(multi, &running);
+      int left = 0;
+      while (CURLMsg* message = curl_multi_info_read(multi, &left)) {
+        if (message->msg == CURLMSG_DONE) finish(message->easy_handle, message->data.result);
+      }
+    } while (active.size() < kMaxTransfers && !waiting.empty());
     curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
   }
   for (auto& [easy, transfer] : active) {
     curl_multi_remove_handle(multi, easy);
     curl_easy_cleanup(easy);
     curl_slist_free_all(transfer->headers);
-    transfer->outcome.set_value(unavailable("webhook sender stopped"));
+    transfer->end(unavailable("webhook sender stopped"));
   }
+  for (auto& transfer : waiting) transfer->end(unavailable("webhook sender stopped"));
   std::lock_guard lock(mutex);
-  for (auto& transfer : arrived) transfer->outcome.set_value(unavailable("webhook sender stopped"));
+  for (auto& transfer : arrived) transfer->end(unavailable("webhook sender stopped"));
   for (CURL* easy : spare_handles) curl_easy_cleanup(easy);
 }
 
 WebhookSender::WebhookSender() : impl_(std::make_unique<Impl>()) {
   initialise_curl_once();
-  curl_multi_setopt(impl_->multi, CURLMOPT_MAX_HOST_CONNECTIONS, kMaxConnectionsPerHost);
   curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, kMaxCachedConnections);
   impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
 }
@@ -169,29 +201,31 @@ WebhookSender::~WebhookSender() {
   curl_multi_cleanup(impl_->multi);
 }
 
-Status WebhookSender::post_all(std::vector<WebhookRequest> requests) {
-  std::vector<std::future<Status>> outcomes;
-  outcomes.reserve(requests.size());
+void WebhookSender::post_all(std::vector<WebhookRequest> requests,
+                             std::function<void(Status)> done) {
+  if (requests.empty()) return done(Status());
+  auto batch = std::make_shared<Batch>(requests.size(), std::move(done));
+  std::vector<std::unique_ptr<Transfer>> refused;
   {
     std::lock_guard lock(impl_->mutex);
-    for (auto& request : requests) {
+    for (std::size_t i = 0; i < requests.size(); ++i) {
       auto transfer = std::make_unique<Transfer>();
-      transfer->request = std::move(request);
-      outcomes.push_back(transfer->outcome.get_future());
-      if (impl_->stopping) {
-        transfer->outcome.set_value(unavailable("webhook sender stopped"));
-      } else {
-        impl_->arrived.push_back(std::move(transfer));
-      }
+      transfer->request = std::move(requests[i]);
+      transfer->batch = batch;
+      transfer->index = i;
+      (impl_->stopping ? refused : impl_->arrived).push_back(std::move(transfer));
     }
   }
   curl_multi_wakeup(impl_->multi);
-  Status first_failure;
-  for (auto& outcome : outcomes) {
-    Status status = outcome.get();
-    if (first_failure.ok() && !status.ok()) first_failure = std::move(status);
-  }
-  return first_failure;
+  for (auto& transfer : refused) transfer->end(unavailable("webhook sender stopped"));
+}
+
+Status WebhookSender::post_all(std::vector<WebhookRequest> requests) {
+  std::promise<Status> outcome;
+  std::future<Status> ended = outcome.get_future();
+  post_all(std::move(requests),
+           [&outcome](Status status) { outcome.set_value(std::move(status)); });
+  return ended.get();
 }
 
 }  // namespace sluice::webhooks

@@ -8,6 +8,7 @@
 // message names the webhook and what went wrong.
 
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -36,8 +37,11 @@ class WebhookSender {
   WebhookSender(const WebhookSender&) = delete;
   WebhookSender& operator=(const WebhookSender&) = delete;
 
-  // Sends every request at once and waits for all of them. Returns OK when every one got a 2xx,
-  // otherwise the first failure in request order.
+  // Sends every request at once; once all have ended, calls `done` (on the sender's thread, or
+  // on the caller's when there is nothing to send) with OK when every one got a 2xx, otherwise
+  // the first failure in request order. `done` must not block.
+  void post_all(std::vector<WebhookRequest> requests, std::function<void(Status)> done);
+  // The same, waiting for the outcome.
   Status post_all(std::vector<WebhookRequest> requests);
 
  private:
