@@ -15,6 +15,12 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitFailure = 1;
 inline constexpr int kExitUsage = 2;
 
+// Where the client commands find the server, and the API key they present (if any).
+struct ServerAddress {
+  std::string url = "http://127.0.0.1:7070";
+  std::string api_key;
+};
+
 struct ServeFlags {
   std::optional<std::string> config_file;
   std::optional<std::string> listen;
@@ -24,7 +30,7 @@ struct ServeFlags {
 int serve(const ServeFlags& flags);
 
 struct SendFlags {
-  std::string url = "http://127.0.0.1:7070";
+  ServerAddress server;
   std::optional<std::string> file;  // NDJSON; "-" for stdin
   std::optional<std::string> event_id, stream_id, type, user_id, user_name, amount, currency, tier,
       message, occurred_at;
@@ -35,7 +41,7 @@ struct SendFlags {
 int send(const SendFlags& flags);
 
 struct StatusFlags {
-  std::string url = "http://127.0.0.1:7070";
+  ServerAddress server;
   std::string instance_id;
   bool history = false;
 };
@@ -43,14 +49,14 @@ struct StatusFlags {
 int status(const StatusFlags& flags);
 
 struct StatsFlags {
-  std::string url = "http://127.0.0.1:7070";
+  ServerAddress server;
   std::string stream_id;
 };
 // Prints a stream's stats (JSON). Exit 1 if the stream was never seen.
 int stats(const StatsFlags& flags);
 
 struct DeadLetterFlags {
-  std::string url = "http://127.0.0.1:7070";
+  ServerAddress server;
   std::string action;  // list, show, replay, delete
   std::string id;      // for show, replay, delete
   std::size_t limit = 50;
@@ -60,7 +66,7 @@ struct DeadLetterFlags {
 int dead_letters(const DeadLetterFlags& flags);
 
 struct SimulateFlags {
-  std::string url = "http://127.0.0.1:7070";
+  ServerAddress server;
   unsigned streams = 100;
   double rate = 1000;       // events/s in total; 0: as fast as the server takes them
   double duration = 10;     // seconds of sending

@@ -4,6 +4,17 @@
 
 #include "cli/commands.h"
 
+namespace {
+
+// --url and --api-key, for every command that talks to a server.
+void add_server_options(CLI::App* command, sluice::cli::ServerAddress& server) {
+  command->add_option("--url", server.url, "server address")->envname("SLUICE_URL");
+  command->add_option("--api-key", server.api_key, "API key to present (SLUICE_API_KEY)")
+      ->envname("SLUICE_API_KEY");
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace sluice::cli;
   CLI::App app{"sluice: durable event orchestration for live-stream events"};
@@ -23,7 +34,7 @@ int main(int argc, char** argv) {
   SendFlags send_flags;
   auto* send_command = app.add_subcommand(
       "send", "Post events: one from flags, or NDJSON from --file (- for stdin)");
-  send_command->add_option("--url", send_flags.url, "server address")->envname("SLUICE_URL");
+  add_server_options(send_command, send_flags.server);
   send_command->add_option("--file", send_flags.file, "NDJSON file of events, - for stdin");
   send_command->add_option("--event-id", send_flags.event_id, "idempotency key");
   send_command->add_option("--stream", send_flags.stream_id, "stream id");
@@ -44,13 +55,13 @@ int main(int argc, char** argv) {
   StatusFlags status_flags;
   auto* status_command = app.add_subcommand("status", "Show an orchestration instance's status");
   status_command->add_option("id", status_flags.instance_id, "instance id")->required();
-  status_command->add_option("--url", status_flags.url, "server address")->envname("SLUICE_URL");
+  add_server_options(status_command, status_flags.server);
   status_command->add_flag("--history", status_flags.history, "include the history events");
 
   StatsFlags stats_flags;
   auto* stats_command = app.add_subcommand("stats", "Show a stream's running totals");
   stats_command->add_option("stream", stats_flags.stream_id, "stream id")->required();
-  stats_command->add_option("--url", stats_flags.url, "server address")->envname("SLUICE_URL");
+  add_server_options(stats_command, stats_flags.server);
 
   DeadLetterFlags dlq_flags;
   auto* dlq_command =
@@ -59,7 +70,7 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::IsMember({"list", "show", "replay", "delete"}));
   dlq_command->add_option("id", dlq_flags.id, "dead letter id (the event id)");
-  dlq_command->add_option("--url", dlq_flags.url, "server address")->envname("SLUICE_URL");
+  add_server_options(dlq_command, dlq_flags.server);
   dlq_command->add_option("--limit", dlq_flags.limit, "records per page (list)")
       ->check(CLI::Range(1, 1000));
   dlq_command->add_option("--cursor", dlq_flags.cursor, "next_cursor of the previous page (list)");
@@ -67,8 +78,7 @@ int main(int argc, char** argv) {
   SimulateFlags simulate_flags;
   auto* simulate_command = app.add_subcommand(
       "simulate", "Send simulated stream traffic, then check every stream's stats");
-  simulate_command->add_option("--url", simulate_flags.url, "server address")
-      ->envname("SLUICE_URL");
+  add_server_options(simulate_command, simulate_flags.server);
   simulate_command->add_option("--streams", simulate_flags.streams, "streams to spread events over")
       ->check(CLI::Range(1, 100000));
   simulate_command->add_option("--rate", simulate_flags.rate, "events per second; 0: unpaced")

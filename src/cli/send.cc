@@ -73,7 +73,7 @@ int send_file(http::Client& client, const SendFlags& flags) {
 }  // namespace
 
 int send(const SendFlags& flags) {
-  auto client = http::Client::create(flags.url);
+  auto client = http::Client::create(flags.server.url, flags.server.api_key);
   if (!client.ok()) {
     fmt::print(stderr, "sluice send: {}\n", client.status().message());
     return kExitUsage;

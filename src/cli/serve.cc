@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/ip/address.hpp>
 #include <cstdio>
 
 #include "cli/commands.h"
@@ -21,6 +22,13 @@
 
 namespace sluice::cli {
 namespace {
+
+// True for addresses only this machine can reach (127.0.0.0/8, ::1).
+bool is_loopback(const std::string& host) {
+  boost::system::error_code error;
+  const auto address = boost::asio::ip::make_address(host, error);
+  return !error && address.is_loopback();
+}
 
 int configuration_error(std::string_view message) {
   fmt::print(stderr, "sluice: {}\n", message);
@@ -45,6 +53,12 @@ int serve(const ServeFlags& flags) {
   if (!loaded.ok()) return configuration_error(loaded.status().message());
   const Config& config = *loaded;
   configure_logging(config.log_level);
+  if (config.api_keys.empty() && !is_loopback(config.listen_host)) {
+    return configuration_error(
+        fmt::format("listen: {} is reachable from other machines and no API key is configured; set "
+                    "keys.NAME.secret and keys.NAME.scopes, or listen on 127.0.0.1",
+                    config.listen_host));
+  }
 
   auto backend = storage::RocksBackend::open(config.storage.location);
   if (!backend.ok()) {
@@ -87,10 +101,10 @@ int serve(const ServeFlags& flags) {
       config.listen_host,      config.listen_port,
       config.http_threads,     config.max_body_bytes,
       config.max_header_bytes, std::chrono::seconds(config.read_timeout_seconds)};
-  http::Api api(
-      **intake, dead_letters, ids, clock,
-      {config.max_batch_events, fmt::format("{}:{}", config.listen_host, config.listen_port)},
-      &engine, &registry, &streams, &completions);
+  http::Api api(**intake, dead_letters, ids, clock,
+                {config.max_batch_events,
+                 fmt::format("{}:{}", config.listen_host, config.listen_port), config.api_keys},
+                &engine, &registry, &streams, &completions);
   http::Server server(server_options,
                       [&api](http::Request& request) { return api.handle(request); });
   if (Status listening = server.listen(); !listening.ok()) {

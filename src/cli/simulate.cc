@@ -62,7 +62,7 @@ bool post_until_accepted(http::Client& client, const std::string& body, std::str
 // One connection's share of the traffic.
 void send_traffic(const SimulateFlags& flags, unsigned connection, Steady::time_point start,
                   Progress& progress, pipeline::Traffic& traffic) {
-  auto client = http::Client::create(flags.url);
+  auto client = http::Client::create(flags.server.url, flags.server.api_key);
   if (!client.ok()) {
     progress.fail(client.status().message());
     return;
@@ -235,7 +235,7 @@ std::int64_t report_timings(http::Client& client, const std::string& run,
 }  // namespace
 
 int simulate(const SimulateFlags& flags) {
-  auto client = http::Client::create(flags.url);
+  auto client = http::Client::create(flags.server.url, flags.server.api_key);
   if (!client.ok()) {
     fmt::print(stderr, "sluice simulate: {}\n", client.status().message());
     return kExitUsage;
@@ -245,7 +245,7 @@ int simulate(const SimulateFlags& flags) {
   for (unsigned i = 0; i < flags.streams; ++i) streams.push_back(fmt::format("{}-s{}", run, i));
   const Observed before = observe(**client, {});
   if (before.depth < 0) {
-    fmt::print(stderr, "sluice simulate: no sluice server answers at {}\n", flags.url);
+    fmt::print(stderr, "sluice simulate: no sluice server answers at {}\n", flags.server.url);
     return kExitFailure;
   }
   const bool terminal = !flags.quiet && isatty(STDERR_FILENO);
@@ -270,7 +270,7 @@ int simulate(const SimulateFlags& flags) {
   }
   std::atomic<bool> sending{true};
   std::thread reporter([&] {
-    auto watcher = http::Client::create(flags.url);
+    auto watcher = http::Client::create(flags.server.url, flags.server.api_key);
     while (sending && !flags.quiet) {
       std::this_thread::sleep_for(std::chrono::seconds(1));
       if (!sending) break;

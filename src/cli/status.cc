@@ -12,9 +12,9 @@ namespace {
 namespace verb = boost::beast::http;
 
 // Sends one request and prints the JSON answer. 2xx → 0, other answers → 1, bad URL → 2.
-int print_answer(std::string_view command, const std::string& url, verb::verb method,
+int print_answer(std::string_view command, const ServerAddress& server, verb::verb method,
                  const std::string& target) {
-  auto client = http::Client::create(url);
+  auto client = http::Client::create(server.url, server.api_key);
   if (!client.ok()) {
     fmt::print(stderr, "sluice {}: {}\n", command, client.status().message());
     return kExitUsage;
@@ -36,19 +36,19 @@ int print_answer(std::string_view command, const std::string& url, verb::verb me
 
 // Ids and names are sent as given; the server refuses malformed ones with a 400 naming them.
 int status(const StatusFlags& flags) {
-  return print_answer("status", flags.url, verb::verb::get,
+  return print_answer("status", flags.server, verb::verb::get,
                       fmt::format("/runtime/webhooks/durabletask/instances/{}{}", flags.instance_id,
                                   flags.history ? "?showHistory=true" : ""));
 }
 
 int stats(const StatsFlags& flags) {
-  return print_answer("stats", flags.url, verb::verb::get,
+  return print_answer("stats", flags.server, verb::verb::get,
                       fmt::format("/api/streams/{}/stats", flags.stream_id));
 }
 
 int dead_letters(const DeadLetterFlags& flags) {
   if (flags.action == "list") {
-    return print_answer("dlq", flags.url, verb::verb::get,
+    return print_answer("dlq", flags.server, verb::verb::get,
                         fmt::format("/api/deadletter?limit={}{}", flags.limit,
                                     flags.cursor.empty() ? "" : "&cursor=" + flags.cursor));
   }
@@ -57,13 +57,13 @@ int dead_letters(const DeadLetterFlags& flags) {
     return kExitUsage;
   }
   if (flags.action == "show") {
-    return print_answer("dlq", flags.url, verb::verb::get, "/api/deadletter/" + flags.id);
+    return print_answer("dlq", flags.server, verb::verb::get, "/api/deadletter/" + flags.id);
   }
   if (flags.action == "replay") {
-    return print_answer("dlq", flags.url, verb::verb::post,
+    return print_answer("dlq", flags.server, verb::verb::post,
                         "/api/deadletter/" + flags.id + "/replay");
   }
-  return print_answer("dlq", flags.url, verb::verb::delete_, "/api/deadletter/" + flags.id);
+  return print_answer("dlq", flags.server, verb::verb::delete_, "/api/deadletter/" + flags.id);
 }
 
 }  // namespace sluice::cli

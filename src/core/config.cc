@@ -1,6 +1,7 @@
 #include "core/config.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <toml++/toml.h>
 
 #include <boost/url/parse.hpp>
@@ -181,66 +182,122 @@ const std::vector<Setting>& settings() {
   return all;
 }
 
-// "webhooks.NAME.FIELD" → NAME and FIELD; false for any other key.
-bool split_webhook_key(std::string_view key, std::string_view& name, std::string_view& field) {
-  constexpr std::string_view kPrefix = "webhooks.";
-  if (!key.starts_with(kPrefix)) return false;
-  const std::string_view rest = key.substr(kPrefix.size());
-  const size_t dot = rest.rfind('.');
-  name = rest.substr(0, dot == std::string_view::npos ? rest.size() : dot);
-  field = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+// Splits "A, B ,C" into its trimmed items; false if one is empty.
+bool split_list(std::string_view text, std::vector<std::string>& items) {
+  items.clear();
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t comma = text.find(',', start);
+    if (comma == std::string_view::npos) comma = text.size();
+    std::string_view item = text.substr(start, comma - start);
+    while (!item.empty() && item.front() == ' ') item.remove_prefix(1);
+    while (!item.empty() && item.back() == ' ') item.remove_suffix(1);
+    if (item.empty()) return false;
+    items.emplace_back(item);
+    start = comma + 1;
+  }
   return true;
 }
 
-constexpr std::string_view kWebhookFields[] = {"url", "secret", "events", "timeout_ms"};
+// Finds the entry called `name`, adding it if there is none.
+template <typename Entry>
+Entry& named(std::vector<Entry>& entries, std::string_view name) {
+  auto found = std::find_if(entries.begin(), entries.end(),
+                            [&](const Entry& entry) { return entry.name == name; });
+  if (found != entries.end()) return *found;
+  entries.push_back(Entry{.name = std::string(name)});
+  return entries.back();
+}
 
-Status apply_webhook(Config& config, std::string_view key, std::string_view value) {
-  std::string_view name, field;
-  split_webhook_key(key, name, field);
-  const bool valid_name =
-      !name.empty() && name.size() <= 63 &&
-      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos;
-  if (!valid_name) {
-    return setting_error(key, "a webhook is webhooks.NAME.FIELD, NAME 1 to 63 of a-z, 0-9, '_'");
-  }
-  if (std::find(std::begin(kWebhookFields), std::end(kWebhookFields), field) ==
-      std::end(kWebhookFields)) {
-    return setting_error(key, "unknown webhook setting; use url, secret, events or timeout_ms");
-  }
-  auto webhook = std::find_if(config.webhooks.begin(), config.webhooks.end(),
-                              [&](const WebhookConfig& w) { return w.name == name; });
-  if (webhook == config.webhooks.end()) {
-    webhook =
-        config.webhooks.insert(config.webhooks.end(), WebhookConfig{.name = std::string(name)});
-  }
+Status apply_webhook(Config& config, std::string_view name, std::string_view field,
+                     std::string_view key, std::string_view value) {
+  WebhookConfig& webhook = named(config.webhooks, name);
   if (field == "url") {
     auto url = boost::urls::parse_absolute_uri(value);
     if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
       return setting_error(key, fmt::format("\"{}\" is not an http:// or https:// URL", value));
     }
-    webhook->url = value;
+    webhook.url = value;
   } else if (field == "secret") {
     if (value.size() > 4096) return setting_error(key, "must be at most 4096 bytes");
-    webhook->secret = value;
+    webhook.secret = value;
   } else if (field == "events") {
     // Checked against the known event types by the pipeline, which owns them.
-    webhook->event_types.clear();
-    size_t start = 0;
-    while (start <= value.size()) {
-      size_t comma = value.find(',', start);
-      if (comma == std::string_view::npos) comma = value.size();
-      std::string_view type = value.substr(start, comma - start);
-      while (!type.empty() && type.front() == ' ') type.remove_prefix(1);
-      while (!type.empty() && type.back() == ' ') type.remove_suffix(1);
-      if (type.empty())
-        return setting_error(key, "must list event types, as in \"donation,cheer\"");
-      webhook->event_types.emplace_back(type);
-      start = comma + 1;
+    if (!split_list(value, webhook.event_types)) {
+      return setting_error(key, "must list event types, as in \"donation,cheer\"");
     }
   } else {
-    return parse_bounded(key, value, 1u, 600'000u, webhook->timeout_ms);
+    return parse_bounded(key, value, 1u, 600'000u, webhook.timeout_ms);
   }
   return {};
+}
+
+Status apply_api_key(Config& config, std::string_view name, std::string_view field,
+                     std::string_view key, std::string_view value) {
+  ApiKeyConfig& api_key = named(config.api_keys, name);
+  if (field == "secret") {
+    const bool printable =
+        std::all_of(value.begin(), value.end(), [](char c) { return c > ' ' && c < 127; });
+    if (value.size() < 16 || value.size() > 256 || !printable) {
+      return setting_error(key, "must be 16 to 256 printable ASCII characters without spaces");
+    }
+    api_key.secret = value;
+    return {};
+  }
+  std::vector<std::string> scopes;
+  const bool known = split_list(value, scopes) &&
+                     std::all_of(scopes.begin(), scopes.end(), [](const std::string& scope) {
+                       return scope == "ingest" || scope == "read" || scope == "admin";
+                     });
+  if (!known) return setting_error(key, "must list scopes from ingest, read, admin");
+  api_key.scopes = std::move(scopes);
+  return {};
+}
+
+// Families of named tables: `FAMILY.NAME.FIELD`, NAME chosen by the user.
+struct NamedTable {
+  std::string_view family;
+  std::vector<std::string_view> fields;
+  Status (*apply)(Config&, std::string_view name, std::string_view field, std::string_view key,
+                  std::string_view value);
+};
+
+const std::vector<NamedTable>& named_tables() {
+  static const std::vector<NamedTable> all = {
+      {"webhooks", {"url", "secret", "events", "timeout_ms"}, apply_webhook},
+      {"keys", {"secret", "scopes"}, apply_api_key},
+  };
+  return all;
+}
+
+// The named table `key` belongs to, with NAME and FIELD; nullptr for any other key.
+const NamedTable* split_named_key(std::string_view key, std::string_view& name,
+                                  std::string_view& field) {
+  for (const auto& table : named_tables()) {
+    if (!key.starts_with(table.family) || key.substr(table.family.size(), 1) != ".") continue;
+    const std::string_view rest = key.substr(table.family.size() + 1);
+    const size_t dot = rest.rfind('.');
+    name = rest.substr(0, dot == std::string_view::npos ? rest.size() : dot);
+    field = dot == std::string_view::npos ? std::string_view() : rest.substr(dot + 1);
+    return &table;
+  }
+  return nullptr;
+}
+
+Status apply_named(const NamedTable& table, Config& config, std::string_view name,
+                   std::string_view field, std::string_view key, std::string_view value) {
+  const bool valid_name =
+      !name.empty() && name.size() <= 63 &&
+      name.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") == std::string_view::npos;
+  if (!valid_name) {
+    return setting_error(
+        key, fmt::format("expected {}.NAME.FIELD, NAME 1 to 63 of a-z, 0-9, '_'", table.family));
+  }
+  if (std::find(table.fields.begin(), table.fields.end(), field) == table.fields.end()) {
+    return setting_error(key, fmt::format("unknown setting; {}.NAME takes {}", table.family,
+                                          fmt::join(table.fields, ", ")));
+  }
+  return table.apply(config, name, field, key, value);
 }
 
 const Setting* find_setting(std::string_view key) {
@@ -283,8 +340,10 @@ Status flatten(const toml::table& table, const std::string& prefix,
 
 Status apply(Config& config, std::string_view key, std::string_view value,
              std::string_view source) {
-  std::string_view webhook_name, webhook_field;
-  if (split_webhook_key(key, webhook_name, webhook_field)) return apply_webhook(config, key, value);
+  std::string_view name, field;
+  if (const NamedTable* table = split_named_key(key, name, field)) {
+    return apply_named(*table, config, name, field, key, value);
+  }
   const Setting* setting = find_setting(key);
   if (setting == nullptr) {
     return invalid_argument(fmt::format("{}: unknown setting (from {})", key, source));
@@ -356,16 +415,23 @@ Result<Config> load_config(const ConfigSources& sources) {
       SLUICE_RETURN_IF_ERROR(apply(config, setting.key, *value, name));
     }
   }
-  // Webhook keys from the environment, for every webhook the file or the command line declares.
-  std::vector<std::string> webhook_names;
-  for (const auto& webhook : config.webhooks) webhook_names.push_back(webhook.name);
+  // Named tables' fields from the environment, for every name the file or the command line
+  // declares (webhooks.overlay → SLUICE_WEBHOOKS_OVERLAY_SECRET).
+  std::vector<std::pair<std::string, std::string>> declared;  // family, name
+  for (const auto& webhook : config.webhooks) declared.emplace_back("webhooks", webhook.name);
+  for (const auto& api_key : config.api_keys) declared.emplace_back("keys", api_key.name);
   for (const auto& [key, value] : sources.overrides) {
     std::string_view name, field;
-    if (split_webhook_key(key, name, field)) webhook_names.emplace_back(name);
+    if (const NamedTable* table = split_named_key(key, name, field)) {
+      declared.emplace_back(table->family, name);
+    }
   }
-  for (const auto& name : webhook_names) {
-    for (std::string_view field : kWebhookFields) {
-      const std::string key = fmt::format("webhooks.{}.{}", name, field);
+  for (const auto& [family, name] : declared) {
+    const NamedTable& table =
+        *std::find_if(named_tables().begin(), named_tables().end(),
+                      [&](const NamedTable& t) { return t.family == family; });
+    for (std::string_view field : table.fields) {
+      const std::string key = fmt::format("{}.{}.{}", family, name, field);
       const std::string variable = environment_name(key);
       if (auto value = environment(variable)) {
         SLUICE_RETURN_IF_ERROR(apply(config, key, *value, variable));
@@ -386,6 +452,14 @@ Result<Config> load_config(const ConfigSources& sources) {
   for (const auto& webhook : config.webhooks) {
     if (webhook.url.empty()) {
       return setting_error(fmt::format("webhooks.{}.url", webhook.name), "is required");
+    }
+  }
+  for (const auto& api_key : config.api_keys) {
+    if (api_key.secret.empty()) {
+      return setting_error(fmt::format("keys.{}.secret", api_key.name), "is required");
+    }
+    if (api_key.scopes.empty()) {
+      return setting_error(fmt::format("keys.{}.scopes", api_key.name), "is required");
     }
   }
   return config;

@@ -8,9 +8,9 @@
 // environment upper-case with underscores (SLUICE_QUEUE_NAME), on the command line `--set
 // queue.name=alerts`.
 //
-// Webhooks are named tables ([webhooks.overlay] url = "…"). A webhook is declared in the file or
-// with --set; each of its keys may then also come from the environment
-// (SLUICE_WEBHOOKS_OVERLAY_SECRET), which keeps secrets out of the file.
+// Webhooks and API keys are named tables ([webhooks.overlay] url = "…", [keys.bot] scopes = …).
+// One is declared in the file or with --set; each of its keys may then also come from the
+// environment (SLUICE_WEBHOOKS_OVERLAY_SECRET), which keeps secrets out of the file.
 
 #include <cstddef>
 #include <cstdint>
@@ -43,6 +43,13 @@ struct WebhookConfig {
   unsigned timeout_ms = 5000;
 };
 
+// One API key: `keys.NAME.secret` and `keys.NAME.scopes` (ingest, read, admin).
+struct ApiKeyConfig {
+  std::string name;                 // [a-z0-9_], 1 to 63 characters; for logs, never the secret
+  std::string secret;               // 16 to 256 printable ASCII characters, required
+  std::vector<std::string> scopes;  // required
+};
+
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 7070;  // 0 asks the system for a free port
@@ -65,6 +72,7 @@ struct Config {
   double retry_backoff_coefficient = 2.0;
   unsigned retry_max_interval_ms = 30'000;
   std::vector<WebhookConfig> webhooks;
+  std::vector<ApiKeyConfig> api_keys;  // none: no authentication, and loopback only
   std::string log_level = "info";
 };
 

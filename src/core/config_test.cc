@@ -127,6 +127,34 @@ TEST(ConfigTest, WebhooksAreNamedTablesWithSecretsFromTheEnvironment) {
   EXPECT_EQ(config->webhooks[2].secret, "late");  // declared on the command line
 }
 
+TEST(ConfigTest, ApiKeysComeFromTablesWithSecretsFromTheEnvironment) {
+  testing::TempDirectory directory;
+  const std::string file = directory.str() + "/sluice.toml";
+  std::ofstream(file) << "[keys.overlay]\nscopes = [\"read\"]\n";
+  auto config = load_config(sources(
+      {{"SLUICE_KEYS_OVERLAY_SECRET", "0123456789abcdef"}},
+      {{"keys.ops.secret", "fedcba9876543210"}, {"keys.ops.scopes", "admin, ingest"}}, file));
+  ASSERT_TRUE(config.ok()) << config.status().to_string();
+  ASSERT_EQ(config->api_keys.size(), 2u);
+  EXPECT_EQ(config->api_keys[0].name, "overlay");
+  EXPECT_EQ(config->api_keys[0].secret, "0123456789abcdef");
+  EXPECT_EQ(config->api_keys[0].scopes, std::vector<std::string>{"read"});
+  EXPECT_EQ(config->api_keys[1].scopes, (std::vector<std::string>{"admin", "ingest"}));
+
+  for (const auto& [key, value] :
+       std::vector<std::pair<std::string, std::string>>{{"keys.a.secret", "too-short"},
+                                                        {"keys.a.secret", "has a space in it!!"},
+                                                        {"keys.a.scopes", "read,write"},
+                                                        {"keys.a.token", "x"}}) {
+    auto bad = load_config(sources({}, {{key, value}}));
+    ASSERT_FALSE(bad.ok()) << key << "=" << value;
+    EXPECT_TRUE(bad.status().message().starts_with(key)) << bad.status().message();
+  }
+  auto no_scopes = load_config(sources({}, {{"keys.a.secret", "0123456789abcdef"}}));
+  ASSERT_FALSE(no_scopes.ok());
+  EXPECT_EQ(no_scopes.status().message(), "keys.a.scopes: is required");
+}
+
 TEST(ConfigTest, BadWebhooksNameTheirKey) {
   const std::vector<std::pair<std::string, std::string>> bad = {
       {"webhooks.a.url", "ftp://x/"}, {"webhooks.a.url", "/relative"},

@@ -267,6 +267,7 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
       ids_(ids),
       clock_(clock),
       options_(std::move(options)),
+      auth_(options_.api_keys),
       blocking_(2),
       streams_(streams),
       engine_(engine),
@@ -276,9 +277,28 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
 
 Api::~Api() { blocking_.join(); }
 
+// The scope a request needs; nothing for routes open to all (/healthz, unknown paths).
+std::optional<Scope> needed_scope(beast_http::verb method, std::string_view path) {
+  if (path == "/api/events") return Scope::kIngest;
+  if (path == "/api/queue" || path.starts_with("/api/streams/")) return Scope::kRead;
+  if (path == "/api/deadletter" || path.starts_with("/api/deadletter/")) return Scope::kAdmin;
+  if (path.starts_with(kManagementPrefix)) {
+    // Reading an instance's status is `read`; everything that changes instances is `admin`.
+    return method == beast_http::verb::get ? Scope::kRead : Scope::kAdmin;
+  }
+  return std::nullopt;
+}
+
 boost::asio::awaitable<Response> Api::handle(Request& request) {
   const std::string_view target = request.target();
   const std::string_view path = target.substr(0, target.find('?'));
+  if (const auto scope = needed_scope(request.method(), path)) {
+    if (auto refusal = auth_.check(request, *scope)) co_return std::move(*refusal);
+  }
+  co_return co_await route(request, path);
+}
+
+boost::asio::awaitable<Response> Api::route(Request& request, std::string_view path) {
   if (path == "/api/events") {
     if (request.method() != beast_http::verb::post) co_return method_not_allowed("POST");
     co_return co_await post_events(request);

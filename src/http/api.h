@@ -11,6 +11,7 @@
 
 #include "core/clock.h"
 #include "core/ids.h"
+#include "http/auth.h"
 #include "http/completion_waiters.h"
 #include "http/json_response.h"
 #include "http/management_api.h"
@@ -23,6 +24,7 @@ namespace sluice::http {
 struct ApiOptions {
   std::size_t max_batch_events = 10000;
   std::string public_host;  // host:port for absolute URLs when a request has no usable Host
+  std::vector<ApiKeyConfig> api_keys;  // none: every route is open
 };
 
 class Api {
@@ -38,6 +40,7 @@ class Api {
   boost::asio::awaitable<Response> handle(Request& request);
 
  private:
+  boost::asio::awaitable<Response> route(Request& request, std::string_view path);
   boost::asio::awaitable<Response> post_events(Request& request);
   boost::asio::awaitable<Response> get_queue();
   boost::asio::awaitable<Response> get_stream(Request& request, std::string_view rest);
@@ -53,6 +56,7 @@ class Api {
   IdGenerator& ids_;
   const Clock& clock_;
   ApiOptions options_;
+  Authenticator auth_;
   boost::asio::thread_pool blocking_;  // storage reads, off the HTTP threads
   std::optional<ManagementApi> management_;
   pipeline::StreamStore* streams_;

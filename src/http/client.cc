@@ -11,7 +11,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 using asio::ip::tcp;
 
-Result<std::unique_ptr<Client>> Client::create(std::string_view base_url) {
+Result<std::unique_ptr<Client>> Client::create(std::string_view base_url,
+                                               std::string_view api_key) {
   auto url = boost::urls::parse_uri(base_url);
   if (!url || url->scheme() != "http" || url->host().empty()) {
     return invalid_argument(
@@ -20,7 +21,7 @@ Result<std::unique_ptr<Client>> Client::create(std::string_view base_url) {
   std::string port = url->has_port() ? std::string(url->port()) : "80";
   std::string host = url->host();
   if (host.size() > 2 && host.front() == '[') host = host.substr(1, host.size() - 2);
-  return std::unique_ptr<Client>(new Client(std::move(host), std::move(port)));
+  return std::unique_ptr<Client>(new Client(std::move(host), std::move(port), api_key));
 }
 
 Status Client::connect() {
@@ -47,6 +48,7 @@ Result<ClientResponse> Client::request(
   beast::http::request<beast::http::string_body> request{method, target, 11};
   request.set(beast::http::field::host, fmt::format("{}:{}", host_, port_));
   if (!content_type.empty()) request.set(beast::http::field::content_type, content_type);
+  if (!authorization_.empty()) request.set(beast::http::field::authorization, authorization_);
   for (const auto& [name, value] : headers) request.set(name, value);
   request.body() = body;
   request.prepare_payload();

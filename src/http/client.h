@@ -25,8 +25,10 @@ struct ClientResponse {
 
 class Client {
  public:
-  // `base_url` is http://HOST:PORT; nothing is connected until the first request.
-  static Result<std::unique_ptr<Client>> create(std::string_view base_url);
+  // `base_url` is http://HOST:PORT; nothing is connected until the first request. A non-empty
+  // `api_key` goes with every request as `Authorization: Bearer …`.
+  static Result<std::unique_ptr<Client>> create(std::string_view base_url,
+                                                std::string_view api_key = {});
 
   // Sends one request; reconnects once if the kept-alive connection was closed meanwhile.
   Result<ClientResponse> request(
@@ -42,13 +44,17 @@ class Client {
   }
 
  private:
-  Client(std::string host, std::string port) : host_(std::move(host)), port_(std::move(port)) {}
+  Client(std::string host, std::string port, std::string_view api_key)
+      : host_(std::move(host)),
+        port_(std::move(port)),
+        authorization_(api_key.empty() ? "" : "Bearer " + std::string(api_key)) {}
   Status connect();
   Result<ClientResponse> exchange(
       const boost::beast::http::request<boost::beast::http::string_body>&);
 
   std::string host_;
   std::string port_;
+  std::string authorization_;  // empty: none sent
   boost::asio::io_context context_;
   std::unique_ptr<boost::asio::ip::tcp::socket> socket_;
   boost::beast::flat_buffer buffer_;
