@@ -66,7 +66,8 @@ int serve(const ServeFlags& flags) {
   }
   SystemClock clock;
   IdGenerator ids(clock);
-  auto intake = queue::IntakeQueue::open(**backend, clock, config.queue_name);
+  auto intake =
+      queue::IntakeQueue::open(**backend, clock, config.queue_name, config.queue_max_depth);
   if (!intake.ok())
     return configuration_error(fmt::format("storage: {}", intake.status().message()));
   queue::DeadLetterStore dead_letters(**backend, config.deadletter_name);

@@ -89,6 +89,11 @@ const std::vector<Setting>& settings() {
        [](std::string_view key, std::string_view value, Config& config) {
          return parse_queue_name(key, value, config.deadletter_name);
        }},
+      {"queue.max_depth",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded<std::int64_t>(key, value, 1, 1'000'000'000'000,
+                                            config.queue_max_depth);
+       }},
       {"http.threads",
        [](std::string_view key, std::string_view value, Config& config) {
          return parse_bounded(key, value, 0u, 256u, config.http_threads);

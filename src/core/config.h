@@ -56,7 +56,8 @@ struct Config {
   StorageUrl storage{"rocksdb", "./data"};
   std::string queue_name = "alerts";
   std::string deadletter_name = "alerts-deadletter";
-  unsigned http_threads = 0;  // 0: one per core
+  std::int64_t queue_max_depth = 10'000'000;  // appends beyond this many queued events get 503
+  unsigned http_threads = 0;                  // 0: one per core
   std::size_t max_body_bytes = 8u << 20;
   std::size_t max_header_bytes = 16u << 10;
   std::size_t max_batch_events = 10000;

@@ -16,7 +16,8 @@ std::size_t AppendOutcome::accepted() const {
 }
 
 Result<std::unique_ptr<IntakeQueue>> IntakeQueue::open(storage::Backend& backend,
-                                                       const Clock& clock, std::string name) {
+                                                       const Clock& clock, std::string name,
+                                                       std::int64_t max_depth) {
   SLUICE_ASSIGN_OR_RETURN(auto next,
                           backend.get(Table::kMeta, storage::key_prefix({"queue", name}) + "next"));
   std::uint64_t next_sequence = 1;
@@ -25,15 +26,19 @@ Result<std::unique_ptr<IntakeQueue>> IntakeQueue::open(storage::Backend& backend
       return corruption(fmt::format("queue {}: next sequence is damaged", name));
     next_sequence = storage::read_big_endian(*next);
   }
+  SLUICE_ASSIGN_OR_RETURN(std::int64_t depth,
+                          backend.counter(storage::key_prefix({"queue", name}) + "depth"));
   return std::unique_ptr<IntakeQueue>(
-      new IntakeQueue(backend, clock, std::move(name), next_sequence));
+      new IntakeQueue(backend, clock, std::move(name), next_sequence, depth, max_depth));
 }
 
 IntakeQueue::IntakeQueue(storage::Backend& backend, const Clock& clock, std::string name,
-                         std::uint64_t next_sequence)
+                         std::uint64_t next_sequence, std::int64_t depth, std::int64_t max_depth)
     : backend_(backend),
       clock_(clock),
       name_(std::move(name)),
+      max_depth_(max_depth),
+      depth_(depth),
       key_prefix_(storage::key_prefix({name_})),
       next_sequence_key_(storage::key_prefix({"queue", name_}) + "next"),
       depth_key_(storage::key_prefix({"queue", name_}) + "depth"),
@@ -110,15 +115,33 @@ void IntakeQueue::commit_group(std::vector<PendingAppend>& group) {
   std::uint64_t sequence = first_sequence;
   std::unordered_set<std::string_view> seen_in_group;
   std::vector<AppendOutcome> outcomes(group.size());
+  std::vector<bool> over_bound(group.size(), false);
   storage::Mutation mutation;
   size_t index = 0;
+  const std::int64_t depth = depth_.load();
   for (size_t g = 0; g < group.size(); ++g) {
+    // All or nothing: a batch that would take the queue past its bound is refused whole.
+    std::unordered_set<std::string_view> in_batch;
+    std::int64_t fresh = 0;
+    for (size_t i = 0; i < group[g].messages.size(); ++i) {
+      const std::string& idempotency_key = idempotency_keys[index + i];
+      const bool duplicate = (*seen_before)[index + i].has_value() ||
+                             seen_in_group.contains(idempotency_key) ||
+                             !in_batch.insert(idempotency_key).second;
+      outcomes[g].duplicate.push_back(duplicate);
+      fresh += duplicate ? 0 : 1;
+    }
+    const std::int64_t queued = static_cast<std::int64_t>(sequence - first_sequence);
+    if (fresh > 0 && depth + queued + fresh > max_depth_) {
+      over_bound[g] = true;
+      index += group[g].messages.size();
+      continue;
+    }
+    seen_in_group.insert(in_batch.begin(), in_batch.end());
     for (const auto& message : group[g].messages) {
       const std::string& idempotency_key = idempotency_keys[index];
-      const bool duplicate =
-          (*seen_before)[index].has_value() || !seen_in_group.insert(idempotency_key).second;
+      const bool duplicate = outcomes[g].duplicate[&message - group[g].messages.data()];
       ++index;
-      outcomes[g].duplicate.push_back(duplicate);
       if (duplicate) continue;
       std::string record;
       storage::append_big_endian(record, sequence);
@@ -141,9 +164,17 @@ void IntakeQueue::commit_group(std::vector<PendingAppend>& group) {
       return;
     }
     next_sequence_ = sequence;
+    depth_ += static_cast<std::int64_t>(sequence - first_sequence);
     if (append_listener_) append_listener_();
   }
-  for (size_t g = 0; g < group.size(); ++g) group[g].done(std::move(outcomes[g]));
+  for (size_t g = 0; g < group.size(); ++g) {
+    if (over_bound[g]) {
+      group[g].done(resource_exhausted(fmt::format(
+          "queue {} holds {} events, its bound (queue.max_depth); try again later", name_, depth)));
+    } else {
+      group[g].done(std::move(outcomes[g]));
+    }
+  }
 }
 
 Result<std::vector<Message>> IntakeQueue::lease(std::size_t max) {
@@ -183,6 +214,7 @@ void IntakeQueue::settle(std::span<const std::uint64_t> sequences, bool taken) {
     leased_.erase(sequence);
     if (!taken) lease_from_ = std::min(lease_from_, sequence);
   }
+  if (taken) depth_ -= static_cast<std::int64_t>(sequences.size());
 }
 
 Result<QueueStats> IntakeQueue::stats() {

@@ -12,6 +12,7 @@
 // one inside the Mutation that records its processing, so a message is gone exactly when what it
 // caused is durable. A lease that is settled without a take makes the message leasable again.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -46,8 +47,11 @@ class IntakeQueue {
   using AppendCallback = std::function<void(Result<AppendOutcome>)>;
 
   // `backend` and `clock` must outlive the queue.
+  // Appends that would take the queue beyond `max_depth` messages are refused with
+  // ResourceExhausted (HTTP 503 + Retry-After), whole; duplicates never count against it.
   static Result<std::unique_ptr<IntakeQueue>> open(storage::Backend& backend, const Clock& clock,
-                                                   std::string name);
+                                                   std::string name,
+                                                   std::int64_t max_depth = INT64_MAX);
   // Commits everything already appended, then stops.
   ~IntakeQueue();
 
@@ -88,7 +92,7 @@ class IntakeQueue {
   };
 
   IntakeQueue(storage::Backend& backend, const Clock& clock, std::string name,
-              std::uint64_t next_sequence);
+              std::uint64_t next_sequence, std::int64_t depth, std::int64_t max_depth);
   void run_appender();
   void commit_group(std::vector<PendingAppend>& group);
   std::string message_key(std::uint64_t sequence) const;
@@ -96,6 +100,10 @@ class IntakeQueue {
   storage::Backend& backend_;
   const Clock& clock_;
   const std::string name_;
+  const std::int64_t max_depth_;
+  // Messages appended and not yet taken, as the depth counter has it; kept in memory for the
+  // bound check, which must not read storage on every append.
+  std::atomic<std::int64_t> depth_;
   const std::string key_prefix_;         // name·
   const std::string next_sequence_key_;  // in Table::kMeta
   const std::string depth_key_;          // in Table::kCounters

@@ -18,11 +18,11 @@ class IntakeQueueTest : public ::testing::Test {
  protected:
   void SetUp() override { reopen(); }
 
-  void reopen() {
+  void reopen(std::int64_t max_depth = INT64_MAX) {
     queue_.reset();
     backend_.reset();
     backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
-    queue_ = std::move(IntakeQueue::open(*backend_, clock_, "alerts").value());
+    queue_ = std::move(IntakeQueue::open(*backend_, clock_, "alerts", max_depth).value());
   }
 
   static std::vector<NewMessage> messages(std::initializer_list<const char*> ids) {
@@ -98,6 +98,34 @@ TEST_F(IntakeQueueTest, TakeCommitsWithTheConsumersWrites) {
   EXPECT_EQ(*backend_->get(Table::kDocuments, "result-a").value(), "done");
   EXPECT_FALSE(backend_->get(Table::kDocuments, "result-b").value().has_value());
   EXPECT_EQ(queue_->stats()->depth, 1);
+}
+
+TEST_F(IntakeQueueTest, ABatchBeyondTheBoundIsRefusedWholeUntilTakesMakeRoom) {
+  reopen(3);
+  ASSERT_TRUE(queue_->append_and_wait(messages({"a", "b"})).ok());
+  auto refused = queue_->append_and_wait(messages({"c", "d"}));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kResourceExhausted);
+  EXPECT_EQ(queue_->stats()->depth, 2);  // nothing of the refused batch was queued
+  // Duplicates take no room: a repost of "a" with one new message fits.
+  auto mixed = queue_->append_and_wait(messages({"a", "c"}));
+  ASSERT_TRUE(mixed.ok());
+  EXPECT_EQ(mixed->accepted(), 1u);
+  EXPECT_EQ(queue_->append_and_wait(messages({"d"})).status().code(),
+            StatusCode::kResourceExhausted);
+
+  // Taking one makes room for one, and the bound holds across a restart.
+  auto leased = queue_->lease(1).value();
+  storage::Mutation processed;
+  queue_->take(processed, leased[0]);
+  ASSERT_TRUE(backend_->commit(processed).ok());
+  const std::uint64_t sequence = leased[0].sequence;
+  queue_->settle({&sequence, 1}, true);
+  EXPECT_TRUE(queue_->append_and_wait(messages({"d"})).ok());
+  reopen(3);
+  EXPECT_EQ(queue_->append_and_wait(messages({"e"})).status().code(),
+            StatusCode::kResourceExhausted);
+  EXPECT_EQ(leased_ids(10), (std::vector<std::string>{"b", "c", "d"}));
 }
 
 TEST_F(IntakeQueueTest, SettledWithoutTakeIsLeasedAgain) {

@@ -97,6 +97,22 @@ TEST_F(IngestTest, WaitGivesUpWithTheUsualAnswerWhileNothingIsProcessed) {
   EXPECT_EQ(depth(), 1);
 }
 
+TEST_F(IngestTest, AFullQueueAnswers503WithRetryAfterAndKeepsWhatItHas) {
+  start({"--set", "queue.max_depth=3"});
+  post_json(R"([{"event_id":"q-1","stream_id":"s1","type":"follower"},
+                {"event_id":"q-2","stream_id":"s1","type":"follower"}])",
+            202);
+  auto full = post(R"([{"event_id":"q-3","stream_id":"s1","type":"follower"},
+                      {"event_id":"q-4","stream_id":"s1","type":"follower"}])");
+  EXPECT_EQ(full.status, 503u) << full.body;
+  EXPECT_EQ(full.headers["Retry-After"], "1");
+  EXPECT_EQ(json::parse(full.body).at("error").at("code"), "unavailable");
+  EXPECT_NE(full.body.find("queue.max_depth"), std::string::npos) << full.body;
+  EXPECT_EQ(depth(), 2);
+  post_json(R"({"event_id":"q-3","stream_id":"s1","type":"follower"})", 202);  // one still fits
+  EXPECT_EQ(depth(), 3);
+}
+
 TEST_F(IngestTest, GeneratesIdsForEventsWithoutOne) {
   json::object first = post_json(R"({"stream_id":"s1","type":"follower"})", 202);
   json::object second = post_json(R"({"stream_id":"s1","type":"follower"})", 202);
