@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Sets everything up, builds, and runs the whole test suite: unit and integration tests on the
-# release build, then again under AddressSanitizer and UndefinedBehaviorSanitizer.
+# release build, then again under AddressSanitizer and UndefinedBehaviorSanitizer, then each
+# libFuzzer target for a bounded time from its seed corpus (clang 14, ASan + UBSan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 # Builds one at a time: each build uses every core.
-for preset in release asan; do
+for preset in release asan fuzz; do
   echo "== ${preset}: build"
   cmake --preset "${preset}" >/dev/null
   cmake --build --preset "${preset}"

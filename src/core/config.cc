@@ -393,7 +393,8 @@ Result<Config> load_config(const ConfigSources& sources) {
   if (sources.file) {
     toml::table parsed;
     try {
-      parsed = toml::parse_file(*sources.file);
+      parsed = sources.file_contents ? toml::parse(*sources.file_contents, *sources.file)
+                                     : toml::parse_file(*sources.file);
     } catch (const toml::parse_error& error) {
       return invalid_argument(fmt::format("config: {}:{}:{}: {}", *sources.file,
                                           error.source().begin.line, error.source().begin.column,
@@ -431,10 +432,11 @@ Result<Config> load_config(const ConfigSources& sources) {
       declared.emplace_back(table->family, name);
     }
   }
-  for (const auto& [family, name] : declared) {
-    const NamedTable& table =
-        *std::find_if(named_tables().begin(), named_tables().end(),
-                      [&](const NamedTable& t) { return t.family == family; });
+    for (const auto& entry : declared) {
+    const std::string& family = entry.first;
+    const std::string& name = entry.second;
+    const NamedTable& table = *std::find_if(named_tables().begin(), named_tables().end(),
+                                            [&](const NamedTable& t) { return t.family == family; });
     for (std::string_view field : table.fields) {
       const std::string key = fmt::format("{}.{}.{}", family, name, field);
       const std::string variable = environment_name(key);

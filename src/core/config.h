@@ -79,6 +79,7 @@ struct Config {
 
 struct ConfigSources {
   std::optional<std::string> file;  // a TOML file; it must exist when named
+  std::optional<std::string> file_contents;  // when set, read instead of `file`, named as it
   // Reads an environment variable; defaults to the process environment.
   std::function<std::optional<std::string>(const std::string&)> environment;
   std::vector<std::pair<std::string, std::string>> overrides;  // key, value; applied in order
