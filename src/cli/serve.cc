@@ -60,7 +60,8 @@ int serve(const ServeFlags& flags) {
                     config.listen_host));
   }
 
-  auto backend = storage::RocksBackend::open(config.storage.location);
+  auto backend =
+      storage::RocksBackend::open(config.storage.location, config.storage_min_free_mb << 20);
   if (!backend.ok()) {
     return configuration_error(fmt::format("storage: {}", backend.status().message()));
   }

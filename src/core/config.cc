@@ -81,6 +81,10 @@ const std::vector<Setting>& settings() {
          config.storage = *url;
          return {};
        }},
+      {"storage.min_free_mb",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded<std::uint64_t>(key, value, 0, 1u << 30, config.storage_min_free_mb);
+       }},
       {"queue.name",
        [](std::string_view key, std::string_view value, Config& config) {
          return parse_queue_name(key, value, config.queue_name);
@@ -432,11 +436,12 @@ Result<Config> load_config(const ConfigSources& sources) {
       declared.emplace_back(table->family, name);
     }
   }
-    for (const auto& entry : declared) {
+  for (const auto& entry : declared) {
     const std::string& family = entry.first;
     const std::string& name = entry.second;
-    const NamedTable& table = *std::find_if(named_tables().begin(), named_tables().end(),
-                                            [&](const NamedTable& t) { return t.family == family; });
+    const NamedTable& table =
+        *std::find_if(named_tables().begin(), named_tables().end(),
+                      [&](const NamedTable& t) { return t.family == family; });
     for (std::string_view field : table.fields) {
       const std::string key = fmt::format("{}.{}.{}", family, name, field);
       const std::string variable = environment_name(key);

@@ -54,6 +54,7 @@ struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 7070;  // 0 asks the system for a free port
   StorageUrl storage{"rocksdb", "./data"};
+  std::uint64_t storage_min_free_mb = 256;  // commits wait (503) below this much free disk
   std::string queue_name = "alerts";
   std::string deadletter_name = "alerts-deadletter";
   std::int64_t queue_max_depth = 10'000'000;  // appends beyond this many queued events get 503
@@ -78,7 +79,7 @@ struct Config {
 };
 
 struct ConfigSources {
-  std::optional<std::string> file;  // a TOML file; it must exist when named
+  std::optional<std::string> file;           // a TOML file; it must exist when named
   std::optional<std::string> file_contents;  // when set, read instead of `file`, named as it
   // Reads an environment variable; defaults to the process environment.
   std::function<std::optional<std::string>(const std::string&)> environment;

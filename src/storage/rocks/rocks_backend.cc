@@ -6,6 +6,7 @@
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
+#include <sys/statvfs.h>
 
 #include "storage/document_patch.h"
 
@@ -82,7 +83,8 @@ rocksdb::ColumnFamilyOptions table_options(Table table,
 
 }  // namespace
 
-Result<std::unique_ptr<RocksBackend>> RocksBackend::open(const std::string& directory) {
+Result<std::unique_ptr<RocksBackend>> RocksBackend::open(const std::string& directory,
+                                                         std::uint64_t min_free_bytes) {
   auto cache = rocksdb::NewLRUCache(64 << 20);
   rocksdb::DBOptions options;
   options.create_if_missing = true;
@@ -101,6 +103,8 @@ Result<std::unique_ptr<RocksBackend>> RocksBackend::open(const std::string& dire
   }
 
   std::unique_ptr<RocksBackend> backend(new RocksBackend());
+  backend->directory_ = directory;
+  backend->min_free_bytes_ = min_free_bytes;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* db = nullptr;
   SLUICE_RETURN_IF_ERROR(from_rocks(rocksdb::DB::Open(options, directory, families, &handles, &db),
@@ -130,7 +134,20 @@ RocksBackend::~RocksBackend() {
   db_->Close().PermitUncheckedError();
 }
 
+Status RocksBackend::check_free_space() const {
+  if (min_free_bytes_ == 0) return {};
+  struct statvfs stats;
+  if (::statvfs(directory_.c_str(), &stats) != 0) return {};  // unknown: let RocksDB decide
+  const std::uint64_t free_bytes = static_cast<std::uint64_t>(stats.f_bavail) * stats.f_frsize;
+  if (free_bytes >= min_free_bytes_) return {};
+  return resource_exhausted(
+      fmt::format("storage: {} MiB free on the data disk, below the {} MiB kept in reserve "
+                  "(storage.min_free_mb); try again later",
+                  free_bytes >> 20, min_free_bytes_ >> 20));
+}
+
 Status RocksBackend::commit(const Mutation& mutation) {
+  SLUICE_RETURN_IF_ERROR(check_free_space());
   rocksdb::WriteBatch batch(mutation.byte_size() + 24 * mutation.operations().size());
   for (const auto& operation : mutation.operations()) {
     auto* family = handle(operation.table);

@@ -21,7 +21,13 @@ class RocksBackend final : public Backend {
   // Opens or creates the database in `directory` (created if missing). Fails if the directory
   // cannot be written, holds something that is not a sluice database, or is used by another
   // process.
-  static Result<std::unique_ptr<RocksBackend>> open(const std::string& directory);
+  //
+  // Commits are refused with ResourceExhausted while the directory's filesystem has less than
+  // `min_free_bytes` free, so RocksDB never meets a full disk mid-write (its WAL writer cannot be
+  // used again after a failed write) and flushes and compactions keep room to work. Refusal ends
+  // by itself as soon as space returns.
+  static Result<std::unique_ptr<RocksBackend>> open(const std::string& directory,
+                                                    std::uint64_t min_free_bytes = 0);
   ~RocksBackend() override;
 
   Status commit(const Mutation& mutation) override;
@@ -37,6 +43,11 @@ class RocksBackend final : public Backend {
     return handles_[static_cast<size_t>(table)];
   }
 
+  // Nothing when there is room to commit; otherwise why not.
+  Status check_free_space() const;
+
+  std::string directory_;
+  std::uint64_t min_free_bytes_ = 0;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Table; owned by db_
 };
