@@ -8,6 +8,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
@@ -48,6 +49,11 @@ class WebhookSink {
     std::lock_guard lock(mutex_);
     down_ = down;
   }
+  // Answers 500 to this fraction of requests, at random.
+  void fail_fraction(double fraction) {
+    std::lock_guard lock(mutex_);
+    fail_fraction_ = fraction;
+  }
   void set_delay(std::chrono::milliseconds delay) {
     std::lock_guard lock(mutex_);
     delay_ = delay;
@@ -74,7 +80,8 @@ class WebhookSink {
     for (const auto& field : request) {
       delivery.headers[std::string(field.name_string())] = std::string(field.value());
     }
-    if (down_ || failures_left_ > 0) {
+    if (down_ || failures_left_ > 0 ||
+        std::uniform_real_distribution<double>(0, 1)(random_) < fail_fraction_) {
       delivery.answered = 500;
       if (failures_left_ > 0) --failures_left_;
     }
@@ -101,10 +108,12 @@ class WebhookSink {
   }
 
   mutable std::mutex mutex_;
-  std::vector<Delivery> deliveries_;    // guarded by mutex_
-  int failures_left_ = 0;               // guarded by mutex_
-  bool down_ = false;                   // guarded by mutex_
-  std::chrono::milliseconds delay_{0};  // guarded by mutex_
+  std::vector<Delivery> deliveries_;             // guarded by mutex_
+  int failures_left_ = 0;                        // guarded by mutex_
+  bool down_ = false;                            // guarded by mutex_
+  std::chrono::milliseconds delay_{0};           // guarded by mutex_
+  double fail_fraction_ = 0;                     // guarded by mutex_
+  std::mt19937 random_{std::random_device{}()};  // guarded by mutex_
   http::Server server_;
   std::thread thread_;
 };
