@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Sets everything up, builds, and runs the whole test suite: unit and integration tests on the
-# release build, then again under AddressSanitizer and UndefinedBehaviorSanitizer, then each
-# libFuzzer target for a bounded time from its seed corpus (clang 14, ASan + UBSan).
+# release build, then again under AddressSanitizer and UndefinedBehaviorSanitizer; the
+# concurrency tests (queue, engine, webhooks, storage) under ThreadSanitizer; then each libFuzzer
+# target for a bounded time from its seed corpus (clang 14, ASan + UBSan).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
 # Builds one at a time: each build uses every core.
-for preset in release asan fuzz; do
+for preset in release asan tsan fuzz; do
   echo "== ${preset}: build"
   cmake --preset "${preset}" >/dev/null
   cmake --build --preset "${preset}"

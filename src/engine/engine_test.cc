@@ -204,10 +204,8 @@ class EngineTest : public ::testing::Test {
                            [this](ActivityContext& ctx, std::string_view) -> Result<std::string> {
                              ++effect_runs_;
                              ctx.effects().add("effects", 1);
-                             if (hold_effects_) {
-                               std::unique_lock lock(hold_mutex_);
-                               hold_released_.wait(lock, [this] { return !hold_effects_; });
-                             }
+                             std::unique_lock lock(hold_mutex_);
+                             hold_released_.wait(lock, [this] { return !hold_effects_; });
                              return std::string("ok");
                            });
     open();
@@ -223,6 +221,10 @@ class EngineTest : public ::testing::Test {
     release_effects();
     engine_.reset();
     backend_.reset();
+  }
+  void hold(bool on) {
+    std::lock_guard lock(hold_mutex_);
+    hold_effects_ = on;
   }
   void release_effects() {
     {
@@ -281,7 +283,7 @@ class EngineTest : public ::testing::Test {
   std::atomic<int> effect_runs_{0};
   std::mutex hold_mutex_;
   std::condition_variable hold_released_;
-  bool hold_effects_ = false;
+  bool hold_effects_ = false;  // guarded by hold_mutex_
   std::mutex later_mutex_;
   std::vector<std::pair<std::string, ActivityDone>> later_;  // guarded by later_mutex_
 
@@ -560,7 +562,7 @@ TEST_F(EngineTest, ALateTimerOfAnEarlierRunDoesNotFireIntoTheNextRun) {
 }
 
 TEST_F(EngineTest, ResultsHeldWhileSuspendedAreNotRedoneAfterRestart) {
-  hold_effects_ = true;
+  hold(true);
   ASSERT_TRUE(start("counts_once", "h1").ok());
   while (effect_runs_ < 2) std::this_thread::yield();
   std::promise<Status> suspended;
@@ -608,7 +610,7 @@ TEST_F(EngineTest, RetentionPurgesOnlyFinishedInstancesPastThePeriod) {
 }
 
 TEST_F(EngineTest, RestartMidFanOutCompletesOnceWithEffectsAppliedOnce) {
-  hold_effects_ = true;  // activities start, then hang until the engine is gone
+  hold(true);  // activities start, then hang until the engine is gone
   for (int i = 0; i < 20; ++i) ASSERT_TRUE(start("counts_once", "e" + std::to_string(i)).ok());
   while (effect_runs_ < 2) std::this_thread::yield();
   close();  // results of the held activities never reach a commit
