@@ -102,7 +102,8 @@ int serve(const ServeFlags& flags) {
   http::ServerOptions server_options{
       config.listen_host,      config.listen_port,
       config.http_threads,     config.max_body_bytes,
-      config.max_header_bytes, std::chrono::seconds(config.read_timeout_seconds)};
+      config.max_header_bytes, std::chrono::seconds(config.read_timeout_seconds),
+      config.max_connections};
   http::Api api(**intake, dead_letters, ids, clock,
                 {config.max_batch_events,
                  fmt::format("{}:{}", config.listen_host, config.listen_port), config.api_keys},

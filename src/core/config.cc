@@ -120,6 +120,10 @@ const std::vector<Setting>& settings() {
        [](std::string_view key, std::string_view value, Config& config) {
          return parse_bounded(key, value, 1u, 3600u, config.read_timeout_seconds);
        }},
+      {"http.max_connections",
+       [](std::string_view key, std::string_view value, Config& config) {
+         return parse_bounded<std::size_t>(key, value, 1, 1'000'000, config.max_connections);
+       }},
       {"engine.partitions",
        [](std::string_view key, std::string_view value, Config& config) {
          return parse_bounded(key, value, 0u, 256u, config.engine_partitions);

@@ -63,6 +63,7 @@ struct Config {
   std::size_t max_header_bytes = 16u << 10;
   std::size_t max_batch_events = 10000;
   unsigned read_timeout_seconds = 30;
+  std::size_t max_connections = 10'000;
   unsigned engine_partitions = 0;  // 0: one per core
   unsigned activity_workers = 1;
   std::size_t max_active_instances = 100'000;

@@ -97,6 +97,20 @@ void Server::stop() {
   for (const auto& connection : connections_) connection->stop_when_idle();
 }
 
+namespace {
+
+// Built outside the coroutine frame (GCC 12, see management_api.cc).
+Response too_many_connections(std::size_t limit) {
+  Response response = error_response(
+      beast_http::status::service_unavailable, "too_many_connections",
+      fmt::format("the server holds its limit of {} connections (http.max_connections)", limit));
+  response.set(beast_http::field::retry_after, "1");
+  response.keep_alive(false);
+  return response;
+}
+
+}  // namespace
+
 asio::awaitable<void> Server::accept_loop() {
   while (true) {
     auto [error, socket] = co_await acceptor_.async_accept(asio::make_strand(context_), kNoThrow);
@@ -115,10 +129,21 @@ asio::awaitable<void> Server::serve(tcp::socket socket) {
   beast::tcp_stream stream(std::move(socket));
   auto connection_state = std::make_shared<Connection>(stream);
   Connection& connection = *connection_state;
+  bool over_limit = false;
   {
     std::lock_guard lock(connections_mutex_);
     if (stopping_) co_return;
-    connections_.insert(connection_state);
+    over_limit = connections_.size() >= options_.max_connections;
+    if (!over_limit) connections_.insert(connection_state);
+  }
+  if (over_limit) {
+    // Said in HTTP rather than by a reset, so the client knows to come back.
+    Response refusal = too_many_connections(options_.max_connections);
+    stream.expires_after(options_.read_timeout);
+    co_await beast_http::async_write(stream, refusal, kNoThrow);
+    boost::system::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    co_return;
   }
 
   beast::flat_buffer buffer;

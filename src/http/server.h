@@ -30,6 +30,7 @@ struct ServerOptions {
   std::size_t max_body_bytes = 8u << 20;
   std::size_t max_header_bytes = 16u << 10;
   std::chrono::seconds read_timeout{30};
+  std::size_t max_connections = 10'000;  // beyond: 503 + Retry-After, then close
 };
 
 // Answers one request. Runs on a connection's executor; must not block it.

@@ -8,6 +8,7 @@
 #include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 #include <fstream>
+#include <thread>
 
 #include "http/client.h"
 #include "tests/integration/server_process.h"
@@ -249,6 +250,53 @@ TEST_F(IngestTest, MalformedHttpGetsBadRequest) {
   boost::system::error_code ignored;
   const size_t read = socket.read_some(boost::asio::buffer(answer), ignored);
   EXPECT_TRUE(answer.substr(0, read).starts_with("HTTP/1.1 400")) << answer.substr(0, read);
+}
+
+TEST_F(IngestTest, AClientTricklingBytesIsCutOff) {
+  start({"--set", "http.read_timeout_seconds=1"});
+  boost::asio::io_context context;
+  boost::asio::ip::tcp::socket socket(context);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), server_->port()});
+  const std::string request =
+      "POST /api/events HTTP/1.1\r\nHost: x\r\nContent-Length: 37\r\n\r\n"
+      R"({"stream_id":"s1","type":"follower"})";
+  // One byte every 100 ms would take seconds; the server must hang up long before the end.
+  boost::system::error_code error;
+  std::size_t sent = 0;
+  for (; sent < request.size() && !error; ++sent) {
+    boost::asio::write(socket, boost::asio::buffer(&request[sent], 1), error);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  std::string answer(512, '\0');
+  const size_t read = socket.read_some(boost::asio::buffer(answer), error);
+  EXPECT_TRUE(error == boost::asio::error::eof || error == boost::asio::error::connection_reset ||
+              sent < request.size())
+      << "answered: " << answer.substr(0, read);
+  EXPECT_LT(sent, request.size()) << "the whole request got through";
+  EXPECT_EQ(depth(), 0);
+}
+
+TEST_F(IngestTest, ConnectionsBeyondTheLimitGet503) {
+  start({"--set", "http.max_connections=2"});
+  auto first = http::Client::create(server_->url()).value();
+  auto second = http::Client::create(server_->url()).value();
+  ASSERT_EQ(first->get("/healthz")->status, 200u);  // both now held open, kept alive
+  ASSERT_EQ(second->get("/healthz")->status, 200u);
+  auto third = http::Client::create(server_->url()).value();
+  auto refused = third->get("/healthz");
+  ASSERT_TRUE(refused.ok());
+  EXPECT_EQ(refused->status, 503u);
+  EXPECT_EQ(json::parse(refused->body).at("error").at("code"), "too_many_connections");
+  EXPECT_EQ(refused->headers["Retry-After"], "1");
+  first.reset();  // a place comes free
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  unsigned status = 0;
+  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+    auto again = http::Client::create(server_->url()).value()->get("/healthz");
+    status = again.ok() ? again->status : 0;
+    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(status, 200u);
 }
 
 TEST_F(IngestTest, AnswersExpectContinueBeforeTheBody) {
