@@ -155,9 +155,17 @@ TEST_F(HostileInputTest, EveryHostileRequestIsRefusedAndChangesNothing) {
       {"/api/deadletter/%00", "id"},
       {"/api/deadletter/" + std::string(300, 'd'), "id"},
       {"/api/events?wait=99999", "wait"},
+      {"/runtime/webhooks/durabletask/instances/" + std::string(300, 'i'), "instanceId"},
+      {"/runtime/webhooks/durabletask/instances/a%00b", "instanceId"},
+      {"/runtime/webhooks/durabletask/orchestrators/process_event/a%2F..%2Fb", "instanceId"},
+      {"/runtime/webhooks/durabletask/instances/x/raiseEvent/" + std::string(300, 'e'),
+       "eventName"},
   };
   for (const auto& [target, field] : paths) {
-    const auto method = target.starts_with("/api/events") ? http_verb::post : http_verb::get;
+    const bool posts = target.starts_with("/api/events") ||
+                       target.find("/orchestrators/") != std::string::npos ||
+                       target.find("/raiseEvent/") != std::string::npos;
+    const auto method = posts ? http_verb::post : http_verb::get;
     auto response = client_->request(method, target, "{}", "application/json");
     ASSERT_TRUE(response.ok()) << target;
     EXPECT_EQ(response->status, 400u) << target << " → " << response->body;
