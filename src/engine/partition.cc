@@ -117,6 +117,14 @@ void Partition::run() {
     }
     take_turn(inputs);
     inputs.clear();
+    if (failed_commits_ > 0) {
+      // Storage refuses (a full disk, say): wait before trying again, longer each time up to
+      // two seconds, rather than spin on work that cannot be saved.
+      const auto backoff = std::chrono::milliseconds(
+          std::min<std::int64_t>(2000, 10ll << std::min(failed_commits_, 8u)));
+      std::unique_lock lock(mutex_);
+      ready_.wait_for(lock, backoff, [this] { return stopping_; });
+    }
   }
 }
 
@@ -366,8 +374,15 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
   const Status committed = mutation.empty() ? Status() : backend_.commit(mutation);
   for (auto& step : steps) step.instance->step = kNoStep;
 
+  if (committed.ok() && failed_commits_ > 0) {
+    spdlog::info("partition commits again after {} failed attempts", failed_commits_);
+    failed_commits_ = 0;
+  }
   if (!committed.ok()) {
-    spdlog::error("partition commit failed: {}", committed.to_string());
+    if (failed_commits_++ % 100 == 0) {
+      spdlog::error("partition commit failed (attempt {}): {}", failed_commits_,
+                    committed.to_string());
+    }
     // Memory ran ahead of the disk: reload every touched instance from what was committed.
     for (const auto& step : steps) {
       const std::string id = step.instance->record.instance_id;

@@ -117,6 +117,7 @@ class Partition {
   const Registry& registry_;
   ActivityPool& activities_;
   const Router router_;
+  unsigned failed_commits_ = 0;  // in a row; touched only by the partition thread
   const PartitionOptions options_;
 
   std::unordered_map<std::string, std::unique_ptr<Instance>> instances_;  // partition thread only

@@ -93,6 +93,9 @@ Result<std::unique_ptr<RocksBackend>> RocksBackend::open(const std::string& dire
   options.bytes_per_sync = 1 << 20;
   options.keep_log_file_num = 3;
   options.max_log_file_size = 8 << 20;
+  // Write-ahead log kept for column families that rarely flush is bounded: past this, RocksDB
+  // flushes them so old log files can go (otherwise the log alone can outgrow the data).
+  options.max_total_wal_size = 128 << 20;
   // All column families share one memory budget for unflushed writes.
   options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(128 << 20, cache);
 
