@@ -110,6 +110,7 @@ int serve(const ServeFlags& flags) {
                 &engine, &registry, &streams, &completions);
   http::Server server(server_options,
                       [&api](http::Request& request) { return api.handle(request); });
+  server.set_stop_listener([&completions] { completions.cancel_all(); });
   if (Status listening = server.listen(); !listening.ok()) {
     return configuration_error(listening.message());
   }

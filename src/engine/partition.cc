@@ -121,7 +121,7 @@ void Partition::run() {
       // Storage refuses (a full disk, say): wait before trying again, longer each time up to
       // two seconds, rather than spin on work that cannot be saved.
       const auto backoff = std::chrono::milliseconds(
-          std::min<std::int64_t>(2000, 10ll << std::min(failed_commits_, 8u)));
+          std::min<std::int64_t>(2000, 10ll << std::min(failed_commits_ - 1, 8u)));
       std::unique_lock lock(mutex_);
       ready_.wait_for(lock, backoff, [this] { return stopping_; });
     }
@@ -374,7 +374,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
   const Status committed = mutation.empty() ? Status() : backend_.commit(mutation);
   for (auto& step : steps) step.instance->step = kNoStep;
 
-  if (committed.ok() && failed_commits_ > 0) {
+  if (committed.ok() && !mutation.empty() && failed_commits_ > 0) {
     spdlog::info("partition commits again after {} failed attempts", failed_commits_);
     failed_commits_ = 0;
   }

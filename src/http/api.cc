@@ -19,8 +19,6 @@ using beast_http::status;
 
 namespace {
 
-constexpr std::string_view kInstancesPath = "/runtime/webhooks/durabletask/instances/";
-
 // The media type without parameters, lower-cased: "Application/JSON; charset=utf-8" →
 // "application/json".
 std::string media_type(std::string_view content_type) {
@@ -129,8 +127,9 @@ bool all_finished(const std::vector<std::optional<engine::InstanceRecord>>& reco
 
 // The answer to one accepted event: 202 with the check-status URIs, or, when it was waited for
 // and has finished, 200 with its status as GET instances/{id} gives it.
-Response single_event_response(const std::string& id, const std::string& base, bool duplicate,
+Response single_event_response(const std::string& id, const std::string& base_url, bool duplicate,
                                const std::optional<engine::InstanceRecord>& finished) {
+  const std::string base = fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id);
   if (finished) {
     json::object body = instance_status_body(*finished, false);
     body["id"] = id;
@@ -139,13 +138,9 @@ Response single_event_response(const std::string& id, const std::string& base, b
     response.set(beast_http::field::location, base);
     return response;
   }
-  Response response = json_response(
-      status::accepted, json::object{{"id", id},
-                                     {"statusQueryGetUri", base},
-                                     {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
-                                     {"terminatePostUri", base + "/terminate?reason={text}"},
-                                     {"purgeHistoryDeleteUri", base},
-                                     {"duplicate", duplicate}});
+  json::object body = management_urls(base_url, id);
+  body["duplicate"] = duplicate;
+  Response response = json_response(status::accepted, std::move(body));
   response.set(beast_http::field::location, base);
   return response;
 }
@@ -341,6 +336,10 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
   auto wait = parse_wait(request.target());
   if (auto* refusal = std::get_if<Response>(&wait)) co_return std::move(*refusal);
   const unsigned wait_seconds = std::get<unsigned>(wait);
+  // Waiting answers with the instance's status and output: that is reading.
+  if (wait_seconds > 0) {
+    if (auto refusal = auth_.check(request, Scope::kRead)) co_return std::move(*refusal);
+  }
 
   auto parsed = pipeline::parse_events(request.body(), format, {options_.max_batch_events}, ids_);
   if (auto* error = std::get_if<pipeline::EventError>(&parsed)) {
@@ -376,9 +375,8 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
   }
 
   if (body.single) {
-    const std::string base = fmt::format("{}{}{}", base_url(request), kInstancesPath, ids[0]);
     const bool finished = waiting && all_finished(records);
-    co_return single_event_response(ids[0], base, outcome.duplicate[0],
+    co_return single_event_response(ids[0], base_url(request), outcome.duplicate[0],
                                     finished ? records[0] : std::nullopt);
   }
   co_return batch_response(ids, outcome.accepted(), waiting ? &records : nullptr);

@@ -7,7 +7,6 @@
 // notification (or the deadline) ends. Notifications are posted to that strand, so none is lost
 // between the read and the sleep.
 
-#include <atomic>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -23,8 +22,10 @@ namespace sluice::http {
 
 class CompletionWaiters {
  public:
-  // Thread-safe; cheap when no one waits.
+  // Thread-safe.
   void notify(const std::string& instance_id);
+  // Ends every wait now, finished or not (the server is stopping). Thread-safe.
+  void cancel_all();
 
   // Returns when every id has finished or `timeout` has passed. `finished` reads from storage
   // whether one id has already finished; it runs on `blocking`. Must be awaited on a strand.
@@ -35,12 +36,12 @@ class CompletionWaiters {
 
  private:
   struct Waiter;
+  class Registration;
   void add(const std::vector<std::string>& ids, const std::shared_ptr<Waiter>& waiter);
   void remove(const std::vector<std::string>& ids, const std::shared_ptr<Waiter>& waiter);
 
   std::mutex mutex_;
   std::unordered_multimap<std::string, std::shared_ptr<Waiter>> waiters_;  // guarded by mutex_
-  std::atomic<std::size_t> count_{0};  // waiters_.size(), read without the lock
 };
 
 }  // namespace sluice::http

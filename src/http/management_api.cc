@@ -42,6 +42,17 @@ json::value embed(std::string_view text) {
 
 }  // namespace
 
+json::object management_urls(const std::string& base_url, const std::string& id) {
+  const std::string base = fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id);
+  return {{"id", id},
+          {"statusQueryGetUri", base},
+          {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
+          {"terminatePostUri", base + "/terminate?reason={text}"},
+          {"suspendPostUri", base + "/suspend?reason={text}"},
+          {"resumePostUri", base + "/resume?reason={text}"},
+          {"purgeHistoryDeleteUri", base}};
+}
+
 json::object instance_status_body(const engine::InstanceRecord& record, bool show_input) {
   json::object body{{"name", record.name},
                     {"instanceId", record.instance_id},
@@ -94,17 +105,6 @@ std::vector<std::string_view> split_path(std::string_view path) {
     path.remove_prefix(slash + 1);
   }
   return parts;
-}
-
-json::object management_urls(const std::string& base_url, const std::string& id) {
-  const std::string base = fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id);
-  return {{"id", id},
-          {"statusQueryGetUri", base},
-          {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
-          {"terminatePostUri", base + "/terminate?reason={text}"},
-          {"suspendPostUri", base + "/suspend?reason={text}"},
-          {"resumePostUri", base + "/resume?reason={text}"},
-          {"purgeHistoryDeleteUri", base}};
 }
 
 // The request is built here, outside any coroutine: GCC 12 miscompiles a braced aggregate of

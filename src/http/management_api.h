@@ -16,6 +16,10 @@ namespace sluice::http {
 
 inline constexpr std::string_view kManagementPrefix = "/runtime/webhooks/durabletask/";
 
+// The Durable Functions check-status payload for instance `id`: its id and the URIs to query,
+// raise events to, terminate, suspend, resume and purge it. `base_url` is http://host:port.
+boost::json::object management_urls(const std::string& base_url, const std::string& id);
+
 // An instance's status as GET instances/{id} answers it.
 boost::json::object instance_status_body(const engine::InstanceRecord& record, bool show_input);
 

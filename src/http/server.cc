@@ -92,6 +92,7 @@ void Server::stop() {
     acceptor_.close(ignored);
     signals_.cancel(ignored);
   });
+  if (stop_listener_) stop_listener_();
   std::lock_guard lock(connections_mutex_);
   stopping_ = true;
   for (const auto& connection : connections_) connection->stop_when_idle();
@@ -143,6 +144,14 @@ asio::awaitable<void> Server::serve(tcp::socket socket) {
     co_await beast_http::async_write(stream, refusal, kNoThrow);
     boost::system::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    // Read what the client sent until it closes: closing with unread data would reset the
+    // connection and could destroy the answer before the client reads it.
+    stream.expires_after(std::chrono::seconds(1));
+    char discard[1024];
+    while (true) {
+      auto [read_error, read] = co_await stream.async_read_some(asio::buffer(discard), kNoThrow);
+      if (read_error) break;
+    }
     co_return;
   }
 

@@ -51,6 +51,9 @@ class Server {
 
   // Thread-safe; may be called more than once.
   void stop();
+  // Called by stop(), before it waits for requests in progress: a handler that waits on
+  // something (POST /api/events?wait=) should stop waiting. Set it before run().
+  void set_stop_listener(std::function<void()> listener) { stop_listener_ = std::move(listener); }
 
   boost::asio::io_context& context() { return context_; }
 
@@ -61,6 +64,7 @@ class Server {
 
   ServerOptions options_;
   Handler handler_;
+  std::function<void()> stop_listener_;
   boost::asio::io_context context_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::signal_set signals_;

@@ -167,7 +167,12 @@ void register_pipeline(Registry& registry, StreamStore& streams,
                                               done = std::move(done)](Status delivered) {
           if (!delivered.ok()) return done(delivered);
           // After the deliveries, so a failing webhook does not repeat the feed on every retry.
-          alerts.publish(event);
+          // This runs on the webhook sender's thread: nothing may escape it.
+          try {
+            alerts.publish(event);
+          } catch (const std::exception& error) {
+            return done(internal_error(fmt::format("publishing the alert: {}", error.what())));
+          }
           done(std::string("published"));
         });
       });

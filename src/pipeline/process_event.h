@@ -36,8 +36,7 @@ Status check_webhooks(const std::vector<WebhookConfig>& webhooks);
 // The envelope process_event takes.
 std::string make_envelope(std::string_view event_json, Micros received_at);
 
-// Registers process_event and its activities. Every reference must outlive the registry's use;
-// `sender` is used only when options.webhooks is not empty.
+// Registers process_event and its activities. Every reference must outlive the registry's use.
 void register_pipeline(Registry& registry, StreamStore& streams,
                        queue::DeadLetterStore& dead_letters, AlertFeed& alerts,
                        webhooks::WebhookSender& sender, const Clock& clock,

@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <atomic>
 #include <deque>
 #include <future>
 #include <mutex>
@@ -98,6 +99,11 @@ void WebhookSender::Impl::begin(std::unique_ptr<Transfer> transfer) {
     spare_handles.pop_back();
     curl_easy_reset(easy);
   }
+  if (easy == nullptr) {
+    transfer->end(internal_error(
+        fmt::format("webhook {}: libcurl could not start a transfer", transfer->request.webhook)));
+    return;
+  }
   const WebhookRequest& request = transfer->request;
   transfer->headers = curl_slist_append(transfer->headers, "Content-Type: application/json");
   // No "Expect: 100-continue" round trip before larger bodies.
@@ -119,7 +125,13 @@ void WebhookSender::Impl::begin(std::unique_ptr<Transfer> transfer) {
   curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
   curl_easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
   transfer->easy = easy;
-  curl_multi_add_handle(multi, easy);
+  if (curl_multi_add_handle(multi, easy) != CURLM_OK) {
+    curl_slist_free_all(transfer->headers);
+    spare_handles.push_back(easy);
+    transfer->end(internal_error(
+        fmt::format("webhook {}: libcurl could not start a transfer", request.webhook)));
+    return;
+  }
   active.emplace(easy, std::move(transfer));
 }
 

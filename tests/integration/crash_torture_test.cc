@@ -71,11 +71,17 @@ TEST_F(CrashTortureTest, TenKillsUnderLoadLoseAndDoubleNothing) {
         const bool batch = std::uniform_int_distribution(0, 1)(random) == 0;
         std::string body;
         for (int i = 0, n = batch ? 40 : 1; i < n; ++i) body += traffic[p].next() + "\n";
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
         while (true) {
           auto client = http::Client::create(url());
           auto response = (*client)->post("/api/events", body,
                                           batch ? "application/x-ndjson" : "application/json");
           if (response.ok() && response->status == 202) break;
+          if (std::chrono::steady_clock::now() > deadline) {
+            ADD_FAILURE() << "the server never took a request back";
+            producing = false;
+            return;
+          }
           std::this_thread::sleep_for(std::chrono::milliseconds(20));
         }
       }
