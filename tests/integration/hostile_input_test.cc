@@ -37,7 +37,7 @@ std::vector<Case> hostile_bodies() {
        "application/x-ndjson"},
       {"invalid UTF-8", "{\"stream_id\":\"s1\",\"type\":\"follower\",\"user_name\":\"\xff\xfe\"}"},
       {"lone surrogate", R"({"stream_id":"s1","type":"follower","user_name":"\ud800"})"},
-      {"NUL byte in the body", std::string("{\"stream_id\":\"s1\",\"type\":\"follower\"}\0", 39)},
+      {"NUL byte in the body", std::string(R"({"stream_id":"s1","type":"follower"})") + '\0'},
       {"control character", R"({"stream_id":"s1","type":"follower","user_name":"a\u0007b"})",
        "application/json", 400, "user_name"},
       {"escaped NUL", R"({"stream_id":"s1","type":"follower","message":"a\u0000b"})",
