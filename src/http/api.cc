@@ -4,11 +4,11 @@
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
-#include <charconv>
 #include <variant>
 
 #include "core/logging.h"
 #include "http/offload.h"
+#include "http/query_number.h"
 #include "pipeline/event.h"
 #include "pipeline/process_event.h"
 
@@ -59,15 +59,10 @@ std::variant<StreamQuery, Response> parse_stream_query(std::string_view target) 
       }
       query.type = param.value;
     } else if (param.key == "limit") {
-      std::size_t limit = 0;
-      const auto [end, error] =
-          std::from_chars(param.value.data(), param.value.data() + param.value.size(), limit);
-      if (error != std::errc() || end != param.value.data() + param.value.size() || limit == 0 ||
-          limit > 1000) {
+      if (!parse_query_number<std::size_t>(param.value, 1, 1000, query.limit)) {
         return error_response(status::bad_request, "invalid_parameter",
                               "must be a whole number from 1 to 1000", "limit");
       }
-      query.limit = limit;
     } else if (param.key == "cursor") {
       // Cursors are "<time>-<event id>" as handed out; anything else is refused.
       const bool cursor_alphabet = std::all_of(param.value.begin(), param.value.end(), [](char c) {
@@ -95,10 +90,7 @@ std::variant<unsigned, Response> parse_wait(std::string_view target) {
   unsigned seconds = 0;
   for (auto param : url->params()) {
     if (param.key != "wait") continue;
-    const auto [end, error] =
-        std::from_chars(param.value.data(), param.value.data() + param.value.size(), seconds);
-    if (error != std::errc() || end != param.value.data() + param.value.size() ||
-        seconds > kMaxWaitSeconds) {
+    if (!parse_query_number(param.value, 0u, kMaxWaitSeconds, seconds)) {
       return error_response(
           status::bad_request, "invalid_parameter",
           fmt::format("must be a whole number of seconds from 0 to {}", kMaxWaitSeconds), "wait");

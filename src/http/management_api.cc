@@ -4,11 +4,11 @@
 
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
-#include <charconv>
 #include <map>
 #include <variant>
 
 #include "http/offload.h"
+#include "http/query_number.h"
 #include "pipeline/event.h"
 
 namespace sluice::http {
@@ -179,14 +179,9 @@ std::variant<engine::InstanceQuery, Response> parse_instance_query(
     query.id_prefix = found->second;
   }
   if (auto found = parameters.find("top"); found != parameters.end()) {
-    std::size_t top = 0;
-    auto [end, error] =
-        std::from_chars(found->second.data(), found->second.data() + found->second.size(), top);
-    if (error != std::errc() || end != found->second.data() + found->second.size() || top == 0 ||
-        top > kMaxTop) {
+    if (!parse_query_number<std::size_t>(found->second, 1, kMaxTop, query.top)) {
       return bad_parameter("top", fmt::format("must be a whole number from 1 to {}", kMaxTop));
     }
-    query.top = top;
   }
   if (!token.empty()) {
     if (!pipeline::is_valid_id(token)) {
