@@ -82,4 +82,22 @@ struct SimulateFlags {
 // throughput and latency. Exit 1 if any stats differ or an instance did not finish.
 int simulate(const SimulateFlags& flags);
 
+struct BenchFlags {
+  ServerAddress server;
+  bool external = false;                // --url given: benchmark that server, start none
+  std::optional<std::string> data;      // data directory of the started server; default temporary
+  std::vector<std::string> settings;    // KEY=VALUE for the started server
+  std::int64_t events = 200'000;
+  std::size_t batch = 1;     // events per request; NDJSON when more than one
+  double rate = 0;           // events/s; 0: closed loop
+  unsigned connections = 0;  // 0: 64 for single events, 4 for batches, up to 1000 at a rate
+  unsigned streams = 100;
+  double drain_timeout = 600;
+  bool json = false;
+};
+// Measures the whole system end to end: throughput, latency from post to Completed, and the
+// server's memory, CPU time and disk writes per event. Exit 1 if an event was lost, not
+// Completed, or miscounted.
+int bench(const BenchFlags& flags);
+
 }  // namespace sluice::cli

@@ -7,10 +7,11 @@
 namespace {
 
 // --url and --api-key, for every command that talks to a server.
-void add_server_options(CLI::App* command, sluice::cli::ServerAddress& server) {
-  command->add_option("--url", server.url, "server address")->envname("SLUICE_URL");
+CLI::Option* add_server_options(CLI::App* command, sluice::cli::ServerAddress& server) {
+  auto* url = command->add_option("--url", server.url, "server address")->envname("SLUICE_URL");
   command->add_option("--api-key", server.api_key, "API key to present (SLUICE_API_KEY)")
       ->envname("SLUICE_API_KEY");
+  return url;
 }
 
 }  // namespace
@@ -105,6 +106,33 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1.0, 86400.0));
   simulate_command->add_flag("--quiet", simulate_flags.quiet, "no progress line");
 
+  BenchFlags bench_flags;
+  auto* bench_command = app.add_subcommand(
+      "bench", "Measure throughput, latency and resource use end to end");
+  add_server_options(bench_command, bench_flags.server)
+      ->description("benchmark the server at this address instead of starting one");
+  bench_command->add_option("--data", bench_flags.data,
+                            "data directory for the started server (kept; default temporary)");
+  bench_command->add_option("--set", bench_flags.settings,
+                            "a setting for the started server, KEY=VALUE (repeatable)");
+  bench_command->add_option("--events", bench_flags.events, "events to send")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000'000}));
+  bench_command->add_option("--batch", bench_flags.batch, "events per request (NDJSON)")
+      ->check(CLI::Range(1, 10000));
+  bench_command->add_option("--rate", bench_flags.rate, "events per second; 0: closed loop")
+      ->check(CLI::Range(0.0, 10'000'000.0));
+  bench_command
+      ->add_option("--connections", bench_flags.connections,
+                   "keep-alive connections (closed loop), or the most to open (fixed rate)")
+      ->check(CLI::Range(0, 10000));
+  bench_command->add_option("--streams", bench_flags.streams, "streams to spread events over")
+      ->check(CLI::Range(1, 100000));
+  bench_command
+      ->add_option("--drain-timeout", bench_flags.drain_timeout,
+                   "seconds to wait for processing after sending")
+      ->check(CLI::Range(1.0, 86400.0));
+  bench_command->add_flag("--json", bench_flags.json, "one JSON object instead of the table");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& error) {
@@ -117,5 +145,9 @@ int main(int argc, char** argv) {
   if (*stats_command) return stats(stats_flags);
   if (*dlq_command) return dead_letters(dlq_flags);
   if (*simulate_command) return simulate(simulate_flags);
+  if (*bench_command) {
+    bench_flags.external = bench_command->count("--url") > 0 || std::getenv("SLUICE_URL") != nullptr;
+    return bench(bench_flags);
+  }
   return kExitUsage;
 }

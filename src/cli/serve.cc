@@ -89,11 +89,18 @@ int serve(const ServeFlags& flags) {
   pipeline::register_pipeline(registry, streams, dead_letters, alerts, webhook_sender, clock,
                               pipeline_options);
   http::CompletionWaiters completions;  // for POST /api/events?wait=
+  http::Metrics metrics;
   engine::Engine engine(
       **backend, clock, registry,
       {config.engine_partitions, config.activity_workers, config.max_active_instances,
        static_cast<Micros>(config.retention_hours) * 3'600'000'000,
-       [&completions](const std::string& id) { completions.notify(id); }});
+       [&completions, &metrics, &clock](const engine::InstanceRecord& record) {
+         completions.notify(record.instance_id);
+         const auto received_at = pipeline::envelope_received_at(record.input);
+         metrics.instance_finished(record.status, received_at
+                                                      ? std::optional(clock.now() - *received_at)
+                                                      : std::nullopt);
+       }});
   if (Status recovered = engine.start(); !recovered.ok()) {
     return configuration_error(fmt::format("storage: {}", recovered.message()));
   }
@@ -107,7 +114,7 @@ int serve(const ServeFlags& flags) {
   http::Api api(**intake, dead_letters, ids, clock,
                 {config.max_batch_events,
                  fmt::format("{}:{}", config.listen_host, config.listen_port), config.api_keys},
-                &engine, &registry, &streams, &completions);
+                &engine, &registry, &streams, &completions, &metrics);
   http::Server server(server_options,
                       [&api](http::Request& request) { return api.handle(request); });
   server.set_stop_listener([&completions] { completions.cancel_all(); });

@@ -403,7 +403,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
       const std::string& id = step.instance->record.instance_id;
       if (step.instance->runner->finished()) {
         notify_parent(step.instance->record);
-        if (options_.on_finished) options_.on_finished(id);
+        if (options_.on_finished) options_.on_finished(step.instance->record);
         instances_.erase(id);  // `id` refers into the instance: nothing may use it after this
       } else {
         carry_out(id, work_from(step.history));
@@ -471,7 +471,7 @@ Status Partition::recover(const std::vector<std::string>& instance_ids) {
   for (const auto& [id, pending] : work) carry_out(id, pending);
   for (const auto& record : finished) {
     notify_parent(record);
-    if (options_.on_finished) options_.on_finished(record.instance_id);
+    if (options_.on_finished) options_.on_finished(record);
   }
   active_count_ = instances_.size();
   return {};

@@ -49,7 +49,7 @@ struct PartitionInput {
 };
 
 // Called on a partition thread once an instance's end is durable; it must not block.
-using FinishListener = std::function<void(const std::string& instance_id)>;
+using FinishListener = std::function<void(const InstanceRecord& record)>;
 
 struct PartitionOptions {
   std::size_t max_active_instances = 100'000;  // starts beyond this are refused, to retry later

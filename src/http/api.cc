@@ -248,7 +248,8 @@ Response method_not_allowed(std::string_view allowed) {
 
 Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
          const Clock& clock, ApiOptions options, engine::Engine* engine, const Registry* registry,
-         pipeline::StreamStore* streams, CompletionWaiters* completions)
+                                          pipeline::StreamStore* streams, CompletionWaiters* completions,
+         Metrics* metrics)
     : intake_(intake),
       dead_letters_(dead_letters),
       ids_(ids),
@@ -258,7 +259,8 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
       blocking_(2),
       streams_(streams),
       engine_(engine),
-      completions_(completions) {
+      completions_(completions),
+      metrics_(metrics) {
   if (engine != nullptr && registry != nullptr) management_.emplace(*engine, *registry, blocking_);
 }
 
@@ -267,7 +269,9 @@ Api::~Api() { blocking_.join(); }
 // The scope a request needs; nothing for routes open to all (/healthz, unknown paths).
 std::optional<Scope> needed_scope(beast_http::verb method, std::string_view path) {
   if (path == "/api/events") return Scope::kIngest;
-  if (path == "/api/queue" || path.starts_with("/api/streams/")) return Scope::kRead;
+  if (path == "/api/queue" || path.starts_with("/api/streams/") || path == "/metrics") {
+    return Scope::kRead;
+  }
   if (path == "/api/deadletter" || path.starts_with("/api/deadletter/")) return Scope::kAdmin;
   if (path.starts_with(kManagementPrefix)) {
     // Reading an instance's status is `read`; everything that changes instances is `admin`.
@@ -304,6 +308,10 @@ boost::asio::awaitable<Response> Api::route(Request& request, std::string_view p
   if (path.starts_with(kManagementPrefix) && management_) {
     co_return co_await management_->handle(request, path.substr(kManagementPrefix.size()),
                                            base_url(request));
+  }
+  if (path == "/metrics" && metrics_ != nullptr) {
+    if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
+    co_return get_metrics();
   }
   if (path == "/healthz") {
     if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
@@ -349,6 +357,7 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
     spdlog::warn("ingest refused: {}", appended.to_string());
     co_return status_response(appended);
   }
+  if (metrics_ != nullptr) metrics_->events_accepted(outcome.accepted());
 
   std::vector<std::string> ids;
   ids.reserve(body.events.size());
@@ -477,6 +486,17 @@ boost::asio::awaitable<Response> Api::dead_letter(Request& request, std::string_
 std::string Api::base_url(const Request& request) const {
   const std::string_view host = request[beast_http::field::host];
   return fmt::format("http://{}", is_plain_host(host) ? host : options_.public_host);
+}
+
+Response Api::get_metrics() const {
+  const Gauges gauges{intake_.depth(), engine_ != nullptr
+                                           ? static_cast<std::int64_t>(engine_->active_instances())
+                                           : 0};
+  Response response(status::ok, 11);
+  response.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
+  response.body() = metrics_->render(gauges);
+  response.prepare_payload();
+  return response;
 }
 
 boost::asio::awaitable<Response> Api::get_queue() {

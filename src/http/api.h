@@ -15,6 +15,7 @@
 #include "http/completion_waiters.h"
 #include "http/json_response.h"
 #include "http/management_api.h"
+#include "http/metrics.h"
 #include "pipeline/stream_store.h"
 #include "queue/dead_letter_store.h"
 #include "queue/intake_queue.h"
@@ -34,7 +35,7 @@ class Api {
   Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
       const Clock& clock, ApiOptions options, engine::Engine* engine = nullptr,
       const Registry* registry = nullptr, pipeline::StreamStore* streams = nullptr,
-      CompletionWaiters* completions = nullptr);
+      CompletionWaiters* completions = nullptr, Metrics* metrics = nullptr);
   ~Api();
 
   boost::asio::awaitable<Response> handle(Request& request);
@@ -43,6 +44,7 @@ class Api {
   boost::asio::awaitable<Response> route(Request& request, std::string_view path);
   boost::asio::awaitable<Response> post_events(Request& request);
   boost::asio::awaitable<Response> get_queue();
+  Response get_metrics() const;
   boost::asio::awaitable<Response> get_stream(Request& request, std::string_view rest);
   boost::asio::awaitable<Response> dead_letter(Request& request, std::string_view rest);
   // One change at a time per dead letter (replay or delete), so none is replayed twice.
@@ -62,6 +64,7 @@ class Api {
   pipeline::StreamStore* streams_;
   engine::Engine* engine_;
   CompletionWaiters* completions_;
+  Metrics* metrics_;
   std::mutex claims_mutex_;
   std::set<std::string> claimed_dead_letters_;  // guarded by claims_mutex_
 };

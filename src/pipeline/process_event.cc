@@ -128,6 +128,15 @@ std::string make_envelope(std::string_view event_json, Micros received_at) {
                      event_json);
 }
 
+std::optional<Micros> envelope_received_at(std::string_view input) {
+  constexpr std::string_view kPrefix = R"({"received_at":")";
+  if (!input.starts_with(kPrefix)) return std::nullopt;
+  input.remove_prefix(kPrefix.size());
+  Micros received_at = 0;
+  if (!parse_rfc3339(input.substr(0, input.find('"')), received_at)) return std::nullopt;
+  return received_at;
+}
+
 void register_pipeline(Registry& registry, StreamStore& streams,
                        queue::DeadLetterStore& dead_letters, AlertFeed& alerts,
                        webhooks::WebhookSender& sender, const Clock& clock,

@@ -35,6 +35,9 @@ Status check_webhooks(const std::vector<WebhookConfig>& webhooks);
 
 // The envelope process_event takes.
 std::string make_envelope(std::string_view event_json, Micros received_at);
+// When the event in a process_event input was received; absent for any other input. Reads only
+// the envelope's first field, so it is cheap enough to call for every finished instance.
+std::optional<Micros> envelope_received_at(std::string_view input);
 
 // Registers process_event and its activities. Every reference must outlive the registry's use.
 void register_pipeline(Registry& registry, StreamStore& streams,

@@ -75,6 +75,8 @@ class IntakeQueue {
   void settle(std::span<const std::uint64_t> sequences, bool taken);
 
   Result<QueueStats> stats();
+  // Messages appended and not yet taken, from memory (stats() reads storage).
+  std::int64_t depth() const { return depth_.load(std::memory_order_relaxed); }
 
   // Commits what is pending and refuses further appends. Idempotent.
   void stop();

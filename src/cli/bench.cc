@@ -1,0 +1,369 @@
+// `sluice bench`: the whole system's speed, end to end. Starts a server on a fresh data
+// directory (or uses the one at --url), posts events to it — closed loop, or at a fixed rate —
+// waits until every instance has finished, checks every stream's stats against what was sent,
+// and reports throughput, latency from post to Completed, and the server's memory, CPU time and
+// bytes written to disk per event, read from its GET /metrics.
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/json.hpp>
+#include <boost/url/parse.hpp>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <map>
+#include <regex>
+#include <thread>
+
+#include "cli/commands.h"
+#include "cli/load_generator.h"
+#include "core/clock.h"
+#include "http/client.h"
+#include "http/metrics.h"
+#include "pipeline/traffic.h"
+
+extern char** environ;
+
+namespace sluice::cli {
+namespace {
+
+namespace json = boost::json;
+namespace fs = std::filesystem;
+using Steady = std::chrono::steady_clock;
+
+// A `sluice serve` started by the benchmark: this same executable, port 0, its own data directory,
+// its log in that directory. Stopped (SIGTERM) and its directory removed on destruction.
+class ServerProcess {
+ public:
+  static Result<std::unique_ptr<ServerProcess>> start(const BenchFlags& flags) {
+    std::error_code error;
+    fs::path data = flags.data ? fs::path(*flags.data) : fs::temp_directory_path(error);
+    const bool temporary = !flags.data;
+    if (temporary) {
+      std::string pattern = (data / "sluice-bench-XXXXXX").string();
+      if (mkdtemp(pattern.data()) == nullptr) return internal_error("cannot create a data directory");
+      data = pattern;
+    } else {
+      fs::create_directories(data, error);
+    }
+    auto process = std::unique_ptr<ServerProcess>(new ServerProcess(data, temporary));
+    std::vector<std::string> args = {fs::read_symlink("/proc/self/exe", error).string(), "serve",
+                                     "--listen", "127.0.0.1:0", "--data",
+                                     (data / "store").string()};
+    for (const auto& setting : flags.settings) {
+      args.push_back("--set");
+      args.push_back(setting);
+    }
+    std::vector<char*> argv;
+    for (auto& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    const std::string log = process->log_path();
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    const int spawned = posix_spawn(&process->pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (spawned != 0) return internal_error(fmt::format("cannot start {}", args[0]));
+
+    // The server logs "listening on 127.0.0.1:PORT" once it serves.
+    const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
+    const auto deadline = Steady::now() + std::chrono::seconds(60);
+    while (Steady::now() < deadline) {
+      std::ifstream file(log);
+      const std::string text(std::istreambuf_iterator<char>(file), {});
+      std::smatch match;
+      if (std::regex_search(text, match, listening)) {
+        process->url_ = "http://127.0.0.1:" + match[1].str();
+        return process;
+      }
+      int status = 0;
+      if (waitpid(process->pid_, &status, WNOHANG) == process->pid_) {
+        process->pid_ = -1;
+        return unavailable(fmt::format("the server exited at start:\n{}", text));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return unavailable("the server did not start listening within 60 s");
+  }
+
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      kill(pid_, SIGTERM);
+      int status = 0;
+      waitpid(pid_, &status, 0);
+    }
+    std::error_code error;
+    if (temporary_) fs::remove_all(data_, error);
+  }
+
+  const std::string& url() const { return url_; }
+  std::string log_path() const { return (data_ / "server.log").string(); }
+
+ private:
+  ServerProcess(fs::path data, bool temporary) : data_(std::move(data)), temporary_(temporary) {}
+
+  fs::path data_;
+  bool temporary_;
+  pid_t pid_ = -1;
+  std::string url_;
+};
+
+// One scrape of GET /metrics: every sample by its name and labels, as written.
+using Samples = std::map<std::string, double>;
+
+Result<Samples> scrape(http::Client& client) {
+  SLUICE_ASSIGN_OR_RETURN(auto response, client.get("/metrics"));
+  if (response.status != 200) {
+    return unavailable(fmt::format("GET /metrics answered HTTP {}", response.status));
+  }
+  Samples samples;
+  std::size_t start = 0;
+  const std::string& text = response.body;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line(text.data() + start, end - start);
+    start = end + 1;
+    if (line.empty() || line.front() == '#') continue;
+    const std::size_t space = line.rfind(' ');
+    if (space == std::string_view::npos) continue;
+    samples[std::string(line.substr(0, space))] = std::strtod(line.data() + space + 1, nullptr);
+  }
+  return samples;
+}
+
+double sample(const Samples& samples, const std::string& name) {
+  auto found = samples.find(name);
+  return found == samples.end() ? -1 : found->second;
+}
+
+double finished(const Samples& samples) {
+  return sample(samples, R"(sluice_instances_finished_total{status="Completed"})") +
+         sample(samples, R"(sluice_instances_finished_total{status="Failed"})") +
+         sample(samples, R"(sluice_instances_finished_total{status="Terminated"})");
+}
+
+struct Percentiles {
+  double p50 = 0, p90 = 0, p99 = 0, max = 0;  // milliseconds
+};
+
+Percentiles client_percentiles(std::vector<std::int64_t>& micros) {
+  Percentiles out;
+  if (micros.empty()) return out;
+  std::sort(micros.begin(), micros.end());
+  auto at = [&micros](double p) {
+    const auto index = static_cast<std::size_t>(p * static_cast<double>(micros.size() - 1) + 0.5);
+    return static_cast<double>(micros[std::min(index, micros.size() - 1)]) / 1000;
+  };
+  return {at(0.50), at(0.90), at(0.99), static_cast<double>(micros.back()) / 1000};
+}
+
+// Percentiles from the server's latency histogram, between two scrapes: the upper bound of the
+// bucket each falls in (so "≤"); max is the highest non-empty bucket's bound.
+Percentiles server_percentiles(const Samples& before, const Samples& after) {
+  std::vector<std::pair<double, double>> buckets;  // (upper bound in ms, cumulative count)
+  for (Micros bound : http::kLatencyBuckets) {
+    const std::string name = fmt::format("sluice_event_latency_seconds_bucket{{le=\"{}\"}}",
+                                         static_cast<double>(bound) / 1e6);
+    buckets.emplace_back(static_cast<double>(bound) / 1000,
+                         sample(after, name) - std::max(0.0, sample(before, name)));
+  }
+  const std::string infinite = R"(sluice_event_latency_seconds_bucket{le="+Inf"})";
+  const double total = sample(after, infinite) - std::max(0.0, sample(before, infinite));
+  Percentiles out;
+  if (total <= 0) return out;
+  auto at = [&](double p) {
+    for (const auto& [bound, count] : buckets) {
+      if (count >= p * total) return bound;
+    }
+    return std::numeric_limits<double>::infinity();
+  };
+  out.p50 = at(0.50);
+  out.p90 = at(0.90);
+  out.p99 = at(0.99);
+  out.max = at(1.0);
+  return out;
+}
+
+json::object percentiles_json(const Percentiles& p) {
+  return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"max", p.max}};
+}
+
+std::string percentiles_text(const Percentiles& p, std::string_view prefix = "") {
+  return fmt::format("p50 {}{:.1f}  p90 {}{:.1f}  p99 {}{:.1f}  max {}{:.1f}", prefix, p.p50,
+                     prefix, p.p90, prefix, p.p99, prefix, p.max);
+}
+
+}  // namespace
+
+int bench(const BenchFlags& flags) {
+  std::unique_ptr<ServerProcess> started;
+  std::string url = flags.server.url;
+  if (!flags.external) {
+    auto process = ServerProcess::start(flags);
+    if (!process.ok()) {
+      fmt::print(stderr, "sluice bench: {}\n", process.status().message());
+      return kExitFailure;
+    }
+    started = std::move(*process);
+    url = started->url();
+  }
+  auto parsed_url = boost::urls::parse_uri(url);
+  auto client = http::Client::create(url, flags.server.api_key);
+  if (!parsed_url || !client.ok()) {
+    fmt::print(stderr, "sluice bench: --url must be http://HOST:PORT\n");
+    return kExitUsage;
+  }
+  auto before = scrape(**client);
+  if (!before.ok()) {
+    fmt::print(stderr, "sluice bench: {} at {}\n", before.status().message(), url);
+    return kExitFailure;
+  }
+
+  const std::string run = fmt::format("bench{:x}", SystemClock().now() / 1000);
+  pipeline::Traffic traffic(run + "-e", run + "-s", static_cast<int>(flags.streams), 1);
+  LoadOptions load;
+  load.host = parsed_url->host();
+  load.port = parsed_url->port().empty() ? "80" : std::string(parsed_url->port());
+  load.api_key = flags.server.api_key;
+  load.events = flags.events;
+  load.batch = flags.batch;
+  load.rate = flags.rate;
+  load.connections = flags.connections > 0 ? flags.connections
+                     : flags.rate > 0      ? 1000
+                     : flags.batch > 1     ? 4
+                                           : 64;
+  // At a fixed rate every request waits for its events to finish, so the client sees each one's
+  // post → Completed time itself.
+  load.wait_seconds = flags.rate > 0 ? 120 : 0;
+  const std::string mode =
+      flags.rate > 0 ? fmt::format("{} events/s, fixed rate, up to {} connections", flags.rate,
+                                   load.connections)
+                     : fmt::format("closed loop over {} connections", load.connections);
+  if (!flags.json) {
+    fmt::print("sluice bench: {} events over {} streams, {}, {}\n", flags.events, flags.streams,
+               flags.batch > 1 ? fmt::format("NDJSON batches of {}", flags.batch)
+                               : std::string("one event per request"),
+               mode);
+    std::fflush(stdout);
+  }
+
+  LoadResult result = run_load(load, [&traffic] { return traffic.next(); });
+  if (!result.failure.empty()) {
+    fmt::print(stderr, "sluice bench: {}\n", result.failure);
+    return kExitFailure;
+  }
+
+  // Drain: until the server has finished as many instances as were sent.
+  const double target = finished(*before) + static_cast<double>(result.events_sent);
+  const auto drain_deadline =
+      Steady::now() + std::chrono::duration_cast<Steady::duration>(
+                          std::chrono::duration<double>(flags.drain_timeout));
+  Result<Samples> after = scrape(**client);
+  while (after.ok() && finished(*after) < target && Steady::now() < drain_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    after = scrape(**client);
+  }
+  const auto drained = Steady::now();
+  if (!after.ok()) {
+    fmt::print(stderr, "sluice bench: {}\n", after.status().message());
+    return kExitFailure;
+  }
+  const bool all_finished = finished(*after) >= target;
+
+  std::int64_t wrong_streams = 0;
+  for (const auto& [stream, want] : traffic.expected()) {
+    auto response = (*client)->get("/api/streams/" + stream + "/stats");
+    boost::system::error_code error;
+    const json::value stats =
+        response.ok() ? json::parse(response->body, error) : json::value(nullptr);
+    const auto differences = pipeline::compare_stats(want, error ? json::value(nullptr) : stats);
+    if (differences.empty()) continue;
+    ++wrong_streams;
+    for (const auto& difference : differences) {
+      fmt::print(stderr, "{}: {}\n", stream, difference);
+    }
+  }
+
+  const double events = static_cast<double>(result.events_sent);
+  const double accept_seconds =
+      std::chrono::duration<double>(result.last_answer - result.started).count();
+  const double complete_seconds = std::chrono::duration<double>(drained - result.started).count();
+  const double completed =
+      sample(*after, R"(sluice_instances_finished_total{status="Completed"})") -
+      sample(*before, R"(sluice_instances_finished_total{status="Completed"})");
+  const Percentiles measured = client_percentiles(result.latencies);
+  const Percentiles server = server_percentiles(*before, *after);
+  const double cpu =
+      sample(*after, "process_cpu_seconds_total") - sample(*before, "process_cpu_seconds_total");
+  const double peak = sample(*after, "sluice_process_peak_resident_memory_bytes");
+  const double disk = sample(*after, "sluice_process_disk_written_bytes_total") -
+                      sample(*before, "sluice_process_disk_written_bytes_total");
+  const bool disk_known = sample(*after, "sluice_process_disk_written_bytes_total") >= 0;
+
+  if (flags.json) {
+    json::object out{
+        {"events", result.events_sent},
+        {"streams", flags.streams},
+        {"batch", flags.batch},
+        {"mode", flags.rate > 0 ? "fixed_rate" : "closed_loop"},
+        {"rate", flags.rate},
+        {"connections", result.connections_opened},
+        {"requests", result.requests},
+        {"resent", result.resent},
+        {"accepted_per_second", events / accept_seconds},
+        {"completed_per_second", events / complete_seconds},
+        {"completed", completed},
+        {"server_latency_ms", percentiles_json(server)},
+        {"peak_memory_bytes", peak},
+        {"cpu_seconds", cpu},
+        {"cpu_microseconds_per_event", cpu * 1e6 / events},
+        {"disk_bytes_per_event", disk_known ? json::value(disk / events) : json::value(nullptr)},
+        {"stats_match", wrong_streams == 0},
+    };
+    out[flags.rate > 0 ? "latency_ms" : "request_latency_ms"] = percentiles_json(measured);
+    fmt::print("{}\n", json::serialize(out));
+  } else {
+    fmt::print("accepted   {:>10} events in {:7.2f} s  {:>9.0f} events/s\n", result.events_sent,
+               accept_seconds, events / accept_seconds);
+    fmt::print("completed  {:>10} events in {:7.2f} s  {:>9.0f} events/s  (first post → last "
+               "Completed)\n",
+               static_cast<std::int64_t>(completed), complete_seconds, events / complete_seconds);
+    if (flags.rate > 0) {
+      fmt::print("latency post → Completed, ms, from each request's due time:  {}\n",
+                 percentiles_text(measured));
+    } else {
+      fmt::print("latency post → answer (202), ms:  {}\n", percentiles_text(measured));
+    }
+    fmt::print("latency receipt → Completed, ms, server histogram:  {}\n",
+               percentiles_text(server, "≤"));
+    fmt::print("server     peak memory {:.0f} MiB, CPU {:.2f} s ({:.1f} µs per event), {}\n",
+               peak / (1 << 20), cpu, cpu * 1e6 / events,
+               disk_known ? fmt::format("{:.0f} bytes written to disk per event", disk / events)
+                          : std::string("disk writes unknown"));
+    fmt::print("requests   {} over {} connections, {} sent again\n", result.requests,
+               result.connections_opened, result.resent);
+    fmt::print("stats      {}\n",
+               wrong_streams == 0
+                   ? fmt::format("all {} streams exactly as sent", traffic.expected().size())
+                   : fmt::format("{} of {} streams differ from what was sent", wrong_streams,
+                                 traffic.expected().size()));
+  }
+  if (!all_finished || wrong_streams > 0 || completed < events) {
+    fmt::print(stderr, "sluice bench: FAILED: {} of {} events Completed, {} streams wrong\n",
+               static_cast<std::int64_t>(completed), result.events_sent, wrong_streams);
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace sluice::cli
