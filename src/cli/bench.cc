@@ -48,14 +48,18 @@ class ServerProcess {
     const bool temporary = !flags.data;
     if (temporary) {
       std::string pattern = (data / "sluice-bench-XXXXXX").string();
-      if (mkdtemp(pattern.data()) == nullptr) return internal_error("cannot create a data directory");
+      if (mkdtemp(pattern.data()) == nullptr)
+        return internal_error("cannot create a data directory");
       data = pattern;
     } else {
       fs::create_directories(data, error);
     }
     auto process = std::unique_ptr<ServerProcess>(new ServerProcess(data, temporary));
-    std::vector<std::string> args = {fs::read_symlink("/proc/self/exe", error).string(), "serve",
-                                     "--listen", "127.0.0.1:0", "--data",
+    std::vector<std::string> args = {fs::read_symlink("/proc/self/exe", error).string(),
+                                     "serve",
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--data",
                                      (data / "store").string()};
     for (const auto& setting : flags.settings) {
       args.push_back("--set");
@@ -70,7 +74,8 @@ class ServerProcess {
     posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, log.c_str(),
                                      O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
-    const int spawned = posix_spawn(&process->pid_, argv[0], &actions, nullptr, argv.data(), environ);
+    const int spawned =
+        posix_spawn(&process->pid_, argv[0], &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     if (spawned != 0) return internal_error(fmt::format("cannot start {}", args[0]));
 
@@ -245,10 +250,10 @@ int bench(const BenchFlags& flags) {
   // At a fixed rate every request waits for its events to finish, so the client sees each one's
   // post → Completed time itself.
   load.wait_seconds = flags.rate > 0 ? 120 : 0;
-  const std::string mode =
-      flags.rate > 0 ? fmt::format("{} events/s, fixed rate, up to {} connections", flags.rate,
-                                   load.connections)
-                     : fmt::format("closed loop over {} connections", load.connections);
+  const std::string mode = flags.rate > 0
+                               ? fmt::format("{} events/s, fixed rate, up to {} connections",
+                                             flags.rate, load.connections)
+                               : fmt::format("closed loop over {} connections", load.connections);
   if (!flags.json) {
     fmt::print("sluice bench: {} events over {} streams, {}, {}\n", flags.events, flags.streams,
                flags.batch > 1 ? fmt::format("NDJSON batches of {}", flags.batch)
@@ -335,9 +340,10 @@ int bench(const BenchFlags& flags) {
   } else {
     fmt::print("accepted   {:>10} events in {:7.2f} s  {:>9.0f} events/s\n", result.events_sent,
                accept_seconds, events / accept_seconds);
-    fmt::print("completed  {:>10} events in {:7.2f} s  {:>9.0f} events/s  (first post → last "
-               "Completed)\n",
-               static_cast<std::int64_t>(completed), complete_seconds, events / complete_seconds);
+    fmt::print(
+        "completed  {:>10} events in {:7.2f} s  {:>9.0f} events/s  (first post → last "
+        "Completed)\n",
+        static_cast<std::int64_t>(completed), complete_seconds, events / complete_seconds);
     if (flags.rate > 0) {
       fmt::print("latency post → Completed, ms, from each request's due time:  {}\n",
                  percentiles_text(measured));

@@ -84,9 +84,9 @@ int simulate(const SimulateFlags& flags);
 
 struct BenchFlags {
   ServerAddress server;
-  bool external = false;                // --url given: benchmark that server, start none
-  std::optional<std::string> data;      // data directory of the started server; default temporary
-  std::vector<std::string> settings;    // KEY=VALUE for the started server
+  bool external = false;              // --url given: benchmark that server, start none
+  std::optional<std::string> data;    // data directory of the started server; default temporary
+  std::vector<std::string> settings;  // KEY=VALUE for the started server
   std::int64_t events = 200'000;
   std::size_t batch = 1;     // events per request; NDJSON when more than one
   double rate = 0;           // events/s; 0: closed loop

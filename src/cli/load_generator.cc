@@ -239,8 +239,8 @@ class Generator {
   std::string target_;
   asio::io_context context_;
   tcp::endpoint endpoint_;
-  std::int64_t remaining_;  // events not yet put into a request
-  std::deque<Job> queue_;   // open loop: due and not yet taken by a connection
+  std::int64_t remaining_;                 // events not yet put into a request
+  std::deque<Job> queue_;                  // open loop: due and not yet taken by a connection
   std::vector<asio::steady_timer*> idle_;  // timers idle connections sleep on
   std::size_t waking_ = 0;                 // connections woken that have not yet looked for work
   std::size_t connecting_ = 0;             // connections opened and not yet connected

@@ -24,9 +24,9 @@ struct LoadOptions {
   std::string port;
   std::string api_key;  // empty: none sent
   std::int64_t events = 0;
-  std::size_t batch = 1;     // events per request; NDJSON when more than one
-  unsigned connections = 1;  // closed loop: exactly this many; fixed rate: at most this many
-  double rate = 0;           // events/s; 0: closed loop
+  std::size_t batch = 1;      // events per request; NDJSON when more than one
+  unsigned connections = 1;   // closed loop: exactly this many; fixed rate: at most this many
+  double rate = 0;            // events/s; 0: closed loop
   unsigned wait_seconds = 0;  // sent as ?wait=: each answer then comes once its events finished
 };
 

@@ -107,8 +107,8 @@ int main(int argc, char** argv) {
   simulate_command->add_flag("--quiet", simulate_flags.quiet, "no progress line");
 
   BenchFlags bench_flags;
-  auto* bench_command = app.add_subcommand(
-      "bench", "Measure throughput, latency and resource use end to end");
+  auto* bench_command =
+      app.add_subcommand("bench", "Measure throughput, latency and resource use end to end");
   add_server_options(bench_command, bench_flags.server)
       ->description("benchmark the server at this address instead of starting one");
   bench_command->add_option("--data", bench_flags.data,
@@ -146,7 +146,8 @@ int main(int argc, char** argv) {
   if (*dlq_command) return dead_letters(dlq_flags);
   if (*simulate_command) return simulate(simulate_flags);
   if (*bench_command) {
-    bench_flags.external = bench_command->count("--url") > 0 || std::getenv("SLUICE_URL") != nullptr;
+    bench_flags.external =
+        bench_command->count("--url") > 0 || std::getenv("SLUICE_URL") != nullptr;
     return bench(bench_flags);
   }
   return kExitUsage;

@@ -97,9 +97,8 @@ int serve(const ServeFlags& flags) {
        [&completions, &metrics, &clock](const engine::InstanceRecord& record) {
          completions.notify(record.instance_id);
          const auto received_at = pipeline::envelope_received_at(record.input);
-         metrics.instance_finished(record.status, received_at
-                                                      ? std::optional(clock.now() - *received_at)
-                                                      : std::nullopt);
+         metrics.instance_finished(
+             record.status, received_at ? std::optional(clock.now() - *received_at) : std::nullopt);
        }});
   if (Status recovered = engine.start(); !recovered.ok()) {
     return configuration_error(fmt::format("storage: {}", recovered.message()));

@@ -248,8 +248,7 @@ Response method_not_allowed(std::string_view allowed) {
 
 Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
          const Clock& clock, ApiOptions options, engine::Engine* engine, const Registry* registry,
-                                          pipeline::StreamStore* streams, CompletionWaiters* completions,
-         Metrics* metrics)
+         pipeline::StreamStore* streams, CompletionWaiters* completions, Metrics* metrics)
     : intake_(intake),
       dead_letters_(dead_letters),
       ids_(ids),

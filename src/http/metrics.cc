@@ -36,17 +36,23 @@ std::string Metrics::render(const Gauges& gauges) const {
     out.append(text);
     out.push_back('\n');
   };
-  line("# HELP sluice_events_accepted_total Events accepted into the intake queue (duplicates not counted).");
+  line(
+      "# HELP sluice_events_accepted_total Events accepted into the intake queue (duplicates not "
+      "counted).");
   line("# TYPE sluice_events_accepted_total counter");
   line(fmt::format("sluice_events_accepted_total {}", accepted_.load()));
-  line("# HELP sluice_instances_finished_total Orchestration instances that reached a final status.");
+  line(
+      "# HELP sluice_instances_finished_total Orchestration instances that reached a final "
+      "status.");
   line("# TYPE sluice_instances_finished_total counter");
-  line(fmt::format("sluice_instances_finished_total{{status=\"Completed\"}} {}", completed_.load()));
+  line(
+      fmt::format("sluice_instances_finished_total{{status=\"Completed\"}} {}", completed_.load()));
   line(fmt::format("sluice_instances_finished_total{{status=\"Failed\"}} {}", failed_.load()));
   line(fmt::format("sluice_instances_finished_total{{status=\"Terminated\"}} {}",
                    terminated_.load()));
-  line("# HELP sluice_event_latency_seconds From an event's receipt to its instance's durable end "
-       "(receipt times have millisecond resolution).");
+  line(
+      "# HELP sluice_event_latency_seconds From an event's receipt to its instance's durable end "
+      "(receipt times have millisecond resolution).");
   line("# TYPE sluice_event_latency_seconds histogram");
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
@@ -77,8 +83,9 @@ std::string Metrics::render(const Gauges& gauges) const {
   line("# TYPE sluice_process_peak_resident_memory_bytes gauge");
   line(fmt::format("sluice_process_peak_resident_memory_bytes {}", usage.peak_resident_bytes));
   if (usage.disk_written_bytes >= 0) {
-    line("# HELP sluice_process_disk_written_bytes_total Bytes the process caused to be written "
-         "to storage.");
+    line(
+        "# HELP sluice_process_disk_written_bytes_total Bytes the process caused to be written "
+        "to storage.");
     line("# TYPE sluice_process_disk_written_bytes_total counter");
     line(fmt::format("sluice_process_disk_written_bytes_total {}", usage.disk_written_bytes));
   }
@@ -87,10 +94,13 @@ std::string Metrics::render(const Gauges& gauges) const {
 
 namespace {
 
-// The number after `key` in a "key: value" or "key value" file of /proc; -1 if absent.
-std::int64_t proc_field(const char* path, std::string_view key) {
+std::string read_file(const char* path) {
   std::ifstream file(path);
-  std::string text(std::istreambuf_iterator<char>(file), {});
+  return std::string(std::istreambuf_iterator<char>(file), {});
+}
+
+// The number after `key` in the text of a "key: value" file of /proc; -1 if absent.
+std::int64_t proc_field(std::string_view text, std::string_view key) {
   const std::size_t at = text.find(key);
   if (at == std::string::npos) return -1;
   std::size_t pos = at + key.size();
@@ -111,12 +121,16 @@ ProcessUsage read_process_usage() {
   if (getrusage(RUSAGE_SELF, &self) == 0) {
     usage.cpu_seconds = static_cast<double>(self.ru_utime.tv_sec + self.ru_stime.tv_sec) +
                         static_cast<double>(self.ru_utime.tv_usec + self.ru_stime.tv_usec) / 1e6;
-    usage.peak_resident_bytes = static_cast<std::int64_t>(self.ru_maxrss) * 1024;
   }
-  if (const std::int64_t kib = proc_field("/proc/self/status", "VmRSS:"); kib >= 0) {
+  // Both from one read, so the peak is never below the current size.
+  const std::string status = read_file("/proc/self/status");
+  if (const std::int64_t kib = proc_field(status, "VmRSS:"); kib >= 0) {
     usage.resident_bytes = kib * 1024;
   }
-  usage.disk_written_bytes = proc_field("/proc/self/io", "\nwrite_bytes:");
+  if (const std::int64_t kib = proc_field(status, "VmHWM:"); kib >= 0) {
+    usage.peak_resident_bytes = kib * 1024;
+  }
+  usage.disk_written_bytes = proc_field(read_file("/proc/self/io"), "\nwrite_bytes:");
   return usage;
 }
 
