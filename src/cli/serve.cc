@@ -96,9 +96,10 @@ int serve(const ServeFlags& flags) {
        static_cast<Micros>(config.retention_hours) * 3'600'000'000,
        [&completions, &metrics, &clock](const engine::InstanceRecord& record) {
          completions.notify(record.instance_id);
-         const auto received_at = pipeline::envelope_received_at(record.input);
+         const auto envelope = pipeline::open_envelope(record.input);
          metrics.instance_finished(
-             record.status, received_at ? std::optional(clock.now() - *received_at) : std::nullopt);
+             record.status,
+             envelope ? std::optional(clock.now() - envelope->received_at) : std::nullopt);
        }});
   if (Status recovered = engine.start(); !recovered.ok()) {
     return configuration_error(fmt::format("storage: {}", recovered.message()));

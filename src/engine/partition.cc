@@ -398,19 +398,26 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     }
   }
   for (auto& [reply, status] : replies) reply(committed.ok() ? status : committed);
-  if (committed.ok()) {
-    for (const auto& step : steps) {
-      const std::string& id = step.instance->record.instance_id;
-      if (step.instance->runner->finished()) {
-        notify_parent(step.instance->record);
-        if (options_.on_finished) options_.on_finished(step.instance->record);
-        instances_.erase(id);  // `id` refers into the instance: nothing may use it after this
-      } else {
-        carry_out(id, work_from(step.history));
-      }
+  if (!committed.ok()) {
+    active_count_ = instances_.size();
+    return;
+  }
+  // Finished instances leave the partition before anyone hears of their end, so whoever is told
+  // (a request waiting with ?wait=) no longer counts them as running.
+  std::vector<std::unique_ptr<Instance>> ended;
+  for (const auto& step : steps) {
+    const std::string& id = step.instance->record.instance_id;
+    if (step.instance->runner->finished()) {
+      ended.push_back(std::move(instances_.extract(id).mapped()));
+    } else {
+      carry_out(id, work_from(step.history));
     }
   }
   active_count_ = instances_.size();
+  for (const auto& instance : ended) {
+    notify_parent(instance->record);
+    if (options_.on_finished) options_.on_finished(instance->record);
+  }
 }
 
 Status Partition::purge_instance(const std::string& id, storage::Mutation& mutation) {

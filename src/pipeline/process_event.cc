@@ -12,25 +12,12 @@ namespace json = boost::json;
 
 namespace {
 
-struct Envelope {
-  std::string event_json;
-  Micros received_at = 0;
-};
-
-Result<Envelope> open_envelope(std::string_view input) {
-  boost::system::error_code error;
-  json::value parsed = json::parse(input, error);
-  const json::object* object = parsed.if_object();
-  Envelope envelope;
-  if (error || object == nullptr || !object->contains("event") ||
-      !object->at("received_at").is_string() ||
-      !parse_rfc3339(object->at("received_at").get_string(), envelope.received_at)) {
-    return invalid_argument("process_event input is not an event envelope");
-  }
-  // Re-serialising is safe here: the event's text was validated and normalised at ingest, and
-  // stats read numbers through read_event_facts, never through this copy.
-  envelope.event_json = json::serialize(object->at("event"));
-  return envelope;
+// The envelope's event and what it says; an error for any input process_event cannot take.
+Result<std::pair<Envelope, EventFacts>> read_envelope(std::string_view input) {
+  const std::optional<Envelope> envelope = open_envelope(input);
+  if (!envelope) return invalid_argument("process_event input is not an event envelope");
+  SLUICE_ASSIGN_OR_RETURN(EventFacts facts, read_event_facts(envelope->event_json));
+  return std::pair(*envelope, std::move(facts));
 }
 
 // The dead-letter record. Built outside the coroutine: GCC 12 miscompiles aggregates of strings
@@ -123,20 +110,6 @@ Status check_webhooks(const std::vector<WebhookConfig>& webhooks) {
   return {};
 }
 
-std::string make_envelope(std::string_view event_json, Micros received_at) {
-  return fmt::format(R"({{"received_at":"{}","event":{}}})", format_rfc3339(received_at),
-                     event_json);
-}
-
-std::optional<Micros> envelope_received_at(std::string_view input) {
-  constexpr std::string_view kPrefix = R"({"received_at":")";
-  if (!input.starts_with(kPrefix)) return std::nullopt;
-  input.remove_prefix(kPrefix.size());
-  Micros received_at = 0;
-  if (!parse_rfc3339(input.substr(0, input.find('"')), received_at)) return std::nullopt;
-  return received_at;
-}
-
 void register_pipeline(Registry& registry, StreamStore& streams,
                        queue::DeadLetterStore& dead_letters, AlertFeed& alerts,
                        webhooks::WebhookSender& sender, const Clock& clock,
@@ -147,15 +120,15 @@ void register_pipeline(Registry& registry, StreamStore& streams,
   registry.add_activity(
       "stats",
       [&streams, &clock](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
-        SLUICE_ASSIGN_OR_RETURN(Envelope envelope, open_envelope(input));
-        SLUICE_ASSIGN_OR_RETURN(EventFacts facts, read_event_facts(envelope.event_json));
+        SLUICE_ASSIGN_OR_RETURN(auto read, read_envelope(input));
+        const EventFacts& facts = read.second;
         SLUICE_RETURN_IF_ERROR(streams.count(ctx.effects(), facts, format_rfc3339(clock.now())));
         return std::string("counted");
       });
   registry.add_activity(
       "logging", [&streams](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
-        SLUICE_ASSIGN_OR_RETURN(Envelope envelope, open_envelope(input));
-        SLUICE_ASSIGN_OR_RETURN(EventFacts facts, read_event_facts(envelope.event_json));
+        SLUICE_ASSIGN_OR_RETURN(auto read, read_envelope(input));
+        const auto& [envelope, facts] = read;
         SLUICE_RETURN_IF_ERROR(streams.log(ctx.effects(), facts, envelope.event_json,
                                            envelope.received_at, ctx.instance_id()));
         return std::string("logged");
@@ -164,15 +137,12 @@ void register_pipeline(Registry& registry, StreamStore& streams,
   registry.add_async_activity(
       "alerts", [&alerts, &sender, webhooks = options.webhooks](
                     ActivityContext&, std::string_view input, ActivityDone done) {
-        Result<Envelope> envelope = open_envelope(input);
-        if (!envelope.ok()) return done(envelope.status());
+        auto read = read_envelope(input);
+        if (!read.ok()) return done(read.status());
+        std::string event(read->first.event_json);
         std::vector<webhooks::WebhookRequest> requests;
-        if (!webhooks.empty()) {
-          Result<EventFacts> facts = read_event_facts(envelope->event_json);
-          if (!facts.ok()) return done(facts.status());
-          requests = webhook_requests(webhooks, *facts, envelope->event_json);
-        }
-        sender.post_all(std::move(requests), [&alerts, event = std::move(envelope->event_json),
+        if (!webhooks.empty()) requests = webhook_requests(webhooks, read->second, event);
+        sender.post_all(std::move(requests), [&alerts, event = std::move(event),
                                               done = std::move(done)](Status delivered) {
           if (!delivered.ok()) return done(delivered);
           // After the deliveries, so a failing webhook does not repeat the feed on every retry.

@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "pipeline/alert_feed.h"
+#include "pipeline/envelope.h"
 #include "pipeline/stream_store.h"
 #include "queue/dead_letter_store.h"
 #include "sluice/orchestration.h"
@@ -32,12 +33,6 @@ struct PipelineOptions {
 
 // Refuses a webhook whose event filter names an unknown type, naming the key.
 Status check_webhooks(const std::vector<WebhookConfig>& webhooks);
-
-// The envelope process_event takes.
-std::string make_envelope(std::string_view event_json, Micros received_at);
-// When the event in a process_event input was received; absent for any other input. Reads only
-// the envelope's first field, so it is cheap enough to call for every finished instance.
-std::optional<Micros> envelope_received_at(std::string_view input);
 
 // Registers process_event and its activities. Every reference must outlive the registry's use.
 void register_pipeline(Registry& registry, StreamStore& streams,
