@@ -170,10 +170,17 @@ Status Engine::terminate_and_wait(std::string instance_id, std::string reason) {
       [&](Reply reply) { terminate(std::move(instance_id), std::move(reason), std::move(reply)); });
 }
 
-Result<std::optional<InstanceRecord>> Engine::instance(const std::string& instance_id) {
+Result<std::optional<InstanceRecord>> Engine::instance(const std::string& instance_id,
+                                                       bool with_input) {
   SLUICE_ASSIGN_OR_RETURN(auto stored, backend_.get(Table::kInstances, instance_id));
   if (!stored) return std::optional<InstanceRecord>();
   SLUICE_ASSIGN_OR_RETURN(InstanceRecord record, decode_record(instance_id, *stored));
+  if (with_input && record.input.empty() && record.history_chunks > 0) {
+    SLUICE_ASSIGN_OR_RETURN(auto first, backend_.get(Table::kHistory, history_key(instance_id, 0)));
+    std::vector<HistoryEvent> events;
+    if (first) SLUICE_RETURN_IF_ERROR(decode_events(*first, events));
+    record.input = run_input(events);
+  }
   return std::optional<InstanceRecord>(std::move(record));
 }
 

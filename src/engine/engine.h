@@ -75,7 +75,9 @@ class Engine {
   Status raise_event_and_wait(std::string instance_id, std::string name, std::string data);
   Status terminate_and_wait(std::string instance_id, std::string reason);
 
-  Result<std::optional<InstanceRecord>> instance(const std::string& instance_id);
+  // The stored record; its input only when `with_input` (one more read, from the history).
+  Result<std::optional<InstanceRecord>> instance(const std::string& instance_id,
+                                                 bool with_input = false);
   Result<std::vector<HistoryEvent>> history(const std::string& instance_id);
   // Instances in id order. Looks at a bounded number of records per call, so a page may be
   // short (even empty) and still carry a continuation.

@@ -244,7 +244,7 @@ class EngineTest : public ::testing::Test {
                             const std::function<bool(const InstanceRecord&)>& done) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     while (std::chrono::steady_clock::now() < deadline) {
-      auto record = engine_->instance(id);
+      auto record = engine_->instance(id, /*with_input=*/true);
       if (record.ok() && *record && done(**record)) return **record;
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }

@@ -5,8 +5,14 @@
 namespace sluice::engine {
 
 namespace {
-constexpr std::uint8_t kFormatVersion = 1;
-}
+// Version 1 stored every event's data in full. Version 2 stores data equal to an earlier event's
+// in the same chunk as a reference to it: an orchestration that passes its input on to its
+// activities (process_event hands the event to three) writes it once, not four times.
+constexpr std::uint8_t kFormatVersion = 2;
+constexpr std::uint8_t kFormatVersionWithoutReferences = 1;
+// How far back a chunk looks for equal data; keeps encoding linear in the chunk's size.
+constexpr std::size_t kReferenceWindow = 8;
+}  // namespace
 
 std::string_view event_type_name(EventType type) {
   switch (type) {
@@ -48,6 +54,13 @@ std::string_view event_type_name(EventType type) {
   return "Unknown";
 }
 
+std::string run_input(const std::vector<HistoryEvent>& events) {
+  for (const auto& event : events) {
+    if (event.type == EventType::kExecutionStarted) return event.data;
+  }
+  return {};
+}
+
 void encode_events(const std::vector<HistoryEvent>& events, std::string& out) {
   BinaryWriter writer(out);
   writer.byte(kFormatVersion);
@@ -57,7 +70,18 @@ void encode_events(const std::vector<HistoryEvent>& events, std::string& out) {
     writer.signed_varint(event.timestamp);
     writer.signed_varint(event.task_id);
     writer.bytes(event.name);
-    writer.bytes(event.data);
+    // 0 and the bytes, or k: the same data as the event k places back.
+    std::size_t reference = 0;
+    const std::size_t index = static_cast<std::size_t>(&event - events.data());
+    for (std::size_t back = 1; back <= std::min(index, kReferenceWindow) && !event.data.empty();
+         ++back) {
+      if (events[index - back].data == event.data) {
+        reference = back;
+        break;
+      }
+    }
+    writer.varint(reference);
+    if (reference == 0) writer.bytes(event.data);
     writer.signed_varint(event.fire_at);
     writer.bytes(event.instance);
   }
@@ -65,7 +89,11 @@ void encode_events(const std::vector<HistoryEvent>& events, std::string& out) {
 
 Status decode_events(std::string_view encoded, std::vector<HistoryEvent>& events) {
   BinaryReader reader(encoded);
-  if (reader.byte() != kFormatVersion) return corruption("history chunk has an unknown format");
+  const std::uint8_t version = reader.byte();
+  if (version != kFormatVersion && version != kFormatVersionWithoutReferences) {
+    return corruption("history chunk has an unknown format");
+  }
+  const std::size_t first = events.size();
   const std::uint64_t count = reader.varint();
   if (!reader.ok() || count > encoded.size()) return corruption("history chunk is damaged");
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -79,7 +107,14 @@ Status decode_events(std::string_view encoded, std::vector<HistoryEvent>& events
     event.timestamp = reader.signed_varint();
     event.task_id = reader.signed_varint();
     event.name = reader.bytes();
-    event.data = reader.bytes();
+    const std::uint64_t reference = version == kFormatVersion ? reader.varint() : 0;
+    if (reference == 0) {
+      event.data = reader.bytes();
+    } else if (reference <= std::min<std::uint64_t>(i, kReferenceWindow)) {
+      event.data = events[first + i - reference].data;
+    } else {
+      return corruption("history event refers to data outside its chunk");
+    }
     event.fire_at = reader.signed_varint();
     event.instance = reader.bytes();
     if (!reader.ok()) return corruption("history event is truncated");

@@ -45,6 +45,9 @@ struct HistoryEvent {
   std::string instance;  // another instance this event refers to
 };
 
+// The input of the run whose history starts with `events`: its ExecutionStarted event's data.
+std::string run_input(const std::vector<HistoryEvent>& events);
+
 // Appends the encoding of `events` to `out`.
 void encode_events(const std::vector<HistoryEvent>& events, std::string& out);
 // Decodes a chunk written by encode_events, appending to `events`.

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "core/binary_codec.h"
 #include "engine/instance_record.h"
 
 namespace sluice::engine {
@@ -29,6 +30,61 @@ TEST(HistoryTest, EventsRoundTrip) {
     EXPECT_EQ(decoded[i].fire_at, events[i].fire_at);
     EXPECT_EQ(decoded[i].instance, events[i].instance);
   }
+}
+
+TEST(HistoryTest, DataRepeatedWithinAChunkIsStoredOnce) {
+  const std::string input(500, 'x');
+  std::vector<HistoryEvent> events = {{EventType::kExecutionStarted, 1, -1, "process", input, 0}};
+  for (const char* activity : {"stats", "alerts", "logging"}) {
+    events.push_back({EventType::kTaskScheduled, 2, 0, activity, input, 0});
+  }
+  std::string encoded;
+  encode_events(events, encoded);
+  EXPECT_LT(encoded.size(), 600u);
+  std::vector<HistoryEvent> decoded;
+  ASSERT_TRUE(decode_events(encoded, decoded).ok());
+  ASSERT_EQ(decoded.size(), 4u);
+  for (const auto& event : decoded) EXPECT_EQ(event.data, input);
+  // Appending to events already decoded: references stay within the chunk.
+  ASSERT_TRUE(decode_events(encoded, decoded).ok());
+  EXPECT_EQ(decoded.back().data, input);
+}
+
+TEST(HistoryTest, ChunksWrittenBeforeReferencesStillDecode) {
+  std::string chunk;
+  BinaryWriter writer(chunk);
+  writer.byte(1);  // format version 1: every event's data in full
+  writer.varint(2);
+  for (const char* name : {"stats", "alerts"}) {
+    writer.byte(static_cast<std::uint8_t>(EventType::kTaskScheduled));
+    writer.signed_varint(7);
+    writer.signed_varint(0);
+    writer.bytes(name);
+    writer.bytes("input");
+    writer.signed_varint(0);
+    writer.bytes("");
+  }
+  std::vector<HistoryEvent> decoded;
+  ASSERT_TRUE(decode_events(chunk, decoded).ok());
+  ASSERT_EQ(decoded.size(), 2u);
+  EXPECT_EQ(decoded[1].name, "alerts");
+  EXPECT_EQ(decoded[1].data, "input");
+}
+
+TEST(HistoryTest, AReferenceOutsideItsChunkIsCorruption) {
+  std::string chunk;
+  BinaryWriter writer(chunk);
+  writer.byte(2);
+  writer.varint(1);
+  writer.byte(static_cast<std::uint8_t>(EventType::kTaskScheduled));
+  writer.signed_varint(7);
+  writer.signed_varint(0);
+  writer.bytes("stats");
+  writer.varint(1);  // "the data of the event before", and there is none
+  writer.signed_varint(0);
+  writer.bytes("");
+  std::vector<HistoryEvent> decoded = {{EventType::kExecutionStarted, 1, -1, "p", "in", 0}};
+  EXPECT_EQ(decode_events(chunk, decoded).code(), StatusCode::kCorruption);
 }
 
 TEST(HistoryTest, DamagedChunksAreCorruptionNotCrashes) {
@@ -60,6 +116,37 @@ TEST(InstanceRecordTest, RoundTripsAndRejectsDamage) {
   RuntimeStatus parsed;
   EXPECT_TRUE(parse_runtime_status("Terminated", parsed));
   EXPECT_EQ(parsed, RuntimeStatus::kTerminated);
+}
+
+TEST(InstanceRecordTest, TheInputStaysInTheHistoryButOldRecordsKeepTheirs) {
+  InstanceRecord record{
+      "i1", "process", RuntimeStatus::kRunning, std::string(300, 'x'), "", "", 10, 20, 1, "", -1};
+  const std::string encoded = encode_record(record);
+  EXPECT_LT(encoded.size(), 50u);
+  EXPECT_EQ(decode_record("i1", encoded)->input, "");
+  EXPECT_EQ(run_input({{EventType::kOrchestratorStarted, 1, -1, "", "", 0},
+                       {EventType::kExecutionStarted, 1, 0, "process", "the input", 0}}),
+            "the input");
+
+  std::string version_1;  // as stored before: the input after the status
+  BinaryWriter writer(version_1);
+  writer.byte(1);
+  writer.bytes("process");
+  writer.byte(static_cast<std::uint8_t>(RuntimeStatus::kCompleted));
+  writer.bytes("old input");
+  writer.bytes("out");
+  writer.bytes("");
+  writer.signed_varint(10);
+  writer.signed_varint(20);
+  writer.varint(2);
+  writer.bytes("");
+  writer.signed_varint(-1);
+  writer.signed_varint(3);
+  auto old = decode_record("i0", version_1);
+  ASSERT_TRUE(old.ok());
+  EXPECT_EQ(old->input, "old input");
+  EXPECT_EQ(old->output, "out");
+  EXPECT_EQ(old->next_task_id, 3);
 }
 
 }  // namespace

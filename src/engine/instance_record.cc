@@ -5,7 +5,10 @@
 namespace sluice::engine {
 
 namespace {
-constexpr std::uint8_t kFormatVersion = 1;
+// Version 1 stored the input in the record, which is rewritten on every step. Version 2 leaves it
+// to the history: the run's ExecutionStarted event (chunk 0) holds it, written once.
+constexpr std::uint8_t kFormatVersion = 2;
+constexpr std::uint8_t kFormatVersionWithInput = 1;
 constexpr std::string_view kStatusNames[] = {"Pending", "Running",    "Completed",
                                              "Failed",  "Terminated", "Suspended"};
 }  // namespace
@@ -30,7 +33,6 @@ std::string encode_record(const InstanceRecord& record) {
   writer.byte(kFormatVersion);
   writer.bytes(record.name);
   writer.byte(static_cast<std::uint8_t>(record.status));
-  writer.bytes(record.input);
   writer.bytes(record.output);
   writer.bytes(record.custom_status);
   writer.signed_varint(record.created_at);
@@ -44,12 +46,15 @@ std::string encode_record(const InstanceRecord& record) {
 
 Result<InstanceRecord> decode_record(std::string_view instance_id, std::string_view encoded) {
   BinaryReader reader(encoded);
-  if (reader.byte() != kFormatVersion) return corruption("instance record has an unknown format");
+  const std::uint8_t version = reader.byte();
+  if (version != kFormatVersion && version != kFormatVersionWithInput) {
+    return corruption("instance record has an unknown format");
+  }
   InstanceRecord record;
   record.instance_id = instance_id;
   record.name = reader.bytes();
   const std::uint8_t status = reader.byte();
-  record.input = reader.bytes();
+  if (version == kFormatVersionWithInput) record.input = reader.bytes();
   record.output = reader.bytes();
   record.custom_status = reader.bytes();
   record.created_at = reader.signed_varint();

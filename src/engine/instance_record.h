@@ -33,7 +33,7 @@ struct InstanceRecord {
   std::string instance_id;
   std::string name;
   RuntimeStatus status = RuntimeStatus::kPending;
-  std::string input;
+  std::string input;          // not stored with the record: see stored_input()
   std::string output;         // result, or the failure message
   std::string custom_status;  // JSON, empty when never set
   Micros created_at = 0;
@@ -44,6 +44,9 @@ struct InstanceRecord {
   std::int64_t next_task_id = 0;     // where the next run's task ids start (see the runner)
 };
 
+// The record as stored, without its input: that lives in the history, in the current run's
+// ExecutionStarted event, written once rather than on every step. decode_record leaves `input`
+// empty (except for records stored before this was so).
 std::string encode_record(const InstanceRecord& record);
 Result<InstanceRecord> decode_record(std::string_view instance_id, std::string_view encoded);
 

@@ -448,6 +448,7 @@ Result<std::unique_ptr<Partition::Instance>> Partition::load(const std::string& 
   SLUICE_ASSIGN_OR_RETURN(auto chunks, backend_.scan(Table::kHistory, scan));
   std::vector<HistoryEvent> history;
   for (const auto& chunk : chunks) SLUICE_RETURN_IF_ERROR(decode_events(chunk.value, history));
+  if (instance->record.input.empty()) instance->record.input = run_input(history);
   instance->runner = std::make_unique<OrchestrationRunner>(id, registry_);
   for (const auto& event : history) instance->runner->apply(event, true);
   return instance;

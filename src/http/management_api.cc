@@ -305,9 +305,9 @@ boost::asio::awaitable<Response> ManagementApi::status(Request& request, const s
     std::optional<engine::InstanceRecord> record;
     std::vector<engine::HistoryEvent> history;
   };
-  Reading reading = co_await run_blocking(blocking_, [this, &id, show_history] {
+  Reading reading = co_await run_blocking(blocking_, [this, &id, show_history, show_input] {
     Reading r;
-    auto record = engine_.instance(id);
+    auto record = engine_.instance(id, show_input);
     if (!record.ok()) {
       r.status = record.status();
       return r;
