@@ -60,8 +60,10 @@ Status StreamStore::log(storage::Mutation& mutation, const EventFacts& event,
       R"({{"id":"{}","stream_id":"{}","received_at":"{}","instance_id":"{}","event":{}}})",
       event.event_id, event.stream_id, format_rfc3339(received_at), instance_id, event_json);
   SLUICE_RETURN_IF_ERROR(events_.upsert_text(mutation, event.stream_id, event.event_id, document));
-  return events_by_time_.upsert_text(
-      mutation, event.stream_id, fmt::format("{:020}-{}", received_at, event.event_id), document);
+  // The index entry names the event by its key and carries only what listing filters on.
+  return events_by_time_.upsert_text(mutation, event.stream_id,
+                                     fmt::format("{:020}-{}", received_at, event.event_id),
+                                     fmt::format(R"({{"type":"{}"}})", event.type));
 }
 
 Result<std::optional<json::object>> StreamStore::stats_view(std::string_view stream_id) {
@@ -111,10 +113,16 @@ Result<EventsPage> StreamStore::events(std::string_view stream_id, std::string_v
     for (std::size_t i = 0; i < batch.items.size(); ++i) {
       ++examined;
       options.cursor = batch.ids[i];
-      const auto* event = batch.items[i].if_contains("event");
-      const auto* event_type = event != nullptr ? event->as_object().if_contains("type") : nullptr;
+      // Entries written before the index was slim hold the whole document.
+      const auto* old_event = batch.items[i].if_contains("event");
+      const auto* event_type = old_event != nullptr ? old_event->as_object().if_contains("type")
+                                                    : batch.items[i].if_contains("type");
       if (!type.empty() && (event_type == nullptr || event_type->as_string() != type)) continue;
-      page.items.push_back(std::move(batch.items[i]));
+      const std::string& index_id = batch.ids[i];  // "<received_at, 20 digits>-<event id>"
+      SLUICE_ASSIGN_OR_RETURN(auto document,
+                              events_.read(stream_id, std::string_view(index_id).substr(21)));
+      if (!document) continue;  // purged since
+      page.items.push_back(std::move(*document));
       if (page.items.size() == limit) {
         if (i + 1 < batch.items.size() || batch.next_cursor) page.next_cursor = options.cursor;
         return page;

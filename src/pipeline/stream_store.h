@@ -5,7 +5,8 @@
 //   stats  — one document per stream (id = stream_id): counters, money totals per currency in
 //            minor units (rendered as decimal strings by stats_view), last_event_at, updated_at.
 //   events — one document per event (id = event_id): the event, received_at, instance_id.
-//   events-by-time — the same documents keyed by received time, for newest-first listing.
+//   events-by-time — an index of `events` by received time, for newest-first listing: the key
+//            names the event, the value holds its type (for filtering).
 
 #include <boost/json/object.hpp>
 #include <optional>

@@ -8,38 +8,48 @@
 namespace sluice::storage {
 
 void Mutation::put(Table table, std::string_view key, std::string_view value) {
-  byte_size_ += key.size() + value.size();
-  operations_.push_back({Kind::kPut, table, std::string(key), std::string(value)});
+  append({Kind::kPut, table, std::string(key), std::string(value)});
 }
 
 void Mutation::erase(Table table, std::string_view key) {
-  byte_size_ += key.size();
-  operations_.push_back({Kind::kErase, table, std::string(key), {}});
+  append({Kind::kErase, table, std::string(key), {}});
 }
 
 void Mutation::add(std::string_view counter, std::int64_t delta) {
-  byte_size_ += counter.size() + 8;
-  operations_.push_back(
-      {Kind::kAdd, Table::kCounters, std::string(counter), encode_counter(delta)});
+  append({Kind::kAdd, Table::kCounters, std::string(counter), encode_counter(delta)});
+}
+
+void Mutation::append(Operation&& operation) {
+  if (operation.table == Table::kCounters) {
+    if (operation.kind != Kind::kAdd) {
+      last_add_.erase(operation.key);
+    } else if (auto found = last_add_.find(operation.key); found != last_add_.end()) {
+      std::string& sum = operations_[found->second].value;
+      sum = encode_counter(decode_counter(sum) + decode_counter(operation.value));
+      return;
+    } else {
+      last_add_.emplace(operation.key, operations_.size());
+    }
+  }
+  byte_size_ += operation.key.size() + operation.value.size();
+  operations_.push_back(std::move(operation));
 }
 
 void Mutation::patch(std::string_view document_key, const DocumentPatch& patch) {
-  std::string encoded = patch.encode();
-  byte_size_ += document_key.size() + encoded.size();
-  operations_.push_back(
-      {Kind::kPatch, Table::kDocuments, std::string(document_key), std::move(encoded)});
+  append({Kind::kPatch, Table::kDocuments, std::string(document_key), patch.encode()});
 }
 
 void Mutation::absorb(Mutation&& other) {
-  byte_size_ += other.byte_size_;
   if (operations_.empty()) {
     operations_ = std::move(other.operations_);
+    byte_size_ = other.byte_size_;
+    last_add_ = std::move(other.last_add_);
   } else {
-    operations_.insert(operations_.end(), std::make_move_iterator(other.operations_.begin()),
-                       std::make_move_iterator(other.operations_.end()));
+    for (auto& operation : other.operations_) append(std::move(operation));
   }
   other.operations_.clear();
   other.byte_size_ = 0;
+  other.last_add_.clear();
 }
 
 std::string encode_counter(std::int64_t value) {

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "storage/table.h"
@@ -34,6 +35,8 @@ class Mutation {
 
   void put(Table table, std::string_view key, std::string_view value);
   void erase(Table table, std::string_view key);
+  // Adds to one counter with nothing else on it in between become one operation: the intake
+  // queue's depth, for one, takes a delta per message and a partition commits thousands at once.
   void add(std::string_view counter, std::int64_t delta);
   void patch(std::string_view document_key, const DocumentPatch& patch);
 
@@ -46,8 +49,12 @@ class Mutation {
   std::size_t byte_size() const { return byte_size_; }
 
  private:
+  void append(Operation&& operation);
+
   std::vector<Operation> operations_;
   std::size_t byte_size_ = 0;
+  // For each counter whose last operation here is an add, that add's index.
+  std::unordered_map<std::string, std::size_t> last_add_;
 };
 
 // Counter deltas travel as 8 little-endian bytes; counters are stored the same way.
