@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include "core/thread_name.h"
+
 namespace sluice::engine {
 namespace {
 
@@ -36,7 +38,11 @@ struct ActivityPool::Attempt {
 
 ActivityPool::ActivityPool(const Registry& registry, const Clock& clock, unsigned workers)
     : registry_(registry), clock_(clock), gate_(std::make_shared<Gate>()) {
-  for (unsigned i = 0; i < workers; ++i) workers_.emplace_back([this] { run(); });
+  for (unsigned i = 0; i < workers; ++i)
+    workers_.emplace_back([this] {
+      set_thread_name("activities");
+      run();
+    });
 }
 
 ActivityPool::~ActivityPool() { stop(); }

@@ -4,6 +4,7 @@
 #include <future>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "storage/key_encoding.h"
 
 namespace sluice::engine {
@@ -76,6 +77,7 @@ Status Engine::start() {
   if (retention_ > 0) {
     retention_stopping_ = false;
     retention_thread_ = std::thread([this] {
+      set_thread_name("retention");
       std::unique_lock lock(retention_mutex_);
       while (!retention_wake_.wait_for(lock, std::chrono::minutes(1),
                                        [this] { return retention_stopping_; })) {

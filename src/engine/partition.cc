@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "storage/key_encoding.h"
 
 namespace sluice::engine {
@@ -43,7 +44,10 @@ Partition::Partition(storage::Backend& backend, const Clock& clock, const Regist
 Partition::~Partition() { stop(); }
 
 void Partition::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("partition");
+    run();
+  });
 }
 
 void Partition::stop() {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 
 namespace sluice::http {
 
@@ -81,7 +82,11 @@ void Server::run() {
   asio::co_spawn(context_, accept_loop(), asio::detached);
 
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < options_.threads; ++i) threads.emplace_back([this] { context_.run(); });
+  for (unsigned i = 1; i < options_.threads; ++i)
+    threads.emplace_back([this] {
+      set_thread_name("http");
+      context_.run();
+    });
   context_.run();
   for (auto& thread : threads) thread.join();
 }

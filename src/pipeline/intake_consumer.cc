@@ -3,6 +3,7 @@
 #include <chrono>
 
 #include "core/logging.h"
+#include "core/thread_name.h"
 #include "pipeline/process_event.h"
 
 namespace sluice::pipeline {
@@ -16,7 +17,10 @@ IntakeConsumer::IntakeConsumer(queue::IntakeQueue& intake, engine::Engine& engin
 IntakeConsumer::~IntakeConsumer() { stop(); }
 
 void IntakeConsumer::start() {
-  thread_ = std::thread([this] { run(); });
+  thread_ = std::thread([this] {
+    set_thread_name("intake-consume");
+    run();
+  });
 }
 
 void IntakeConsumer::stop() {

@@ -5,6 +5,7 @@
 #include <future>
 #include <unordered_set>
 
+#include "core/thread_name.h"
 #include "storage/key_encoding.h"
 
 namespace sluice::queue {
@@ -43,7 +44,10 @@ IntakeQueue::IntakeQueue(storage::Backend& backend, const Clock& clock, std::str
       next_sequence_key_(storage::key_prefix({"queue", name_}) + "next"),
       depth_key_(storage::key_prefix({"queue", name_}) + "depth"),
       next_sequence_(next_sequence),
-      appender_([this] { run_appender(); }) {}
+      appender_([this] {
+        set_thread_name("intake-append");
+        run_appender();
+      }) {}
 
 IntakeQueue::~IntakeQueue() { stop(); }
 

@@ -12,6 +12,8 @@
 #include <thread>
 #include <unordered_map>
 
+#include "core/thread_name.h"
+
 namespace sluice::webhooks {
 
 std::string sign(std::string_view secret, std::string_view body) {
@@ -200,7 +202,10 @@ void WebhookSender::Impl::run() {
 WebhookSender::WebhookSender() : impl_(std::make_unique<Impl>()) {
   initialise_curl_once();
   curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, kMaxCachedConnections);
-  impl_->thread = std::thread([impl = impl_.get()] { impl->run(); });
+  impl_->thread = std::thread([impl = impl_.get()] {
+    set_thread_name("webhooks");
+    impl->run();
+  });
 }
 
 WebhookSender::~WebhookSender() {
