@@ -268,6 +268,23 @@ int bench(const BenchFlags& flags) {
     return kExitFailure;
   }
 
+  if (flags.accept_only) {
+    const double seconds =
+        std::chrono::duration<double>(result.last_answer - result.started).count();
+    const double per_second = static_cast<double>(result.events_sent) / seconds;
+    if (flags.json) {
+      fmt::print("{}\n", json::serialize(json::object{{"events", result.events_sent},
+                                                      {"requests", result.requests},
+                                                      {"resent", result.resent},
+                                                      {"accepted_per_second", per_second}}));
+    } else {
+      fmt::print("accepted   {:>10} events in {:7.2f} s  {:>9.0f} events/s (not waiting for "
+                 "processing)\n",
+                 result.events_sent, seconds, per_second);
+    }
+    return kExitOk;
+  }
+
   // Drain: until the server has finished as many instances as were sent.
   const double target = finished(*before) + static_cast<double>(result.events_sent);
   const auto drain_deadline =

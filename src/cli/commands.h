@@ -94,6 +94,7 @@ struct BenchFlags {
   unsigned streams = 100;
   double drain_timeout = 600;
   bool json = false;
+  bool accept_only = false;  // report acceptance and stop, leaving the events to the server
 };
 // Measures the whole system end to end: throughput, latency from post to Completed, and the
 // server's memory, CPU time and disk writes per event. Exit 1 if an event was lost, not

@@ -132,6 +132,8 @@ int main(int argc, char** argv) {
                    "seconds to wait for processing after sending")
       ->check(CLI::Range(1.0, 86400.0));
   bench_command->add_flag("--json", bench_flags.json, "one JSON object instead of the table");
+  bench_command->add_flag("--accept-only", bench_flags.accept_only,
+                          "stop once the server has accepted every event (with --url)");
 
   try {
     app.parse(argc, argv);
