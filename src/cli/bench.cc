@@ -80,7 +80,7 @@ class ServerProcess {
     if (spawned != 0) return internal_error(fmt::format("cannot start {}", args[0]));
 
     // The server logs "listening on 127.0.0.1:PORT" once it serves.
-    const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+))");
+    const std::regex listening(R"(listening on 127\.0\.0\.1:(\d+)\D)");  // the whole port
     const auto deadline = Steady::now() + std::chrono::seconds(60);
     while (Steady::now() < deadline) {
       std::ifstream file(log);
@@ -100,11 +100,20 @@ class ServerProcess {
     return unavailable("the server did not start listening within 60 s");
   }
 
+  // Stops the server: SIGTERM, and SIGKILL if it has not exited within a minute.
   ~ServerProcess() {
     if (pid_ > 0) {
       kill(pid_, SIGTERM);
       int status = 0;
-      waitpid(pid_, &status, 0);
+      const auto deadline = Steady::now() + std::chrono::minutes(1);
+      while (waitpid(pid_, &status, WNOHANG) == 0) {
+        if (Steady::now() > deadline) {
+          kill(pid_, SIGKILL);
+          waitpid(pid_, &status, 0);
+          break;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      }
     }
     std::error_code error;
     if (temporary_) fs::remove_all(data_, error);
@@ -278,9 +287,10 @@ int bench(const BenchFlags& flags) {
                                                       {"resent", result.resent},
                                                       {"accepted_per_second", per_second}}));
     } else {
-      fmt::print("accepted   {:>10} events in {:7.2f} s  {:>9.0f} events/s (not waiting for "
-                 "processing)\n",
-                 result.events_sent, seconds, per_second);
+      fmt::print(
+          "accepted   {:>10} events in {:7.2f} s  {:>9.0f} events/s (not waiting for "
+          "processing)\n",
+          result.events_sent, seconds, per_second);
     }
     return kExitOk;
   }

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -10,9 +11,11 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <deque>
 #include <optional>
+#include <set>
 
 namespace sluice::cli {
 namespace {
@@ -22,6 +25,7 @@ namespace beast_http = boost::beast::http;
 using asio::ip::tcp;
 using Steady = std::chrono::steady_clock;
 using Request = beast_http::request<beast_http::string_body>;
+using Stream = boost::beast::tcp_stream;
 
 // A connection that fails this many times in a row, with nothing answered between, ends the run.
 constexpr int kMaxConsecutiveErrors = 50;
@@ -38,19 +42,19 @@ class Generator {
       : options_(options), next_event_(next_event), remaining_(options.events) {
     target_ = options.wait_seconds > 0 ? fmt::format("/api/events?wait={}", options.wait_seconds)
                                        : std::string("/api/events");
-    if (options_.events > 0) {
-      result_.latencies.reserve(static_cast<std::size_t>(options_.events));
-    }
+    result_.latencies.reserve(
+        static_cast<std::size_t>(std::min<std::int64_t>(options_.events, 10'000'000)));
+    // How long one exchange may take: the server's own wait, and time to answer after it.
+    exchange_timeout_ = std::chrono::seconds(options_.wait_seconds + 30);
   }
 
   LoadResult run() {
     boost::system::error_code error;
-    auto endpoints = tcp::resolver(context_).resolve(options_.host, options_.port, error);
-    if (error || endpoints.empty()) {
+    endpoints_ = tcp::resolver(context_).resolve(options_.host, options_.port, error);
+    if (error || endpoints_.empty()) {
       result_.failure = fmt::format("cannot resolve {}:{}", options_.host, options_.port);
       return std::move(result_);
     }
-    endpoint_ = endpoints.begin()->endpoint();
     result_.started = Steady::now();
     result_.last_answer = result_.started;
     if (options_.rate > 0) {
@@ -149,22 +153,28 @@ class Generator {
     asio::co_spawn(context_, connection(), asio::detached);
   }
 
-  asio::awaitable<void> connection() {
-    tcp::socket socket(context_);
+  // Connects `stream` to the server (any of its addresses); false on failure.
+  asio::awaitable<bool> connect(Stream& stream) {
     boost::system::error_code error;
-    co_await socket.async_connect(endpoint_, asio::redirect_error(asio::use_awaitable, error));
+    stream.expires_after(std::chrono::seconds(10));
+    co_await stream.async_connect(endpoints_, asio::redirect_error(asio::use_awaitable, error));
+    if (!error) stream.socket().set_option(tcp::no_delay(true), error);
+    co_return !error;
+  }
+
+  asio::awaitable<void> connection() {
+    Stream stream(context_);
+    streams_.insert(&stream);
+    const bool connected = co_await connect(stream);
     --connecting_;
-    if (!error) socket.set_option(tcp::no_delay(true), error);
-    if (error) {
-      fail(fmt::format("cannot connect to {}:{}: {}", options_.host, options_.port,
-                       error.message()));
-    }
+    if (!connected) fail(fmt::format("cannot connect to {}:{}", options_.host, options_.port));
     boost::beast::flat_buffer buffer;
     asio::steady_timer idle(context_);
+    boost::system::error_code error;
     while (!failed()) {
       std::optional<Job> job = take_job();
       if (job) {
-        co_await exchange(socket, buffer, *job);
+        co_await exchange(stream, buffer, *job);
         continue;
       }
       if (done()) break;
@@ -174,31 +184,43 @@ class Generator {
       --waking_;
     }
     if (failed()) wake_all();
+    streams_.erase(&stream);
     --open_;
   }
 
   // Sends `job` until the server takes it (2xx) or refuses it for good.
-  asio::awaitable<void> exchange(tcp::socket& socket, boost::beast::flat_buffer& buffer, Job& job) {
+  // A lost connection, or a server that stops answering (the stream's deadline), closes the
+  // stream; the request goes again on a new connection.
+  asio::awaitable<void> exchange(Stream& stream, boost::beast::flat_buffer& buffer, Job& job) {
     int errors = 0;
     asio::steady_timer pause(context_);
     while (!failed()) {
       boost::system::error_code error;
-      if (!socket.is_open()) {
-        co_await socket.async_connect(endpoint_, asio::redirect_error(asio::use_awaitable, error));
-        if (!error) socket.set_option(tcp::no_delay(true), error);
+      if (!stream.socket().is_open() && !co_await connect(stream)) {
+        error = boost::asio::error::not_connected;
       }
       beast_http::response<beast_http::string_body> response;
       if (!error) {
-        co_await beast_http::async_write(socket, job.request,
+        stream.expires_after(exchange_timeout_);
+        co_await beast_http::async_write(stream, job.request,
                                          asio::redirect_error(asio::use_awaitable, error));
       }
       if (!error) {
-        co_await beast_http::async_read(socket, buffer, response,
+        co_await beast_http::async_read(stream, buffer, response,
                                         asio::redirect_error(asio::use_awaitable, error));
       }
       ++result_.requests;
-      if (!error && response.need_eof()) socket.close(error);
+      if (error || response.need_eof()) {
+        stream.close();
+        buffer.consume(buffer.size());  // nothing of the old connection may be read as an answer
+      }
       const unsigned status = error ? 0 : response.result_int();
+      // Waiting, only 200 says the events finished; a 202 means the wait ran out.
+      if (options_.wait_seconds > 0 && status == 202) {
+        fail(fmt::format("events did not finish within the {} s the server waited",
+                         options_.wait_seconds));
+        co_return;
+      }
       if (status / 100 == 2) {
         record(job);
         co_return;
@@ -208,7 +230,6 @@ class Generator {
                          response.body().substr(0, 500)));
         co_return;
       }
-      if (status == 0) socket.close(error);
       if (++errors >= kMaxConsecutiveErrors) {
         fail(status == 0 ? fmt::format("lost the connection {} times in a row", errors)
                          : fmt::format("the server answered {} {} times in a row", status, errors));
@@ -230,15 +251,21 @@ class Generator {
     result_.last_answer = now;
   }
 
+  // Ends the run: every connection is closed, so requests under way end at once.
   void fail(std::string why) {
-    if (result_.failure.empty()) result_.failure = std::move(why);
+    if (!result_.failure.empty()) return;
+    result_.failure = std::move(why);
+    for (Stream* stream : streams_) stream->close();
+    wake_all();
   }
 
   const LoadOptions& options_;
   const std::function<std::string()>& next_event_;
   std::string target_;
   asio::io_context context_;
-  tcp::endpoint endpoint_;
+  tcp::resolver::results_type endpoints_;
+  Steady::duration exchange_timeout_;
+  std::set<Stream*> streams_;              // every open connection's stream, for fail()
   std::int64_t remaining_;                 // events not yet put into a request
   std::deque<Job> queue_;                  // open loop: due and not yet taken by a connection
   std::vector<asio::steady_timer*> idle_;  // timers idle connections sleep on

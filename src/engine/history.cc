@@ -94,6 +94,9 @@ Status decode_events(std::string_view encoded, std::vector<HistoryEvent>& events
     return corruption("history chunk has an unknown format");
   }
   const std::size_t first = events.size();
+  // References copy data; a damaged chunk must not make them copy without bound.
+  const std::size_t max_decoded = std::max<std::size_t>(256 * encoded.size(), 1 << 20);
+  std::size_t decoded = 0;
   const std::uint64_t count = reader.varint();
   if (!reader.ok() || count > encoded.size()) return corruption("history chunk is damaged");
   for (std::uint64_t i = 0; i < count; ++i) {
@@ -110,10 +113,11 @@ Status decode_events(std::string_view encoded, std::vector<HistoryEvent>& events
     const std::uint64_t reference = version == kFormatVersion ? reader.varint() : 0;
     if (reference == 0) {
       event.data = reader.bytes();
-    } else if (reference <= std::min<std::uint64_t>(i, kReferenceWindow)) {
+    } else if (reference <= std::min<std::uint64_t>(i, kReferenceWindow) &&
+               (decoded += events[first + i - reference].data.size()) <= max_decoded) {
       event.data = events[first + i - reference].data;
     } else {
-      return corruption("history event refers to data outside its chunk");
+      return corruption("history event refers to data it cannot (outside its chunk, or too much)");
     }
     event.fire_at = reader.signed_varint();
     event.instance = reader.bytes();

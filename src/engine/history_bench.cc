@@ -50,8 +50,18 @@ void BM_DecodeStartChunk(benchmark::State& state) {
 BENCHMARK(BM_DecodeStartChunk);
 
 void BM_EncodeRecord(benchmark::State& state) {
-  InstanceRecord record{"e-1234567", "process_event", RuntimeStatus::kRunning,
-                        std::string(300, 'x'), "", "", 1, 2, 1, "", -1, 3};
+  InstanceRecord record{"e-1234567",
+                        "process_event",
+                        RuntimeStatus::kRunning,
+                        std::string(300, 'x'),
+                        "",
+                        "",
+                        1,
+                        2,
+                        1,
+                        "",
+                        -1,
+                        3};
   std::size_t size = 0;
   for (auto _ : state) {
     std::string encoded = encode_record(record);

@@ -63,7 +63,7 @@ Status StreamStore::log(storage::Mutation& mutation, const EventFacts& event,
   // The index entry names the event by its key and carries only what listing filters on.
   return events_by_time_.upsert_text(mutation, event.stream_id,
                                      fmt::format("{:020}-{}", received_at, event.event_id),
-                                     fmt::format(R"({{"type":"{}"}})", event.type));
+                                     json::serialize(json::object{{"type", event.type}}));
 }
 
 Result<std::optional<json::object>> StreamStore::stats_view(std::string_view stream_id) {

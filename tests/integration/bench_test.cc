@@ -96,6 +96,21 @@ TEST(BenchTest, FixedRateAgainstARunningServerMeasuresEachEventToCompleted) {
       << table.output;
 }
 
+TEST(BenchTest, AcceptOnlyLeavesTheEventsQueued) {
+  testing::TempDirectory data;
+  testing::ServerProcess server(data.str(), {"--set", "pipeline.paused=true"});
+  ASSERT_TRUE(server.started()) << server.log();
+  auto run = testing::run_sluice({"bench", "--url", server.url(), "--events", "500", "--batch",
+                                  "50", "--accept-only", "--json"});
+  ASSERT_EQ(run.exit.code, 0) << run.output;
+  const json::object out = report(run.output);
+  EXPECT_EQ(out.at("events"), 500);
+  EXPECT_EQ(out.at("requests"), 10);
+  auto metrics = samples(http::Client::create(server.url()).value()->get("/metrics")->body);
+  EXPECT_EQ(metrics["sluice_intake_queue_depth"], 500);
+  EXPECT_EQ(metrics["sluice_events_accepted_total"], 500);
+}
+
 TEST(BenchTest, ReportsAServerItCannotReachOrStart) {
   auto nobody = testing::run_sluice({"bench", "--url", "http://127.0.0.1:1", "--events", "10"});
   EXPECT_EQ(nobody.exit.code, 1) << nobody.output;
