@@ -1,5 +1,6 @@
 // The history and instance-record decoders on arbitrary stored bytes: they must refuse damage
-// with a Status, never crash; history that decodes must encode back to what decodes the same.
+// with a Status, never crash; history and records that decode must encode back to what decodes
+// the same.
 
 #include <cstdint>
 #include <cstdlib>
@@ -28,7 +29,9 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto record = decode_record("fuzz", bytes);
   if (record.ok()) {
     auto again = decode_record("fuzz", encode_record(*record));
-    if (!again.ok() || again->output != record->output || again->input != record->input) {
+    // Records are stored without their input (it lives in the history); older ones kept it.
+    if (!again.ok() || again->output != record->output || !again->input.empty() ||
+        again->next_task_id != record->next_task_id) {
       std::abort();
     }
   }
