@@ -32,62 +32,54 @@ void Metrics::instance_finished(engine::RuntimeStatus status, std::optional<Micr
 
 std::string Metrics::render(const Gauges& gauges) const {
   auto out = fmt::memory_buffer();
-  auto line = [&out](std::string_view text) {
-    out.append(text);
-    out.push_back('\n');
+  // A metric family's HELP and TYPE lines, and its samples.
+  auto family = [&out](std::string_view name, std::string_view type, std::string_view help) {
+    fmt::format_to(std::back_inserter(out), "# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
   };
-  line(
-      "# HELP sluice_events_accepted_total Events accepted into the intake queue (duplicates not "
-      "counted).");
-  line("# TYPE sluice_events_accepted_total counter");
-  line(fmt::format("sluice_events_accepted_total {}", accepted_.load()));
-  line(
-      "# HELP sluice_instances_finished_total Orchestration instances that reached a final "
-      "status.");
-  line("# TYPE sluice_instances_finished_total counter");
-  line(
-      fmt::format("sluice_instances_finished_total{{status=\"Completed\"}} {}", completed_.load()));
-  line(fmt::format("sluice_instances_finished_total{{status=\"Failed\"}} {}", failed_.load()));
-  line(fmt::format("sluice_instances_finished_total{{status=\"Terminated\"}} {}",
-                   terminated_.load()));
-  line(
-      "# HELP sluice_event_latency_seconds From an event's receipt to its instance's durable end "
-      "(receipt times have millisecond resolution).");
-  line("# TYPE sluice_event_latency_seconds histogram");
+  auto sample = [&out](std::string_view name, const auto& value) {
+    fmt::format_to(std::back_inserter(out), "{} {}\n", name, value);
+  };
+  auto single = [&](std::string_view name, std::string_view type, std::string_view help,
+                    const auto& value) {
+    family(name, type, help);
+    sample(name, value);
+  };
+
+  single("sluice_events_accepted_total", "counter",
+         "Events accepted into the intake queue (duplicates not counted).", accepted_.load());
+  family("sluice_instances_finished_total", "counter",
+         "Orchestration instances that reached a final status.");
+  sample(R"(sluice_instances_finished_total{status="Completed"})", completed_.load());
+  sample(R"(sluice_instances_finished_total{status="Failed"})", failed_.load());
+  sample(R"(sluice_instances_finished_total{status="Terminated"})", terminated_.load());
+  family("sluice_event_latency_seconds", "histogram",
+         "From an event's receipt to its instance's durable end (receipt times have millisecond "
+         "resolution).");
   std::uint64_t cumulative = 0;
   for (std::size_t i = 0; i < kLatencyBuckets.size(); ++i) {
     cumulative += latency_counts_[i].load();
-    line(fmt::format("sluice_event_latency_seconds_bucket{{le=\"{}\"}} {}",
-                     static_cast<double>(kLatencyBuckets[i]) / 1e6, cumulative));
+    sample(fmt::format("sluice_event_latency_seconds_bucket{{le=\"{}\"}}",
+                       static_cast<double>(kLatencyBuckets[i]) / 1e6),
+           cumulative);
   }
   cumulative += latency_counts_.back().load();
-  line(fmt::format("sluice_event_latency_seconds_bucket{{le=\"+Inf\"}} {}", cumulative));
-  line(fmt::format("sluice_event_latency_seconds_sum {}",
-                   static_cast<double>(latency_sum_micros_.load()) / 1e6));
-  line(fmt::format("sluice_event_latency_seconds_count {}", cumulative));
-  line("# HELP sluice_intake_queue_depth Events waiting in the intake queue or being started.");
-  line("# TYPE sluice_intake_queue_depth gauge");
-  line(fmt::format("sluice_intake_queue_depth {}", gauges.queue_depth));
-  line("# HELP sluice_instances_running Orchestration instances started and not yet finished.");
-  line("# TYPE sluice_instances_running gauge");
-  line(fmt::format("sluice_instances_running {}", gauges.running));
+  sample(R"(sluice_event_latency_seconds_bucket{le="+Inf"})", cumulative);
+  sample("sluice_event_latency_seconds_sum", static_cast<double>(latency_sum_micros_.load()) / 1e6);
+  sample("sluice_event_latency_seconds_count", cumulative);
+  single("sluice_intake_queue_depth", "gauge",
+         "Events waiting in the intake queue or being started.", gauges.queue_depth);
+  single("sluice_instances_running", "gauge",
+         "Orchestration instances started and not yet finished.", gauges.running);
 
   const ProcessUsage usage = read_process_usage();
-  line("# HELP process_cpu_seconds_total User and system CPU time spent.");
-  line("# TYPE process_cpu_seconds_total counter");
-  line(fmt::format("process_cpu_seconds_total {}", usage.cpu_seconds));
-  line("# HELP process_resident_memory_bytes Resident memory size.");
-  line("# TYPE process_resident_memory_bytes gauge");
-  line(fmt::format("process_resident_memory_bytes {}", usage.resident_bytes));
-  line("# HELP sluice_process_peak_resident_memory_bytes Largest resident memory size so far.");
-  line("# TYPE sluice_process_peak_resident_memory_bytes gauge");
-  line(fmt::format("sluice_process_peak_resident_memory_bytes {}", usage.peak_resident_bytes));
+  single("process_cpu_seconds_total", "counter", "User and system CPU time spent.",
+         usage.cpu_seconds);
+  single("process_resident_memory_bytes", "gauge", "Resident memory size.", usage.resident_bytes);
+  single("sluice_process_peak_resident_memory_bytes", "gauge",
+         "Largest resident memory size so far.", usage.peak_resident_bytes);
   if (usage.disk_written_bytes >= 0) {
-    line(
-        "# HELP sluice_process_disk_written_bytes_total Bytes the process caused to be written "
-        "to storage.");
-    line("# TYPE sluice_process_disk_written_bytes_total counter");
-    line(fmt::format("sluice_process_disk_written_bytes_total {}", usage.disk_written_bytes));
+    single("sluice_process_disk_written_bytes_total", "counter",
+           "Bytes the process caused to be written to storage.", usage.disk_written_bytes);
   }
   return fmt::to_string(out);
 }
