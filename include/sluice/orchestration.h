@@ -194,12 +194,23 @@ class Registry {
     orchestrators_[std::move(name)] = std::move(function);
   }
   void add_activity(std::string name, ActivityFunction function) {
+    local_activities_.erase(name);
     activities_[std::move(name)] = [function = std::move(function)](
                                        ActivityContext& context, std::string_view input,
                                        ActivityDone done) { done(function(context, input)); };
   }
   void add_async_activity(std::string name, AsyncActivityFunction function) {
+    local_activities_.erase(name);
     activities_[std::move(name)] = std::move(function);
+  }
+  // A local activity runs on the partition thread, in the same turn as the step that schedules
+  // it, and its result and effects commit with that turn: no worker hand-off, no second commit.
+  // For short work that never blocks and whose only effects are its Mutation (or are
+  // at-least-once anyway). Retries, failures and history are those of any activity; after a
+  // restart a pending local activity runs on the worker pool like the others.
+  void add_local_activity(std::string name, ActivityFunction function) {
+    add_activity(name, function);
+    local_activities_[std::move(name)] = std::move(function);
   }
   const OrchestratorFunction* orchestrator(const std::string& name) const {
     auto found = orchestrators_.find(name);
@@ -209,10 +220,15 @@ class Registry {
     auto found = activities_.find(name);
     return found == activities_.end() ? nullptr : &found->second;
   }
+  const ActivityFunction* local_activity(std::string_view name) const {
+    auto found = local_activities_.find(name);
+    return found == local_activities_.end() ? nullptr : &found->second;
+  }
 
  private:
   std::map<std::string, OrchestratorFunction, std::less<>> orchestrators_;
-  std::map<std::string, AsyncActivityFunction, std::less<>> activities_;  // sync ones wrapped
+  std::map<std::string, AsyncActivityFunction, std::less<>> activities_;   // sync ones wrapped
+  std::map<std::string, ActivityFunction, std::less<>> local_activities_;  // also in activities_
 };
 
 }  // namespace sluice

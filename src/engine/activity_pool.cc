@@ -23,7 +23,43 @@ class Context final : public ActivityContext {
   storage::Mutation effects_;
 };
 
+// The history event that records an attempt's outcome. A non-empty `failure_name` records a
+// failure of that name with the status's message.
+HistoryEvent outcome_event(std::int64_t task_id, Result<std::string> output,
+                           std::string_view failure_name) {
+  HistoryEvent result{EventType::kTaskFailed, 0, task_id, "", "", 0};
+  if (!failure_name.empty()) {
+    result.name = failure_name;
+    result.data = output.status().message();
+  } else if (output.ok()) {
+    result.type = EventType::kTaskCompleted;
+    result.data = std::move(output).value();
+  } else {
+    result.name = status_code_name(output.status().code());
+    result.data = output.status().message();
+  }
+  return result;
+}
+
 }  // namespace
+
+HistoryEvent run_local_activity(const ActivityFunction& function, const ActivityWork& work,
+                                Micros now, storage::Mutation& effects) {
+  Context context(work);
+  HistoryEvent result;
+  try {
+    result = outcome_event(work.task_id, function(context, work.input), {});
+  } catch (const std::exception& error) {
+    result = outcome_event(work.task_id, internal_error(error.what()), "ActivityError");
+  } catch (...) {
+    result = outcome_event(
+        work.task_id, internal_error("the activity threw something that is not a std::exception"),
+        "ActivityError");
+  }
+  result.timestamp = now;
+  if (result.type == EventType::kTaskCompleted) effects.absorb(context.take_effects());
+  return result;
+}
 
 // One attempt of one activity: alive until its outcome is handed on, however late an
 // asynchronous activity delivers it.
@@ -74,17 +110,7 @@ void ActivityPool::finish(const std::shared_ptr<Gate>& gate,
                           Result<std::string> output, std::string_view failure_name) {
   if (attempt->finished.exchange(true)) return;  // an activity that completed, then threw
   const ActivityWork& work = attempt->work;
-  HistoryEvent result{EventType::kTaskFailed, 0, work.task_id, "", "", 0};
-  if (!failure_name.empty()) {
-    result.name = failure_name;
-    result.data = output.status().message();
-  } else if (output.ok()) {
-    result.type = EventType::kTaskCompleted;
-    result.data = std::move(output).value();
-  } else {
-    result.name = status_code_name(output.status().code());
-    result.data = output.status().message();
-  }
+  HistoryEvent result = outcome_event(work.task_id, std::move(output), failure_name);
   storage::Mutation effects;
   if (result.type == EventType::kTaskCompleted) effects = attempt->context.take_effects();
   // The clock and the sink belong to the engine: touched only while the pool is running.

@@ -32,6 +32,12 @@ struct ActivityWork {
 using ActivityResultSink = std::function<void(const std::string& instance_id, HistoryEvent result,
                                               storage::Mutation effects)>;
 
+// Runs a local activity on the calling thread (Registry::add_local_activity). Returns the
+// kTaskCompleted or kTaskFailed event, stamped `now`; on success the attempt's effects are added
+// to `effects`, on failure they are dropped.
+HistoryEvent run_local_activity(const ActivityFunction& function, const ActivityWork& work,
+                                Micros now, storage::Mutation& effects);
+
 class ActivityPool {
  public:
   // `registry` must outlive the pool.

@@ -149,6 +149,25 @@ Task<std::string> parent_named(OrchestrationContext& ctx, std::string child_id) 
   }
 }
 
+Task<std::string> local_fan_out(OrchestrationContext& ctx, std::string) {
+  std::vector<Task<std::string>> calls;
+  for (const char* input : {"a", "b", "c"}) calls.push_back(ctx.call_activity("local", input));
+  std::vector<std::string> results = co_await when_all(std::move(calls));
+  co_return results[0] + results[1] + results[2];
+}
+
+Task<std::string> local_loop(OrchestrationContext& ctx, std::string input) {
+  const int count = std::stoi(input);
+  std::string out;
+  for (int i = 0; i < count; ++i) out = co_await ctx.call_activity("local", std::to_string(i));
+  co_return out;
+}
+
+Task<std::string> local_flaky_with_retry(OrchestrationContext& ctx, std::string) {
+  RetryPolicy retry{.max_attempts = 5, .first_interval = kSecond};
+  co_return co_await ctx.call_activity("local_flaky", "", retry);
+}
+
 // ---- fixture ----
 
 Task<std::string> async_pair(OrchestrationContext& ctx, std::string) {
@@ -180,6 +199,21 @@ class EngineTest : public ::testing::Test {
     registry_.add_orchestrator("parent_of_failure", parent_of_failure);
     registry_.add_orchestrator("catches_nothing", catches_nothing);
     registry_.add_orchestrator("async_pair", async_pair);
+    registry_.add_orchestrator("local_fan_out", local_fan_out);
+    registry_.add_orchestrator("local_loop", local_loop);
+    registry_.add_orchestrator("local_flaky_with_retry", local_flaky_with_retry);
+    registry_.add_local_activity(
+        "local", [](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
+          ctx.effects().add("local-effects", 1);
+          return std::string(input);
+        });
+    // Writes its effect on every attempt; only the successful one may commit it.
+    registry_.add_local_activity(
+        "local_flaky", [this](ActivityContext& ctx, std::string_view) -> Result<std::string> {
+          ctx.effects().add("local-effects", 1);
+          if (++flaky_calls_ <= flaky_failures_) return unavailable("not yet");
+          return std::string("finally");
+        });
     // Finishes only when the test says so, from the test's thread.
     registry_.add_async_activity(
         "later", [this](ActivityContext& ctx, std::string_view input, ActivityDone done) {
@@ -620,6 +654,55 @@ TEST_F(EngineTest, RestartMidFanOutCompletesOnceWithEffectsAppliedOnce) {
     EXPECT_EQ(wait_finished("e" + std::to_string(i)).status, RuntimeStatus::kCompleted);
   }
   EXPECT_EQ(backend_->counter("effects").value(), 60);  // 20 instances × 3 activities, once each
+}
+
+}  // namespace
+}  // namespace sluice::engine
+
+namespace sluice::engine {
+namespace {
+
+TEST_F(EngineTest, LocalActivitiesFinishInTheTurnThatSchedulesThem) {
+  ASSERT_TRUE(start("local_fan_out", "local").ok());
+  // The start's reply comes after its turn committed; that turn already ran the activities.
+  auto record = engine_->instance("local").value();
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(record->output, "abc");
+  EXPECT_EQ(backend_->counter("local-effects").value(), 3);
+  EXPECT_EQ(engine_->active_instances(), 0u);
+  auto history = engine_->history("local").value();
+  EXPECT_EQ(std::count_if(history.begin(), history.end(),
+                          [](auto& e) { return e.type == EventType::kTaskCompleted; }),
+            3);
+  EXPECT_EQ(history.back().type, EventType::kExecutionCompleted);
+  // Nothing is left for recovery: a restart finds the instance finished and changes nothing.
+  close();
+  open();
+  EXPECT_EQ(engine_->history("local").value().size(), history.size());
+  EXPECT_EQ(backend_->counter("local-effects").value(), 3);
+}
+
+TEST_F(EngineTest, LocalActivitiesBeyondOneTurnsShareGoToTheWorkers) {
+  ASSERT_TRUE(start("local_loop", "loop", "300").ok());
+  InstanceRecord record = wait_finished("loop");
+  EXPECT_EQ(record.status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(record.output, "299");
+  EXPECT_EQ(backend_->counter("local-effects").value(), 300);
+}
+
+TEST_F(EngineTest, AFailedLocalActivityIsRetriedAndOnlyTheSuccessfulAttemptsEffectsCommit) {
+  flaky_failures_ = 2;
+  ASSERT_TRUE(start("local_flaky_with_retry", "lf").ok());
+  wait_for_events("lf", EventType::kTaskFailed, 1);
+  advance(kSecond);
+  wait_for_events("lf", EventType::kTaskFailed, 2);
+  advance(2 * kSecond);
+  InstanceRecord record = wait_finished("lf");
+  EXPECT_EQ(record.status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(record.output, "finally");
+  EXPECT_EQ(flaky_calls_, 3);
+  EXPECT_EQ(backend_->counter("local-effects").value(), 1);
 }
 
 }  // namespace

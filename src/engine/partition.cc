@@ -17,6 +17,9 @@ namespace {
 // A run that continues as new more often than this within one turn is failed rather than
 // allowed to spin.
 constexpr int kMaxContinuationsPerTurn = 100;
+// Local activities one instance may run in one turn; more wait for the worker pool, so that an
+// orchestrator calling them in a loop cannot hold the partition.
+constexpr unsigned kMaxLocalActivitiesPerStep = 64;
 }  // namespace
 
 std::string history_prefix(std::string_view instance_id) {
@@ -155,7 +158,8 @@ Partition::Step& Partition::step_for(Instance& instance, Steps& steps, Micros no
   return steps[instance.step];
 }
 
-Status Partition::start_instance(PartitionInput& input, Steps& steps, Micros now) {
+Status Partition::start_instance(PartitionInput& input, Steps& steps, Micros now,
+                                 storage::Mutation& effects) {
   const std::string& id = input.instance_id;
   const bool child = input.start.parent_task >= 0;
   // Whether `record` is the very child this start asks for (and not another instance that
@@ -207,18 +211,42 @@ Status Partition::start_instance(PartitionInput& input, Steps& steps, Micros now
   step.created = true;
   step.fresh = true;
   step.replaced_chunks = replaced_chunks;
-  run_event(step, {EventType::kExecutionStarted, now, first_task_id, input.start.name,
-                   input.start.input, 0});
+  run_event(
+      step,
+      {EventType::kExecutionStarted, now, first_task_id, input.start.name, input.start.input, 0},
+      effects);
   return {};
 }
 
-void Partition::run_event(Step& step, HistoryEvent event) {
-  Instance& instance = *step.instance;
-  instance.runner->apply(event, false);
+void Partition::record(Step& step, HistoryEvent event) {
+  OrchestrationRunner& runner = *step.instance->runner;
+  runner.apply(event, false);
   step.history.push_back(std::move(event));
-  for (auto& produced : instance.runner->take_new_events()) {
-    step.history.push_back(std::move(produced));
+  for (auto& produced : runner.take_new_events()) step.history.push_back(std::move(produced));
+}
+
+void Partition::run_local_activities(Step& step, std::size_t from, storage::Mutation& effects) {
+  // Results recorded here may schedule more; the loop reaches them as the history grows.
+  for (std::size_t i = from; i < step.history.size(); ++i) {
+    const HistoryEvent& scheduled = step.history[i];
+    if (scheduled.type != EventType::kTaskScheduled) continue;
+    const ActivityFunction* local = registry_.local_activity(scheduled.name);
+    if (local == nullptr || step.local_runs == kMaxLocalActivitiesPerStep ||
+        !step.instance->runner->is_waiting_on(scheduled.task_id)) {
+      continue;  // dispatched to the worker pool once the turn has committed
+    }
+    ++step.local_runs;
+    const ActivityWork work{step.instance->record.instance_id, scheduled.task_id, scheduled.name,
+                            scheduled.data};
+    record(step, run_local_activity(*local, work, step.history.front().timestamp, effects));
   }
+}
+
+void Partition::run_event(Step& step, HistoryEvent event, storage::Mutation& effects) {
+  Instance& instance = *step.instance;
+  const std::size_t from = step.history.size();
+  record(step, std::move(event));
+  run_local_activities(step, from, effects);
   // continue_as_new: the run ends and a new one starts with a fresh history.
   for (int round = 0; instance.runner->finished() && instance.runner->next_input(); ++round) {
     const std::string next_input = *instance.runner->next_input();
@@ -241,6 +269,7 @@ void Partition::run_event(Step& step, HistoryEvent event) {
     }
     for (auto& produced : instance.runner->take_new_events())
       step.history.push_back(std::move(produced));
+    run_local_activities(step, 0, effects);
   }
 }
 
@@ -266,17 +295,20 @@ void Partition::write_step(Step& step, Micros now, storage::Mutation& mutation) 
   mutation.put(Table::kHistory, history_key(id, chunk), encoded);
   mutation.put(Table::kInstances, id, encode_record(record));
   if (runner.finished()) {
-    mutation.erase(Table::kActive, id);
+    if (!step.created) mutation.erase(Table::kActive, id);
   } else if (step.created) {
     mutation.put(Table::kActive, id, "");
   }
 }
 
-std::vector<PendingWork> Partition::work_from(const std::vector<HistoryEvent>& history) {
+std::vector<PendingWork> Partition::work_from(const std::vector<HistoryEvent>& history,
+                                              const OrchestrationRunner& runner) {
   std::vector<PendingWork> work;
   for (const auto& event : history) {
-    if (event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated ||
-        event.type == EventType::kSubOrchestrationCreated) {
+    // What a local activity already answered in the same step is not work any more.
+    if ((event.type == EventType::kTaskScheduled || event.type == EventType::kTimerCreated ||
+         event.type == EventType::kSubOrchestrationCreated) &&
+        runner.is_waiting_on(event.task_id)) {
       work.push_back(
           {event.type, event.task_id, event.name, event.data, event.fire_at, event.instance});
     }
@@ -343,7 +375,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
   for (auto& input : inputs) {
     Status status;
     if (input.kind == PartitionInput::Kind::kStart) {
-      status = start_instance(input, steps, now);
+      status = start_instance(input, steps, now, mutation);
       if (status.ok()) mutation.absorb(std::move(input.effects));
       if (!status.ok() && input.start.parent_task >= 0) {
         // A child that cannot start fails its parent's call rather than leave it waiting.
@@ -367,8 +399,8 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
                              type == EventType::kSubOrchestrationFailed;
       // A late duplicate result changes nothing, and its effects are dropped with it.
       if (!is_result || instance.runner->is_waiting_on(input.event.task_id)) {
-        run_event(step_for(instance, steps, now), std::move(input.event));
         if (type == EventType::kTaskCompleted) mutation.absorb(std::move(input.effects));
+        run_event(step_for(instance, steps, now), std::move(input.event), mutation);
       }
     }
     if (input.reply) replies.emplace_back(std::move(input.reply), std::move(status));
@@ -414,7 +446,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     if (step.instance->runner->finished()) {
       ended.push_back(std::move(instances_.extract(id).mapped()));
     } else {
-      carry_out(id, work_from(step.history));
+      carry_out(id, work_from(step.history, *step.instance->runner));
     }
   }
   active_count_ = instances_.size();
@@ -470,7 +502,8 @@ Status Partition::recover(const std::vector<std::string>& instance_ids) {
     // now, as a step of its own.
     Step step{instance.get(), instance->runner->take_new_events()};
     std::vector<PendingWork> pending = instance->runner->pending_work();
-    for (auto& item : work_from(step.history)) pending.push_back(std::move(item));
+    for (auto& item : work_from(step.history, *instance->runner))
+      pending.push_back(std::move(item));
     if (!step.history.empty()) write_step(step, now, mutation);
     if (instance->runner->finished()) {
       finished.push_back(instance->record);

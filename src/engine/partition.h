@@ -94,6 +94,7 @@ class Partition {
     std::uint32_t replaced_chunks = 0;  // history chunks of a previous run to delete
     bool fresh = false;                 // a new run: the history starts again at chunk 0
     bool created = false;
+    unsigned local_runs = 0;  // local activities run in this step
   };
 
   void run();
@@ -101,12 +102,20 @@ class Partition {
   using Steps = std::vector<Step>;  // reserved per turn: one Step per input at most
   Step& step_for(Instance& instance, Steps& steps, Micros now);
   Status purge_instance(const std::string& id, storage::Mutation& mutation);
-  Status start_instance(PartitionInput& input, Steps& steps, Micros now);
-  // Applies one input event, records it and what the code produced in answer.
-  void run_event(Step& step, HistoryEvent event);
+  Status start_instance(PartitionInput& input, Steps& steps, Micros now,
+                        storage::Mutation& effects);
+  // Applies one input event, records it and what the code produced in answer, and runs the
+  // local activities that scheduled; their effects go into `effects`.
+  void run_event(Step& step, HistoryEvent event, storage::Mutation& effects);
+  // Applies one event and records it with what the code produced in answer.
+  void record(Step& step, HistoryEvent event);
+  // Runs the local activities scheduled in step.history[from...] and records their results.
+  void run_local_activities(Step& step, std::size_t from, storage::Mutation& effects);
   void write_step(Step& step, Micros now, storage::Mutation& mutation);
   void carry_out(const std::string& id, const std::vector<PendingWork>& work);
-  static std::vector<PendingWork> work_from(const std::vector<HistoryEvent>& history);
+  // The activities, timers and children that `history` scheduled and `runner` still waits on.
+  static std::vector<PendingWork> work_from(const std::vector<HistoryEvent>& history,
+                                            const OrchestrationRunner& runner);
   // Tells a finished sub-orchestration's parent how it ended.
   void notify_parent(const InstanceRecord& child);
   Result<std::unique_ptr<Instance>> load(const std::string& id);

@@ -117,7 +117,9 @@ void register_pipeline(Registry& registry, StreamStore& streams,
   registry.add_orchestrator(kProcessEvent, [options](OrchestrationContext& ctx, std::string input) {
     return process_event(ctx, std::move(input), options);
   });
-  registry.add_activity(
+  // stats, logging and deadletter only hand back document changes, so they are local
+  // activities: they run in the turn that schedules them and commit with it.
+  registry.add_local_activity(
       "stats",
       [&streams, &clock](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
         SLUICE_ASSIGN_OR_RETURN(auto read, read_envelope(input));
@@ -125,7 +127,7 @@ void register_pipeline(Registry& registry, StreamStore& streams,
         SLUICE_RETURN_IF_ERROR(streams.count(ctx.effects(), facts, format_rfc3339(clock.now())));
         return std::string("counted");
       });
-  registry.add_activity(
+  registry.add_local_activity(
       "logging", [&streams](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
         SLUICE_ASSIGN_OR_RETURN(auto read, read_envelope(input));
         const auto& [envelope, facts] = read;
@@ -133,29 +135,41 @@ void register_pipeline(Registry& registry, StreamStore& streams,
                                            envelope.received_at, ctx.instance_id()));
         return std::string("logged");
       });
-  // Asynchronous: while webhooks answer, no worker thread waits.
-  registry.add_async_activity(
-      "alerts", [&alerts, &sender, webhooks = options.webhooks](
-                    ActivityContext&, std::string_view input, ActivityDone done) {
-        auto read = read_envelope(input);
-        if (!read.ok()) return done(read.status());
-        std::string event(read->first.event_json);
-        std::vector<webhooks::WebhookRequest> requests;
-        if (!webhooks.empty()) requests = webhook_requests(webhooks, read->second, event);
-        sender.post_all(std::move(requests), [&alerts, event = std::move(event),
-                                              done = std::move(done)](Status delivered) {
-          if (!delivered.ok()) return done(delivered);
-          // After the deliveries, so a failing webhook does not repeat the feed on every retry.
-          // This runs on the webhook sender's thread: nothing may escape it.
-          try {
-            alerts.publish(event);
-          } catch (const std::exception& error) {
-            return done(internal_error(fmt::format("publishing the alert: {}", error.what())));
-          }
-          done(std::string("published"));
+  if (options.webhooks.empty()) {
+    // Only the in-process feed, which does not block: a local activity too. Publishing is
+    // at-least-once either way, so publishing before the turn commits changes no promise.
+    registry.add_local_activity(
+        "alerts", [&alerts](ActivityContext&, std::string_view input) -> Result<std::string> {
+          const std::optional<Envelope> envelope = open_envelope(input);
+          if (!envelope) return invalid_argument("process_event input is not an event envelope");
+          alerts.publish(std::string(envelope->event_json));
+          return std::string("published");
         });
-      });
-  registry.add_activity(
+  } else {
+    // Asynchronous: while webhooks answer, no worker thread waits.
+    registry.add_async_activity(
+        "alerts", [&alerts, &sender, webhooks = options.webhooks](
+                      ActivityContext&, std::string_view input, ActivityDone done) {
+          auto read = read_envelope(input);
+          if (!read.ok()) return done(read.status());
+          std::string event(read->first.event_json);
+          std::vector<webhooks::WebhookRequest> requests =
+              webhook_requests(webhooks, read->second, event);
+          sender.post_all(std::move(requests), [&alerts, event = std::move(event),
+                                                done = std::move(done)](Status delivered) {
+            if (!delivered.ok()) return done(delivered);
+            // After the deliveries, so a failing webhook does not repeat the feed on every retry.
+            // This runs on the webhook sender's thread: nothing may escape it.
+            try {
+              alerts.publish(event);
+            } catch (const std::exception& error) {
+              return done(internal_error(fmt::format("publishing the alert: {}", error.what())));
+            }
+            done(std::string("published"));
+          });
+        });
+  }
+  registry.add_local_activity(
       "deadletter",
       [&dead_letters](ActivityContext& ctx, std::string_view record) -> Result<std::string> {
         boost::system::error_code error;
