@@ -74,6 +74,13 @@ rocksdb::ColumnFamilyOptions table_options(Table table,
     block.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(block));
+  if (table == Table::kIdempotency || table == Table::kInstances) {
+    // Every event looks up ids that are not there yet (a duplicate check at ingest, an existing
+    // instance and a stats marker when it is processed): a Bloom filter over the memtable's keys
+    // answers those without a skip-list search.
+    options.memtable_whole_key_filtering = true;
+    options.memtable_prefix_bloom_size_ratio = 0.05;
+  }
   if (table == Table::kCounters) options.merge_operator = std::make_shared<CounterAddOperator>();
   if (table == Table::kDocuments) {
     options.merge_operator = std::make_shared<DocumentPatchOperator>();
