@@ -207,6 +207,14 @@ class EngineTest : public ::testing::Test {
           ctx.effects().add("local-effects", 1);
           return std::string(input);
         });
+    registry_.add_orchestrator("local_mark", [](OrchestrationContext& ctx, std::string) {
+      return ctx.call_activity("mark", "");
+    });
+    registry_.add_local_activity(
+        "mark", [](ActivityContext& ctx, std::string_view) -> Result<std::string> {
+          ctx.effects().put(storage::Table::kMeta, "mark", "written by the run");
+          return std::string("marked");
+        });
     // Writes its effect on every attempt; only the successful one may commit it.
     registry_.add_local_activity(
         "local_flaky", [this](ActivityContext& ctx, std::string_view) -> Result<std::string> {
@@ -703,6 +711,29 @@ TEST_F(EngineTest, AFailedLocalActivityIsRetriedAndOnlyTheSuccessfulAttemptsEffe
   EXPECT_EQ(record.output, "finally");
   EXPECT_EQ(flaky_calls_, 3);
   EXPECT_EQ(backend_->counter("local-effects").value(), 1);
+}
+
+}  // namespace
+}  // namespace sluice::engine
+
+namespace sluice::engine {
+namespace {
+
+TEST_F(EngineTest, AStartsOwnEffectsCommitBeforeWhatItsLocalActivitiesWrite) {
+  // As a dead-letter replay: the start erases the old record, and its run may write a new one
+  // under the same key in the same commit. The run's write must be the one that stays.
+  storage::Mutation old_record;
+  old_record.put(storage::Table::kMeta, "mark", "old");
+  ASSERT_TRUE(backend_->commit(old_record).ok());
+  storage::Mutation start_effects;
+  start_effects.erase(storage::Table::kMeta, "mark");
+  std::promise<Status> started;
+  engine_->start_instance(
+      {"local_mark", "marked"}, [&started](Status status) { started.set_value(status); },
+      std::move(start_effects));
+  ASSERT_TRUE(started.get_future().get().ok());
+  EXPECT_EQ(engine_->instance("marked").value()->status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(backend_->get(storage::Table::kMeta, "mark").value(), "written by the run");
 }
 
 }  // namespace

@@ -170,7 +170,10 @@ Status Partition::start_instance(PartitionInput& input, Steps& steps, Micros now
   };
   if (auto running = instances_.find(id); running != instances_.end()) {
     // A parent restarted and asked again: the running child reports when it finishes.
-    if (child && same_child(running->second->record)) return {};
+    if (child && same_child(running->second->record)) {
+      effects.absorb(std::move(input.effects));
+      return {};
+    }
     return {StatusCode::kAlreadyExists, fmt::format("instance {} exists and has not finished", id)};
   }
   if (instances_.size() >= options_.max_active_instances) {
@@ -185,6 +188,7 @@ Status Partition::start_instance(PartitionInput& input, Steps& steps, Micros now
     if (child && same_child(previous) && is_terminal(previous.status)) {
       // The child finished before its parent recorded the result: tell it again.
       notify_parent(previous);
+      effects.absorb(std::move(input.effects));
       return {};
     }
     if (!is_terminal(previous.status) || !input.start.replace_finished) {
@@ -207,6 +211,9 @@ Status Partition::start_instance(PartitionInput& input, Steps& steps, Micros now
   instance->record.parent_id = input.start.parent_id;
   instance->record.parent_task = input.start.parent_task;
   Instance& placed = *instances_.emplace(id, std::move(instance)).first->second;
+  // The starter's effects go first: what the run's local activities write comes after them (a
+  // dead-letter replay erases the old record; the run may dead-letter the event again).
+  effects.absorb(std::move(input.effects));
   Step& step = step_for(placed, steps, now);
   step.created = true;
   step.fresh = true;
@@ -263,12 +270,8 @@ void Partition::run_event(Step& step, HistoryEvent event, storage::Mutation& eff
     if (round == kMaxContinuationsPerTurn) {
       execution.name = "";  // no orchestrator has an empty name: the new run fails at once
     }
-    for (auto* opening : {&started, &execution}) {
-      instance.runner->apply(*opening, false);
-      step.history.push_back(std::move(*opening));
-    }
-    for (auto& produced : instance.runner->take_new_events())
-      step.history.push_back(std::move(produced));
+    record(step, std::move(started));
+    record(step, std::move(execution));
     run_local_activities(step, 0, effects);
   }
 }
@@ -376,7 +379,6 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     Status status;
     if (input.kind == PartitionInput::Kind::kStart) {
       status = start_instance(input, steps, now, mutation);
-      if (status.ok()) mutation.absorb(std::move(input.effects));
       if (!status.ok() && input.start.parent_task >= 0) {
         // A child that cannot start fails its parent's call rather than leave it waiting.
         InstanceRecord refused;

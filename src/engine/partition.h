@@ -6,8 +6,10 @@
 // results, timer firings, raised events, management requests), feeds each affected instance,
 // and commits every resulting change — history, instance records, local effects of activities —
 // as one Mutation with one fsync. Only after that commit are callers answered, activities
-// dispatched and timers armed. Running instances stay in memory (warm coroutine frames); history
-// is replayed only when the partition loads them after a restart.
+// dispatched and timers armed. Local activities are the exception that makes the common case
+// cheap: they run inside the turn, and their results and effects are part of its commit.
+// Running instances stay in memory (warm coroutine frames); history is replayed only when the
+// partition loads them after a restart.
 
 #include <condition_variable>
 #include <functional>
@@ -42,10 +44,12 @@ struct PartitionInput {
   enum class Kind { kStart, kEvent, kPurge };
   Kind kind = Kind::kEvent;
   std::string instance_id;
-  StartRequest start;         // kStart
-  HistoryEvent event;         // kEvent
-  storage::Mutation effects;  // an activity's local effects, committed only with its completion
-  Reply reply;                // may be empty
+  StartRequest start;  // kStart
+  HistoryEvent event;  // kEvent
+  // kEvent: an activity's local effects, committed only with its completion. kStart: what the
+  // starter commits with the start (a queue consumer's take), only if the start succeeds.
+  storage::Mutation effects;
+  Reply reply;  // may be empty
 };
 
 // Called on a partition thread once an instance's end is durable; it must not block.
@@ -102,6 +106,8 @@ class Partition {
   using Steps = std::vector<Step>;  // reserved per turn: one Step per input at most
   Step& step_for(Instance& instance, Steps& steps, Micros now);
   Status purge_instance(const std::string& id, storage::Mutation& mutation);
+  // Unless it refuses, adds the start's own effects to `effects`, then what its run's local
+  // activities write.
   Status start_instance(PartitionInput& input, Steps& steps, Micros now,
                         storage::Mutation& effects);
   // Applies one input event, records it and what the code produced in answer, and runs the

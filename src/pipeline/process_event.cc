@@ -140,9 +140,8 @@ void register_pipeline(Registry& registry, StreamStore& streams,
     // at-least-once either way, so publishing before the turn commits changes no promise.
     registry.add_local_activity(
         "alerts", [&alerts](ActivityContext&, std::string_view input) -> Result<std::string> {
-          const std::optional<Envelope> envelope = open_envelope(input);
-          if (!envelope) return invalid_argument("process_event input is not an event envelope");
-          alerts.publish(std::string(envelope->event_json));
+          SLUICE_ASSIGN_OR_RETURN(auto read, read_envelope(input));
+          alerts.publish(std::string(read.first.event_json));
           return std::string("published");
         });
   } else {
