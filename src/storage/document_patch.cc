@@ -51,16 +51,25 @@ bool greater(const json::value& a, const json::value& b) {
 
 }  // namespace
 
+// [[kind, [member, ...], value], ...], written straight into the text: every processed event
+// encodes one, and building it as a json::array first cost twice as much.
 std::string DocumentPatch::encode() const {
-  json::array encoded;
-  encoded.reserve(operations_.size());
+  std::string encoded = "[";
   for (const auto& operation : operations_) {
-    json::array path;
-    for (const auto& member : operation.path) path.emplace_back(member);
-    encoded.push_back(json::array{json::string(kKindNames[static_cast<int>(operation.kind)]),
-                                  std::move(path), operation.value});
+    if (encoded.size() > 1) encoded += ',';
+    encoded += "[\"";
+    encoded += kKindNames[static_cast<int>(operation.kind)];
+    encoded += "\",[";
+    for (std::size_t i = 0; i < operation.path.size(); ++i) {
+      if (i > 0) encoded += ',';
+      encoded += json::serialize(json::string_view(operation.path[i]));
+    }
+    encoded += "],";
+    encoded += json::serialize(operation.value);
+    encoded += ']';
   }
-  return json::serialize(encoded);
+  encoded += ']';
+  return encoded;
 }
 
 Result<DocumentPatch> DocumentPatch::decode(std::string_view encoded) {

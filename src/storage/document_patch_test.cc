@@ -47,6 +47,17 @@ TEST(DocumentPatchTest, RoundTripsThroughEncoding) {
   EXPECT_EQ(decoded->encode(), patch.encode());
 }
 
+TEST(DocumentPatchTest, EncodesTheStoredFormatWithMembersEscaped) {
+  // Patches already in storage were written in this form; merges must keep reading them.
+  DocumentPatch patch;
+  patch.increment({"totals", "a\"b"}, 5).maximum({"at"}, "line\nbreak").assign({"n"}, nullptr);
+  EXPECT_EQ(patch.encode(),
+            R"([["inc",["totals","a\"b"],5],["max",["at"],"line\nbreak"],["set",["n"],null]])");
+  EXPECT_EQ(DocumentPatch().encode(), "[]");
+  EXPECT_EQ(apply("", {patch}),
+            json::parse(R"({"totals":{"a\"b":5},"at":"line\nbreak","n":null})"));
+}
+
 TEST(DocumentPatchTest, RefusesConflictsAndGarbage) {
   DocumentPatch patch;
   patch.increment({"name", "x"}, 1);

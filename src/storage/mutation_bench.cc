@@ -1,10 +1,12 @@
 // A partition turn gathers the intake queue's take of every message it starts: one erase and one
 // -1 on the depth counter each. Absorbing them folds the counter adds into one operation.
+// Every processed event also adds a stats patch, encoded once as it joins its Mutation.
 
 #include <benchmark/benchmark.h>
 
 #include <string>
 
+#include "storage/document_patch.h"
 #include "storage/mutation.h"
 
 namespace sluice::storage {
@@ -28,6 +30,27 @@ void BM_AbsorbTakes(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * takes);
 }
 BENCHMARK(BM_AbsorbTakes)->Arg(10)->Arg(1000);
+
+// The patch the stats activity writes for a donation.
+void BM_EncodeStatsPatch(benchmark::State& state) {
+  namespace json = boost::json;
+  DocumentPatch patch;
+  patch.increment({"events"}, 1)
+      .increment({"donations", "count"}, 1)
+      .increment({"donations", "totals", "USD"}, 500)
+      .maximum({"last_event_at"}, json::string("2026-11-30T10:00:00.123Z"))
+      .assign({"updated_at"}, json::string("2026-11-30T10:00:00.125Z"))
+      .assign({"id"}, json::string("stream-42"))
+      .assign({"stream_id"}, json::string("stream-42"));
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    std::string encoded = patch.encode();
+    bytes = encoded.size();
+    benchmark::DoNotOptimize(encoded);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_EncodeStatsPatch);
 
 }  // namespace
 }  // namespace sluice::storage
