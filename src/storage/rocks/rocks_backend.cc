@@ -4,11 +4,13 @@
 #include <rocksdb/db.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_buffer_manager.h>
 #include <sys/statvfs.h>
 
 #include "storage/document_patch.h"
+#include "storage/key_encoding.h"
 
 namespace sluice::storage {
 namespace {
@@ -61,6 +63,28 @@ class DocumentPatchOperator final : public rocksdb::MergeOperator {
   const char* Name() const override { return "sluice.document_patch"; }
 };
 
+// The key up to and including its `parts`-th separator: the queue's name, a document's container
+// and partition key. Keys outside that shape are out of its domain.
+class LeadingKeyParts final : public rocksdb::SliceTransform {
+ public:
+  explicit LeadingKeyParts(int parts) : parts_(parts) {}
+  const char* Name() const override { return "sluice.leading_key_parts"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), prefix_size(key)};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return prefix_size(key) > 0; }
+
+ private:
+  std::size_t prefix_size(const rocksdb::Slice& key) const {
+    int seen = 0;
+    for (std::size_t i = 0; i < key.size(); ++i) {
+      if (key[i] == kKeySeparator && ++seen == parts_) return i + 1;
+    }
+    return 0;
+  }
+  const int parts_;
+};
+
 rocksdb::ColumnFamilyOptions table_options(Table table,
                                            const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions options;
@@ -74,6 +98,13 @@ rocksdb::ColumnFamilyOptions table_options(Table table,
     block.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   }
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(block));
+  if (table == Table::kQueue || table == Table::kDocuments) {
+    // Within a queue, or a document container's partition, keys mostly arrive in order (queue
+    // sequence numbers, events-by-time entries) or repeat (a stream's stats): the memtable keeps
+    // the last insert position per prefix and starts the next skip-list search there.
+    options.memtable_insert_with_hint_prefix_extractor =
+        std::make_shared<LeadingKeyParts>(table == Table::kQueue ? 1 : 2);
+  }
   if (table == Table::kIdempotency || table == Table::kInstances) {
     // Every event looks up ids that are not there yet (a duplicate check at ingest, an existing
     // instance and a stats marker when it is processed): a Bloom filter over the memtable's keys
