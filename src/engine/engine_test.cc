@@ -664,12 +664,6 @@ TEST_F(EngineTest, RestartMidFanOutCompletesOnceWithEffectsAppliedOnce) {
   EXPECT_EQ(backend_->counter("effects").value(), 60);  // 20 instances × 3 activities, once each
 }
 
-}  // namespace
-}  // namespace sluice::engine
-
-namespace sluice::engine {
-namespace {
-
 TEST_F(EngineTest, LocalActivitiesFinishInTheTurnThatSchedulesThem) {
   ASSERT_TRUE(start("local_fan_out", "local").ok());
   // The start's reply comes after its turn committed; that turn already ran the activities.
@@ -712,12 +706,6 @@ TEST_F(EngineTest, AFailedLocalActivityIsRetriedAndOnlyTheSuccessfulAttemptsEffe
   EXPECT_EQ(flaky_calls_, 3);
   EXPECT_EQ(backend_->counter("local-effects").value(), 1);
 }
-
-}  // namespace
-}  // namespace sluice::engine
-
-namespace sluice::engine {
-namespace {
 
 TEST_F(EngineTest, AStartsOwnEffectsCommitBeforeWhatItsLocalActivitiesWrite) {
   // As a dead-letter replay: the start erases the old record, and its run may write a new one
