@@ -691,6 +691,9 @@ TEST_F(EngineTest, LocalActivitiesBeyondOneTurnsShareGoToTheWorkers) {
   EXPECT_EQ(record.status, RuntimeStatus::kCompleted);
   EXPECT_EQ(record.output, "299");
   EXPECT_EQ(backend_->counter("local-effects").value(), 300);
+  // Each turn is one history chunk: 64 calls in the first, then a worker's result and 64 more
+  // in each of the next — not all 300 in one turn.
+  EXPECT_GE(record.history_chunks, 5u);
 }
 
 TEST_F(EngineTest, AFailedLocalActivityIsRetriedAndOnlyTheSuccessfulAttemptsEffectsCommit) {
