@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/merge_operator.h>
 #include <rocksdb/slice_transform.h>
@@ -128,6 +129,14 @@ Result<std::unique_ptr<RocksBackend>> RocksBackend::open(const std::string& dire
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.max_background_jobs = 2;
+  // Flushes and compactions run at the lowest CPU priority: on a small machine they otherwise
+  // take a core from the request path in bursts, which shows as tail latency. They catch up when
+  // the foreground pauses, and RocksDB's write stalls bound how far behind they can fall.
+  for (auto pool : {rocksdb::Env::Priority::HIGH, rocksdb::Env::Priority::LOW}) {
+    rocksdb::Env::Default()
+        ->LowerThreadPoolCPUPriority(pool, rocksdb::CpuPriority::kLow)
+        .PermitUncheckedError();
+  }
   options.bytes_per_sync = 1 << 20;
   options.keep_log_file_num = 3;
   options.max_log_file_size = 8 << 20;
