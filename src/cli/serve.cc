@@ -95,7 +95,7 @@ int serve(const ServeFlags& flags) {
       {config.engine_partitions, config.activity_workers, config.max_active_instances,
        static_cast<Micros>(config.retention_hours) * 3'600'000'000,
        [&completions, &metrics, &clock](const engine::InstanceRecord& record) {
-         completions.notify(record.instance_id);
+         completions.notify(record);
          const auto envelope = pipeline::open_envelope(record.input);
          metrics.instance_finished(
              record.status,

@@ -99,13 +99,19 @@ std::variant<unsigned, Response> parse_wait(std::string_view target) {
   return seconds;
 }
 
-// The records of `ids` as they are now; absent where there is none.
-std::vector<std::optional<engine::InstanceRecord>> read_records(
-    engine::Engine& engine, const std::vector<std::string>& ids) {
+// The records of `ids`: those in `finished` as they are there, the others read as they are now;
+// absent where there is none.
+std::vector<std::optional<engine::InstanceRecord>> current_records(
+    engine::Engine& engine, const std::vector<std::string>& ids,
+    const std::vector<CompletionWaiters::Finished>& finished) {
   std::vector<std::optional<engine::InstanceRecord>> records;
   records.reserve(ids.size());
-  for (const auto& id : ids) {
-    auto record = engine.instance(id);
+  for (std::size_t i = 0; i < ids.size(); ++i) {
+    if (finished[i]) {
+      records.emplace_back(*finished[i]);
+      continue;
+    }
+    auto record = engine.instance(ids[i]);
     records.push_back(record.ok() ? std::move(*record) : std::nullopt);
   }
   return records;
@@ -365,13 +371,24 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
   std::vector<std::optional<engine::InstanceRecord>> records;
   if (waiting) {
     engine::Engine& engine = *engine_;
-    co_await completions_->wait(
-        ids, std::chrono::seconds(wait_seconds), blocking_, [&engine](const std::string& id) {
+    std::vector<CompletionWaiters::Finished> finished = co_await completions_->wait(
+        ids, std::chrono::seconds(wait_seconds), blocking_,
+        [&engine](const std::string& id) -> CompletionWaiters::Finished {
           auto record = engine.instance(id);
-          return record.ok() && *record && engine::is_terminal((*record)->status);
+          if (!record.ok() || !*record || !engine::is_terminal((*record)->status)) return nullptr;
+          return std::make_shared<engine::InstanceRecord>(std::move(**record));
         });
-    records =
-        co_await run_blocking(blocking_, [&engine, &ids] { return read_records(engine, ids); });
+    // The wait hands back the records of those that finished; only when the deadline came first
+    // are the others read, as they are now.
+    const bool all_done =
+        std::all_of(finished.begin(), finished.end(),
+                    [](const CompletionWaiters::Finished& record) { return record; });
+    if (all_done) {
+      for (const auto& record : finished) records.emplace_back(*record);
+    } else {
+      records = co_await run_blocking(
+          blocking_, [&engine, &ids, &finished] { return current_records(engine, ids, finished); });
+    }
   }
 
   if (body.single) {
