@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <future>
+#include <iterator>
 #include <unordered_set>
 
 #include "core/thread_name.h"
@@ -187,7 +188,11 @@ Result<std::vector<Message>> IntakeQueue::lease(std::size_t max) {
   storage::ScanOptions scan;
   scan.prefix = key_prefix_;
   if (lease_from_ > 0) scan.after = message_key(lease_from_ - 1);
-  scan.limit = max + leased_.size();  // enough to skip every message already leased
+  // Enough to skip every message already leased at or after lease_from_; those below it are not
+  // scanned. Usually none is (only a lease given back lowers lease_from_), and counting the whole
+  // set instead made each lease read up to every message in flight again.
+  scan.limit = max + static_cast<std::size_t>(
+                         std::distance(leased_.lower_bound(lease_from_), leased_.end()));
   SLUICE_ASSIGN_OR_RETURN(auto entries, backend_.scan(Table::kQueue, scan));
   for (const auto& entry : entries) {
     if (leased.size() == max) break;
