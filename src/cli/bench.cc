@@ -208,6 +208,21 @@ Percentiles server_percentiles(const Samples& before, const Samples& after) {
   return out;
 }
 
+// CPU microseconds per event of each thread name over the run, from the server's
+// sluice_thread_cpu_seconds_total. A name seen only at the end counts from zero.
+std::map<std::string, double> thread_cpu_per_event(const Samples& before, const Samples& after,
+                                                   double events) {
+  constexpr std::string_view kPrefix = R"(sluice_thread_cpu_seconds_total{thread=")";
+  constexpr std::string_view kSuffix = R"("})";
+  std::map<std::string, double> per_event;
+  for (const auto& [name, seconds] : after) {
+    if (!name.starts_with(kPrefix) || !name.ends_with(kSuffix)) continue;
+    const std::string thread = name.substr(kPrefix.size(), name.size() - kPrefix.size() - 2);
+    per_event[thread] = (seconds - std::max(0.0, sample(before, name))) * 1e6 / events;
+  }
+  return per_event;
+}
+
 json::object percentiles_json(const Percentiles& p) {
   return {{"p50", p.p50}, {"p90", p.p90}, {"p99", p.p99}, {"max", p.max}};
 }
@@ -341,6 +356,7 @@ int bench(const BenchFlags& flags) {
   const double disk = sample(*after, "sluice_process_disk_written_bytes_total") -
                       sample(*before, "sluice_process_disk_written_bytes_total");
   const bool disk_known = sample(*after, "sluice_process_disk_written_bytes_total") >= 0;
+  const std::map<std::string, double> threads = thread_cpu_per_event(*before, *after, events);
 
   if (flags.json) {
     json::object out{
@@ -362,6 +378,9 @@ int bench(const BenchFlags& flags) {
         {"disk_bytes_per_event", disk_known ? json::value(disk / events) : json::value(nullptr)},
         {"stats_match", wrong_streams == 0},
     };
+    json::object thread_cpu;
+    for (const auto& [thread, micros] : threads) thread_cpu[thread] = micros;
+    out["thread_cpu_microseconds_per_event"] = std::move(thread_cpu);
     out[flags.rate > 0 ? "latency_ms" : "request_latency_ms"] = percentiles_json(measured);
     fmt::print("{}\n", json::serialize(out));
   } else {
@@ -383,6 +402,13 @@ int bench(const BenchFlags& flags) {
                peak / (1 << 20), cpu, cpu * 1e6 / events,
                disk_known ? fmt::format("{:.0f} bytes written to disk per event", disk / events)
                           : std::string("disk writes unknown"));
+    if (!threads.empty()) {
+      std::string listed;
+      for (const auto& [thread, micros] : threads) {
+        listed += fmt::format("{}{} {:.1f}", listed.empty() ? "" : " · ", thread, micros);
+      }
+      fmt::print("threads    CPU µs per event: {}\n", listed);
+    }
     fmt::print("requests   {} over {} connections, {} sent again\n", result.requests,
                result.connections_opened, result.resent);
     fmt::print("stats      {}\n",

@@ -4,8 +4,10 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <sstream>
 
 namespace sluice::http {
 
@@ -29,6 +31,26 @@ void Metrics::instance_finished(engine::RuntimeStatus status, std::optional<Micr
   latency_counts_[bucket].fetch_add(1, std::memory_order_relaxed);
   latency_sum_micros_.fetch_add(static_cast<std::uint64_t>(value), std::memory_order_relaxed);
 }
+
+namespace {
+
+// `text` as a Prometheus label value: backslash, quote and newline escaped.
+std::string label_value(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\\' || c == '"') {
+      out.push_back('\\');
+      out.push_back(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string Metrics::render(const Gauges& gauges) const {
   auto out = fmt::memory_buffer();
@@ -81,6 +103,15 @@ std::string Metrics::render(const Gauges& gauges) const {
     single("sluice_process_disk_written_bytes_total", "counter",
            "Bytes the process caused to be written to storage.", usage.disk_written_bytes);
   }
+  const auto threads = read_thread_cpu();
+  if (!threads.empty()) {
+    family("sluice_thread_cpu_seconds_total", "counter",
+           "User and system CPU time of the live threads, per thread name.");
+    for (const auto& [name, seconds] : threads) {
+      sample(fmt::format("sluice_thread_cpu_seconds_total{{thread=\"{}\"}}", label_value(name)),
+             seconds);
+    }
+  }
   return fmt::to_string(out);
 }
 
@@ -106,6 +137,30 @@ std::int64_t proc_field(std::string_view text, std::string_view key) {
 }
 
 }  // namespace
+
+std::map<std::string, double> read_thread_cpu() {
+  std::map<std::string, double> seconds;
+  const double ticks_per_second = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::error_code error;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task", error)) {
+    // "TID (NAME) STATE ..." with utime and stime the 12th and 13th fields after the name,
+    // which may itself hold spaces and parentheses: it ends at the last ')'.
+    const std::string stat = read_file((task.path() / "stat").c_str());
+    const std::size_t open = stat.find('(');
+    const std::size_t close = stat.rfind(')');
+    if (open == std::string::npos || close == std::string::npos || close < open) continue;
+    std::istringstream fields(stat.substr(close + 1));
+    std::string field;
+    double utime = -1, stime = -1;
+    for (int index = 1; fields >> field && index <= 13; ++index) {
+      if (index == 12) utime = std::strtod(field.c_str(), nullptr);
+      if (index == 13) stime = std::strtod(field.c_str(), nullptr);
+    }
+    if (utime < 0 || stime < 0) continue;  // the thread ended while it was read
+    seconds[stat.substr(open + 1, close - open - 1)] += (utime + stime) / ticks_per_second;
+  }
+  return seconds;
+}
 
 ProcessUsage read_process_usage() {
   ProcessUsage usage;

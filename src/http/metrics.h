@@ -10,6 +10,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 
@@ -55,5 +56,10 @@ struct ProcessUsage {
   std::int64_t disk_written_bytes = -1;  // what the process caused to be written to storage
 };
 ProcessUsage read_process_usage();
+
+// CPU seconds (user and system) of the process's live threads, summed per thread name — the
+// partitions, the intake appender, RocksDB's flush threads, and so on. Threads that have ended
+// are not counted. Empty where /proc is not readable.
+std::map<std::string, double> read_thread_cpu();
 
 }  // namespace sluice::http

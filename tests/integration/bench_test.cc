@@ -2,6 +2,7 @@
 // uses one at --url, and reports figures that agree with what the server counted; the metrics
 // count what was accepted and finished.
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
@@ -61,6 +62,11 @@ TEST(BenchTest, StartsItsOwnServerAndReportsEveryFigureForBatches) {
     // Every event is at least written to the write-ahead log.
     EXPECT_GT(number(out.at("disk_bytes_per_event")), 100);
   }
+  // Where the CPU went, per thread name: the partitions process every event.
+  const json::object& threads = out.at("thread_cpu_microseconds_per_event").as_object();
+  ASSERT_TRUE(threads.contains("partition")) << run.output;
+  EXPECT_GT(number(threads.at("partition")), 0);
+  EXPECT_TRUE(threads.contains("intake-append")) << run.output;
   const json::object& server = out.at("server_latency_ms").as_object();
   EXPECT_GT(number(server.at("p50")), 0);
   EXPECT_LE(number(server.at("p50")), number(server.at("p99")));
@@ -153,6 +159,12 @@ TEST(MetricsTest, CountsAcceptedAndFinishedEventsAndTheirLatency) {
   EXPECT_GE(metrics["sluice_process_peak_resident_memory_bytes"],
             metrics["process_resident_memory_bytes"]);
   EXPECT_GT(metrics["process_cpu_seconds_total"], 0);
+  for (const char* thread : {"partition", "intake-append", "intake-consume", "http"}) {
+    const std::string name =
+        fmt::format(R"(sluice_thread_cpu_seconds_total{{thread="{}"}})", thread);
+    ASSERT_TRUE(metrics.contains(name)) << answer->body;
+    EXPECT_GE(metrics[name], 0);
+  }
 }
 
 TEST(MetricsTest, NeedsTheReadScopeWhenKeysAreSet) {
