@@ -317,7 +317,9 @@ int bench(const BenchFlags& flags) {
                           std::chrono::duration<double>(flags.drain_timeout));
   Result<Samples> after = scrape(**client);
   while (after.ok() && finished(*after) < target && Steady::now() < drain_deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    // Each scrape costs the server a few hundred µs of CPU; every 20 ms that is about 1 % of a
+    // core, and the end of a run of 10 s or more is still timed to within 0.2 %.
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
     after = scrape(**client);
   }
   const auto drained = Steady::now();
