@@ -150,6 +150,9 @@ Partition::Step& Partition::step_for(Instance& instance, Steps& steps, Micros no
   if (instance.step == kNoStep) {
     instance.step = steps.size();
     steps.push_back(Step{&instance});
+    // Room for a usual step (a start, a fan-out of a few calls, their results and the end)
+    // without growing and moving the events several times.
+    steps.back().history.reserve(16);
     // Every step opens with the time the orchestrator sees as now() during it.
     HistoryEvent started{EventType::kOrchestratorStarted, now, -1, "", "", 0};
     instance.runner->apply(started, false);

@@ -136,6 +136,21 @@ Status DocumentPatch::apply_to(json::object& document) const {
   return {};
 }
 
+bool append_encoded_patch(std::string& into, std::string_view next) {
+  auto is_array = [](std::string_view text) {
+    return text.size() >= 2 && text.front() == '[' && text.back() == ']';
+  };
+  if (!is_array(into) || !is_array(next)) return false;
+  if (next.size() == 2) return true;  // no operations
+  if (into.size() == 2) {
+    into.assign(next);
+    return true;
+  }
+  into.back() = ',';
+  into.append(next.substr(1));
+  return true;
+}
+
 Result<std::string> apply_patches(std::string_view document,
                                   const std::vector<std::string_view>& patches) {
   json::object object;

@@ -46,6 +46,11 @@ class DocumentPatch {
   std::vector<Operation> operations_;
 };
 
+// Appends the operations of the encoded patch `next` to the encoded patch `into`, so that applying
+// `into` afterwards equals applying both in order: many patches to one document become one. False,
+// and `into` unchanged, if either is not an encoded patch's outer array.
+bool append_encoded_patch(std::string& into, std::string_view next);
+
 // Applies encoded patches, in order, to an encoded document (empty: a new `{}`); returns the new
 // encoded document.
 Result<std::string> apply_patches(std::string_view document,

@@ -33,6 +33,26 @@ TEST(DocumentPatchTest, IncrementsCommute) {
   EXPECT_EQ(apply(R"({"n":10})", {a, b}).at("last").as_string(), "2026-01-02T00:00:00.000Z");
 }
 
+TEST(DocumentPatchTest, AppendedPatchesApplyAsBothInOrder) {
+  DocumentPatch first, second, empty;
+  first.increment({"n"}, 2).assign({"by"}, "first");
+  second.increment({"n"}, 5).assign({"by"}, "second");
+  std::string folded = empty.encode();
+  for (const auto* patch : {&first, &empty, &second, &empty}) {
+    ASSERT_TRUE(append_encoded_patch(folded, patch->encode()));
+  }
+  auto applied = apply_patches(R"({"n":1})", {folded});
+  ASSERT_TRUE(applied.ok()) << applied.status().to_string();
+  EXPECT_EQ(json::parse(*applied), apply(R"({"n":1})", {first, second}));
+  EXPECT_EQ(json::parse(*applied), json::parse(R"({"n":8,"by":"second"})"));
+  // Text that is not a patch's outer array is refused and leaves the target as it was.
+  EXPECT_FALSE(append_encoded_patch(folded, "{}"));
+  std::string broken = "[";
+  EXPECT_FALSE(append_encoded_patch(broken, first.encode()));
+  EXPECT_EQ(broken, "[");
+  EXPECT_EQ(json::parse(*apply_patches("", {folded})), json::parse(R"({"n":7,"by":"second"})"));
+}
+
 TEST(DocumentPatchTest, AssignKeepsOtherMembers) {
   DocumentPatch patch;
   patch.assign({"updated_at"}, "x");

@@ -20,15 +20,25 @@ void Mutation::add(std::string_view counter, std::int64_t delta) {
 }
 
 void Mutation::append(Operation&& operation) {
-  if (operation.table == Table::kCounters) {
-    if (operation.kind != Kind::kAdd) {
-      last_add_.erase(operation.key);
-    } else if (auto found = last_add_.find(operation.key); found != last_add_.end()) {
-      std::string& sum = operations_[found->second].value;
-      sum = encode_counter(decode_counter(sum) + decode_counter(operation.value));
+  auto* last = operation.table == Table::kCounters    ? &last_add_
+               : operation.table == Table::kDocuments ? &last_patch_
+                                                      : nullptr;
+  if (last != nullptr) {
+    if (operation.kind != Kind::kAdd && operation.kind != Kind::kPatch) {
+      last->erase(operation.key);
+    } else if (auto found = last->find(operation.key); found == last->end()) {
+      last->emplace(operation.key, operations_.size());
+    } else if (std::string& folded = operations_[found->second].value;
+               operation.kind == Kind::kAdd) {
+      folded = encode_counter(decode_counter(folded) + decode_counter(operation.value));
       return;
     } else {
-      last_add_.emplace(operation.key, operations_.size());
+      const std::size_t before = folded.size();
+      if (append_encoded_patch(folded, operation.value)) {
+        byte_size_ += folded.size() - before;
+        return;
+      }
+      found->second = operations_.size();  // not a patch's encoding: kept apart
     }
   }
   byte_size_ += operation.key.size() + operation.value.size();
@@ -44,12 +54,14 @@ void Mutation::absorb(Mutation&& other) {
     operations_ = std::move(other.operations_);
     byte_size_ = other.byte_size_;
     last_add_ = std::move(other.last_add_);
+    last_patch_ = std::move(other.last_patch_);
   } else {
     for (auto& operation : other.operations_) append(std::move(operation));
   }
   other.operations_.clear();
   other.byte_size_ = 0;
   other.last_add_.clear();
+  other.last_patch_.clear();
 }
 
 std::string encode_counter(std::int64_t value) {

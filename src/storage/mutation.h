@@ -38,6 +38,8 @@ class Mutation {
   // Adds to one counter with nothing else on it in between become one operation: the intake
   // queue's depth, for one, takes a delta per message and a partition commits thousands at once.
   void add(std::string_view counter, std::int64_t delta);
+  // Likewise patches to one document become one patch with the operations of each, in order: a
+  // partition turn counts many events of one stream into that stream's stats.
   void patch(std::string_view document_key, const DocumentPatch& patch);
 
   // Moves every operation of `other` to the end of this one.
@@ -53,8 +55,10 @@ class Mutation {
 
   std::vector<Operation> operations_;
   std::size_t byte_size_ = 0;
-  // For each counter whose last operation here is an add, that add's index.
+  // For each counter whose last operation here is an add, that add's index; the same for
+  // documents and patches.
   std::unordered_map<std::string, std::size_t> last_add_;
+  std::unordered_map<std::string, std::size_t> last_patch_;
 };
 
 // Counter deltas travel as 8 little-endian bytes; counters are stored the same way.

@@ -1,6 +1,7 @@
 // A partition turn gathers the intake queue's take of every message it starts: one erase and one
 // -1 on the depth counter each. Absorbing them folds the counter adds into one operation.
-// Every processed event also adds a stats patch, encoded once as it joins its Mutation.
+// Every processed event also adds a stats patch, encoded once as it joins its Mutation, and folded
+// into the one before it for the same stream.
 
 #include <benchmark/benchmark.h>
 
@@ -30,6 +31,30 @@ void BM_AbsorbTakes(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * takes);
 }
 BENCHMARK(BM_AbsorbTakes)->Arg(10)->Arg(1000);
+
+// A partition turn also gathers one stats patch per event; those of one stream fold into one.
+void BM_AbsorbStatsPatches(benchmark::State& state) {
+  const auto events = static_cast<int>(state.range(0));
+  DocumentPatch patch;
+  patch.increment({"events"}, 1)
+      .increment({"followers"}, 1)
+      .maximum({"last_event_at"}, boost::json::string("2026-11-30T10:00:00.123Z"))
+      .assign({"updated_at"}, boost::json::string("2026-11-30T10:00:00.125Z"));
+  std::size_t operations = 0;
+  for (auto _ : state) {
+    Mutation turn;
+    for (int i = 0; i < events; ++i) {
+      Mutation effects;
+      effects.patch("stats\x1fstream-" + std::to_string(i % 100), patch);
+      turn.absorb(std::move(effects));
+    }
+    operations = turn.operations().size();
+    benchmark::DoNotOptimize(turn);
+  }
+  state.counters["operations"] = static_cast<double>(operations);
+  state.SetItemsProcessed(state.iterations() * events);
+}
+BENCHMARK(BM_AbsorbStatsPatches)->Arg(100)->Arg(1000);
 
 // The patch the stats activity writes for a donation.
 void BM_EncodeStatsPatch(benchmark::State& state) {

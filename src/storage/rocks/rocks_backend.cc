@@ -10,6 +10,8 @@
 #include <rocksdb/write_buffer_manager.h>
 #include <sys/statvfs.h>
 
+#include <deque>
+
 #include "storage/document_patch.h"
 #include "storage/key_encoding.h"
 
@@ -59,6 +61,16 @@ class DocumentPatchOperator final : public rocksdb::MergeOperator {
         patches);
     if (!merged.ok()) return false;  // surfaces to readers as a Corruption status
     output->new_value = std::move(merged).value();
+    return true;
+  }
+  // Operands stacked on one document (a stream's stats, between compactions) become one, so
+  // that a read or a compaction parses one patch rather than thousands.
+  bool PartialMergeMulti(const rocksdb::Slice&, const std::deque<rocksdb::Slice>& operands,
+                         std::string* new_value, rocksdb::Logger*) const override {
+    new_value->assign("[]");
+    for (const auto& operand : operands) {
+      if (!append_encoded_patch(*new_value, view(operand))) return false;
+    }
     return true;
   }
   const char* Name() const override { return "sluice.document_patch"; }

@@ -61,6 +61,26 @@ TEST(RocksBackendTest, CountersAndPatchesMergeWithoutReads) {
   EXPECT_EQ(boost::json::parse(**stats).at("events").as_int64(), 200);
 }
 
+TEST(RocksBackendTest, PatchesStackedWithoutADocumentKeepTheirOrderThroughAFlush) {
+  testing::TempDirectory directory;
+  {
+    auto backend = open_backend(directory.str());
+    for (int i = 1; i <= 5; ++i) {
+      Mutation mutation;
+      DocumentPatch patch;
+      patch.increment({"n"}, i).assign({"last"}, boost::json::string(std::to_string(i)));
+      mutation.patch("stats", patch);
+      ASSERT_TRUE(backend->commit(mutation).ok());
+    }
+  }
+  // Reopening replays the log and flushes it: the five operands, with no document under them,
+  // are merged into one on the way to the table file.
+  auto backend = open_backend(directory.str());
+  auto stats = backend->get(Table::kDocuments, "stats");
+  ASSERT_TRUE(stats.ok()) << stats.status().to_string();
+  EXPECT_EQ(boost::json::parse(**stats), boost::json::parse(R"({"n":15,"last":"5"})"));
+}
+
 TEST(RocksBackendTest, ErasesAndScansInOrderBothWays) {
   testing::TempDirectory directory;
   auto backend = open_backend(directory.str());
