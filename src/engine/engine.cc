@@ -177,21 +177,35 @@ Result<std::optional<InstanceRecord>> Engine::instance(const std::string& instan
   SLUICE_ASSIGN_OR_RETURN(auto stored, backend_.get(Table::kInstances, instance_id));
   if (!stored) return std::optional<InstanceRecord>();
   SLUICE_ASSIGN_OR_RETURN(InstanceRecord record, decode_record(instance_id, *stored));
-  if (with_input && record.input.empty() && record.history_chunks > 0) {
-    SLUICE_ASSIGN_OR_RETURN(auto first, backend_.get(Table::kHistory, history_key(instance_id, 0)));
+  if (with_input && record.input.empty()) {
     std::vector<HistoryEvent> events;
-    if (first) SLUICE_RETURN_IF_ERROR(decode_events(*first, events));
+    if (!record.history.empty()) {
+      SLUICE_RETURN_IF_ERROR(decode_events(record.history, events));
+    } else if (record.history_chunks > 0) {
+      SLUICE_ASSIGN_OR_RETURN(auto first,
+                              backend_.get(Table::kHistory, history_key(instance_id, 0)));
+      if (first) SLUICE_RETURN_IF_ERROR(decode_events(*first, events));
+    }
     record.input = run_input(events);
   }
+  record.history.clear();
   return std::optional<InstanceRecord>(std::move(record));
 }
 
 Result<std::vector<HistoryEvent>> Engine::history(const std::string& instance_id) {
+  std::vector<HistoryEvent> events;
+  SLUICE_ASSIGN_OR_RETURN(auto stored, backend_.get(Table::kInstances, instance_id));
+  if (stored) {
+    SLUICE_ASSIGN_OR_RETURN(InstanceRecord record, decode_record(instance_id, *stored));
+    if (!record.history.empty()) {
+      SLUICE_RETURN_IF_ERROR(decode_events(record.history, events));
+      return events;
+    }
+  }
   storage::ScanOptions scan;
   scan.prefix = history_prefix(instance_id);
   scan.limit = std::numeric_limits<std::size_t>::max();
   SLUICE_ASSIGN_OR_RETURN(auto chunks, backend_.scan(Table::kHistory, scan));
-  std::vector<HistoryEvent> events;
   for (const auto& chunk : chunks) SLUICE_RETURN_IF_ERROR(decode_events(chunk.value, events));
   return events;
 }
@@ -219,6 +233,7 @@ Result<QueryPage> Engine::query(const InstanceQuery& query) {
       if (status_matches && finished_matches &&
           (!query.created_from || record.created_at >= *query.created_from) &&
           (!query.created_to || record.created_at < *query.created_to)) {
+        record.history.clear();
         page.records.push_back(std::move(record));
         if (page.records.size() == query.top) break;
       }

@@ -75,7 +75,8 @@ class Engine {
   Status raise_event_and_wait(std::string instance_id, std::string name, std::string data);
   Status terminate_and_wait(std::string instance_id, std::string reason);
 
-  // The stored record; its input only when `with_input` (one more read, from the history).
+  // The stored record; its input only when `with_input` (read from the history, which may mean
+  // one more read). Its `history` is left empty: history() reads that.
   Result<std::optional<InstanceRecord>> instance(const std::string& instance_id,
                                                  bool with_input = false);
   Result<std::vector<HistoryEvent>> history(const std::string& instance_id);

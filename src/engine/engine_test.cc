@@ -685,6 +685,32 @@ TEST_F(EngineTest, LocalActivitiesFinishInTheTurnThatSchedulesThem) {
   EXPECT_EQ(backend_->counter("local-effects").value(), 3);
 }
 
+TEST_F(EngineTest, ARunFinishedInOneTurnIsOneRecordAndReadsLikeAnyOther) {
+  ASSERT_TRUE(start("local_fan_out", "one", "the input").ok());
+  auto record = engine_->instance("one", /*with_input=*/true).value();
+  ASSERT_TRUE(record.has_value());
+  EXPECT_EQ(record->status, RuntimeStatus::kCompleted);
+  EXPECT_EQ(record->input, "the input");
+  EXPECT_EQ(record->history_chunks, 0u);
+  EXPECT_TRUE(record->history.empty());  // read with history()
+  auto chunks = backend_->scan(storage::Table::kHistory, {.prefix = history_prefix("one")});
+  EXPECT_TRUE(chunks.value().empty());
+  auto history = engine_->history("one").value();
+  ASSERT_GE(history.size(), 3u);
+  EXPECT_EQ(history[1].type, EventType::kExecutionStarted);
+  EXPECT_EQ(history.back().type, EventType::kExecutionCompleted);
+
+  // Replaced by a run that takes more than one turn, it is chunks again, and nothing old shows.
+  ASSERT_TRUE(start("approval", "one", "", true).ok());
+  record = wait_until("one", [](auto& r) { return !r.custom_status.empty(); });
+  EXPECT_EQ(record->history_chunks, 1u);
+  history = engine_->history("one").value();
+  EXPECT_EQ(std::count_if(history.begin(), history.end(),
+                          [](auto& e) { return e.type == EventType::kExecutionStarted; }),
+            1);
+  EXPECT_EQ(history[1].name, "approval");
+}
+
 TEST_F(EngineTest, LocalActivitiesBeyondOneTurnsShareGoToTheWorkers) {
   ASSERT_TRUE(start("local_loop", "loop", "300").ok());
   InstanceRecord record = wait_finished("loop");

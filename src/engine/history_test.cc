@@ -147,6 +147,33 @@ TEST(InstanceRecordTest, TheInputStaysInTheHistoryButOldRecordsKeepTheirs) {
   EXPECT_EQ(old->input, "old input");
   EXPECT_EQ(old->output, "out");
   EXPECT_EQ(old->next_task_id, 3);
+
+  std::string version_2 = version_1;  // as stored before: no history after the task id
+  version_2.erase(version_2.begin() + 10, version_2.begin() + 20);  // the input
+  version_2[0] = 2;
+  auto without_history = decode_record("i0", version_2);
+  ASSERT_TRUE(without_history.ok()) << without_history.status().to_string();
+  EXPECT_EQ(without_history->input, "");
+  EXPECT_EQ(without_history->history_chunks, 2u);
+  EXPECT_EQ(without_history->history, "");
+  EXPECT_EQ(without_history->next_task_id, 3);
+}
+
+TEST(InstanceRecordTest, ARunFinishedInOneStepKeepsItsHistoryInTheRecord) {
+  InstanceRecord record{
+      "i1", "process", RuntimeStatus::kCompleted, "", "done", "", 10, 20, 0, "", -1, 3};
+  encode_events({{EventType::kOrchestratorStarted, 1, -1, "", "", 0},
+                 {EventType::kExecutionStarted, 1, 0, "process", "the input", 0},
+                 {EventType::kExecutionCompleted, 1, -1, "", "done", 0}},
+                record.history);
+  auto decoded = decode_record("i1", encode_record(record));
+  ASSERT_TRUE(decoded.ok());
+  EXPECT_EQ(decoded->history_chunks, 0u);
+  std::vector<HistoryEvent> events;
+  ASSERT_TRUE(decode_events(decoded->history, events).ok());
+  EXPECT_EQ(run_input(events), "the input");
+  EXPECT_EQ(decoded->output, "done");
+  EXPECT_EQ(decoded->next_task_id, 3);
 }
 
 }  // namespace

@@ -6,8 +6,10 @@ namespace sluice::engine {
 
 namespace {
 // Version 1 stored the input in the record, which is rewritten on every step. Version 2 leaves it
-// to the history: the run's ExecutionStarted event (chunk 0) holds it, written once.
-constexpr std::uint8_t kFormatVersion = 2;
+// to the history: the run's ExecutionStarted event (chunk 0) holds it, written once. Version 3
+// adds the history of a run that finished in one step, saving that run a second key.
+constexpr std::uint8_t kFormatVersion = 3;
+constexpr std::uint8_t kFormatVersionWithoutHistory = 2;
 constexpr std::uint8_t kFormatVersionWithInput = 1;
 constexpr std::string_view kStatusNames[] = {"Pending", "Running",    "Completed",
                                              "Failed",  "Terminated", "Suspended"};
@@ -41,13 +43,15 @@ std::string encode_record(const InstanceRecord& record) {
   writer.bytes(record.parent_id);
   writer.signed_varint(record.parent_task);
   writer.signed_varint(record.next_task_id);
+  writer.bytes(record.history);
   return out;
 }
 
 Result<InstanceRecord> decode_record(std::string_view instance_id, std::string_view encoded) {
   BinaryReader reader(encoded);
   const std::uint8_t version = reader.byte();
-  if (version != kFormatVersion && version != kFormatVersionWithInput) {
+  if (version != kFormatVersion && version != kFormatVersionWithoutHistory &&
+      version != kFormatVersionWithInput) {
     return corruption("instance record has an unknown format");
   }
   InstanceRecord record;
@@ -63,6 +67,7 @@ Result<InstanceRecord> decode_record(std::string_view instance_id, std::string_v
   record.parent_id = reader.bytes();
   record.parent_task = reader.signed_varint();
   record.next_task_id = reader.signed_varint();
+  if (version == kFormatVersion) record.history = reader.bytes();
   if (!reader.ok() || !reader.at_end() ||
       status > static_cast<std::uint8_t>(RuntimeStatus::kSuspended)) {
     return corruption("instance record " + std::string(instance_id) + " is damaged");

@@ -42,6 +42,9 @@ struct InstanceRecord {
   std::string parent_id;             // set for a sub-orchestration: who waits for it
   std::int64_t parent_task = -1;     // and as which of its tasks
   std::int64_t next_task_id = 0;     // where the next run's task ids start (see the runner)
+  // With no chunks, the encoded history of a run that finished in the step that started it:
+  // that run's record and history are one key. Empty in records not read from storage.
+  std::string history;
 };
 
 // The record as stored, without its input: that lives in the history, in the current run's

@@ -295,11 +295,18 @@ void Partition::write_step(Step& step, Micros now, storage::Mutation& mutation) 
     }
     chunk = 0;
   }
-  record.history_chunks = chunk + 1;
   std::string encoded;
   encode_events(step.history, encoded);
-  mutation.put(Table::kHistory, history_key(id, chunk), encoded);
+  if (step.fresh && runner.finished()) {
+    // The whole run is this step: its history goes in the record, one key instead of two.
+    record.history_chunks = 0;
+    record.history = std::move(encoded);
+  } else {
+    record.history_chunks = chunk + 1;
+    mutation.put(Table::kHistory, history_key(id, chunk), encoded);
+  }
   mutation.put(Table::kInstances, id, encode_record(record));
+  record.history.clear();  // stored; whoever hears of the end has no use for it
   if (runner.finished()) {
     if (!step.created) mutation.erase(Table::kActive, id);
   } else if (step.created) {
@@ -483,12 +490,17 @@ Result<std::unique_ptr<Partition::Instance>> Partition::load(const std::string& 
   if (!stored) return std::unique_ptr<Instance>();
   auto instance = std::make_unique<Instance>();
   SLUICE_ASSIGN_OR_RETURN(instance->record, decode_record(id, *stored));
-  storage::ScanOptions scan;
-  scan.prefix = history_prefix(id);
-  scan.limit = instance->record.history_chunks + 1;
-  SLUICE_ASSIGN_OR_RETURN(auto chunks, backend_.scan(Table::kHistory, scan));
   std::vector<HistoryEvent> history;
-  for (const auto& chunk : chunks) SLUICE_RETURN_IF_ERROR(decode_events(chunk.value, history));
+  if (!instance->record.history.empty()) {
+    SLUICE_RETURN_IF_ERROR(decode_events(instance->record.history, history));
+    instance->record.history.clear();
+  } else {
+    storage::ScanOptions scan;
+    scan.prefix = history_prefix(id);
+    scan.limit = instance->record.history_chunks + 1;
+    SLUICE_ASSIGN_OR_RETURN(auto chunks, backend_.scan(Table::kHistory, scan));
+    for (const auto& chunk : chunks) SLUICE_RETURN_IF_ERROR(decode_events(chunk.value, history));
+  }
   if (instance->record.input.empty()) instance->record.input = run_input(history);
   instance->runner = std::make_unique<OrchestrationRunner>(id, registry_);
   for (const auto& event : history) instance->runner->apply(event, true);
