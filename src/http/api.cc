@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
+#include <optional>
 #include <variant>
 
 #include "core/logging.h"
@@ -354,6 +356,17 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
   }
   auto& body = std::get<pipeline::ParsedBody>(parsed);
 
+  std::vector<std::string> ids;
+  ids.reserve(body.events.size());
+  for (const auto& event : body.events) ids.push_back(event.event_id);
+  const bool waiting = wait_seconds > 0 && engine_ != nullptr && completions_ != nullptr;
+  // Registered before the append, so that none of these events can finish unseen.
+  std::optional<CompletionWaiters::Wait> wait_for;
+  if (waiting) {
+    wait_for.emplace(*completions_, ids, std::chrono::seconds(wait_seconds),
+                     co_await boost::asio::this_coro::executor);
+  }
+
   std::vector<queue::NewMessage> messages;
   messages.reserve(body.events.size());
   for (auto& event : body.events) messages.push_back({event.event_id, std::move(event.json)});
@@ -364,16 +377,16 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
   }
   if (metrics_ != nullptr) metrics_->events_accepted(outcome.accepted());
 
-  std::vector<std::string> ids;
-  ids.reserve(body.events.size());
-  for (const auto& event : body.events) ids.push_back(event.event_id);
-  const bool waiting = wait_seconds > 0 && engine_ != nullptr && completions_ != nullptr;
   std::vector<std::optional<engine::InstanceRecord>> records;
   if (waiting) {
     engine::Engine& engine = *engine_;
-    std::vector<CompletionWaiters::Finished> finished = co_await completions_->wait(
-        ids, std::chrono::seconds(wait_seconds), blocking_,
-        [&engine](const std::string& id) -> CompletionWaiters::Finished {
+    // Only a duplicate (its event accepted before) may have finished before the registration.
+    std::vector<std::string> earlier;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (outcome.duplicate[i]) earlier.push_back(ids[i]);
+    }
+    std::vector<CompletionWaiters::Finished> finished = co_await wait_for->finished(
+        earlier, blocking_, [&engine](const std::string& id) -> CompletionWaiters::Finished {
           auto record = engine.instance(id);
           if (!record.ok() || !*record || !engine::is_terminal((*record)->status)) return nullptr;
           return std::make_shared<engine::InstanceRecord>(std::move(**record));

@@ -2,7 +2,6 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <unordered_map>
 #include <unordered_set>
@@ -18,24 +17,6 @@ struct CompletionWaiters::Waiter {
   std::unordered_set<std::string> pending;
   std::unordered_map<std::string, Finished> finished;
   bool cancelled = false;
-};
-
-// Registers a waiter for its lifetime.
-class CompletionWaiters::Registration {
- public:
-  Registration(CompletionWaiters& waiters, const std::vector<std::string>& ids,
-               std::shared_ptr<Waiter> waiter)
-      : waiters_(waiters), ids_(ids), waiter_(std::move(waiter)) {
-    waiters_.add(ids_, waiter_);
-  }
-  ~Registration() { waiters_.remove(ids_, waiter_); }
-  Registration(const Registration&) = delete;
-  Registration& operator=(const Registration&) = delete;
-
- private:
-  CompletionWaiters& waiters_;
-  const std::vector<std::string>& ids_;
-  std::shared_ptr<Waiter> waiter_;
 };
 
 void CompletionWaiters::add(const std::vector<std::string>& ids,
@@ -86,36 +67,45 @@ void CompletionWaiters::cancel_all() {
   }
 }
 
-boost::asio::awaitable<std::vector<CompletionWaiters::Finished>> CompletionWaiters::wait(
-    const std::vector<std::string>& ids, std::chrono::steady_clock::duration timeout,
-    boost::asio::thread_pool& blocking, std::function<Finished(const std::string&)> finished) {
-  auto waiter = std::make_shared<Waiter>(co_await boost::asio::this_coro::executor);
-  waiter->timer.expires_after(timeout);
-  waiter->pending.insert(ids.begin(), ids.end());
-  // However this coroutine ends (or is destroyed unfinished), it leaves no registration behind.
-  Registration registration(*this, ids, waiter);
-  // Registered first, read second: an instance that finishes in between is caught by both.
-  std::vector<Finished> already = co_await run_blocking(blocking, [&ids, &finished] {
-    std::vector<Finished> read;
-    read.reserve(ids.size());
-    for (const auto& id : ids) read.push_back(finished(id));
-    return read;
-  });
-  for (const auto& record : already) {
-    if (record && waiter->pending.erase(record->instance_id) > 0) {
-      waiter->finished.emplace(record->instance_id, record);
+CompletionWaiters::Wait::Wait(CompletionWaiters& waiters, std::vector<std::string> ids,
+                              std::chrono::steady_clock::duration timeout,
+                              boost::asio::any_io_executor strand)
+    : waiters_(waiters), ids_(std::move(ids)), waiter_(std::make_shared<Waiter>(std::move(strand))) {
+  waiter_->timer.expires_after(timeout);
+  waiter_->pending.insert(ids_.begin(), ids_.end());
+  waiters_.add(ids_, waiter_);
+}
+
+CompletionWaiters::Wait::~Wait() { waiters_.remove(ids_, waiter_); }
+
+boost::asio::awaitable<std::vector<CompletionWaiters::Finished>>
+CompletionWaiters::Wait::finished(const std::vector<std::string>& earlier,
+                                  boost::asio::thread_pool& blocking,
+                                  std::function<Finished(const std::string&)> read) {
+  if (!earlier.empty()) {
+    // Registered first, read second: one that finishes in between is caught by both.
+    std::vector<Finished> already = co_await run_blocking(blocking, [&earlier, &read] {
+      std::vector<Finished> records;
+      records.reserve(earlier.size());
+      for (const auto& id : earlier) records.push_back(read(id));
+      return records;
+    });
+    for (const auto& record : already) {
+      if (record && waiter_->pending.erase(record->instance_id) > 0) {
+        waiter_->finished.emplace(record->instance_id, record);
+      }
     }
   }
-  if (!waiter->pending.empty() && !waiter->cancelled) {
+  if (!waiter_->pending.empty() && !waiter_->cancelled) {
     boost::system::error_code ended;  // operation_aborted when the last instance finished
-    co_await waiter->timer.async_wait(
+    co_await waiter_->timer.async_wait(
         boost::asio::redirect_error(boost::asio::use_awaitable, ended));
   }
   std::vector<Finished> records;
-  records.reserve(ids.size());
-  for (const auto& id : ids) {
-    auto found = waiter->finished.find(id);
-    records.push_back(found == waiter->finished.end() ? nullptr : found->second);
+  records.reserve(ids_.size());
+  for (const auto& id : ids_) {
+    auto found = waiter_->finished.find(id);
+    records.push_back(found == waiter_->finished.end() ? nullptr : found->second);
   }
   co_return records;
 }

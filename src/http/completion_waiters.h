@@ -2,11 +2,12 @@
 
 // CompletionWaiters: lets a request wait for instances to finish without holding a thread.
 //
-// The engine tells notify() of every instance that finishes, with its final record; a waiting
-// request registers its ids, reads which have already finished, and sleeps on a timer on its own
+// The engine tells notify() of every instance that finishes, with its final record. A request
+// registers its ids (a Wait) before it appends their events, so no finish can come before the
+// registration except a duplicate's, which it reads from storage. It sleeps on a timer on its own
 // strand that the last notification (or the deadline) ends. Notifications are posted to that
-// strand, so none is lost between the read and the sleep, and they carry the record, so a waiter
-// need not read it back.
+// strand, so none is lost before the sleep, and they carry the record, so a waiter need not read
+// it back.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -24,6 +25,8 @@
 namespace sluice::http {
 
 class CompletionWaiters {
+  struct Waiter;
+
  public:
   using Finished = std::shared_ptr<const engine::InstanceRecord>;
 
@@ -32,17 +35,31 @@ class CompletionWaiters {
   // Ends every wait now, finished or not (the server is stopping). Thread-safe.
   void cancel_all();
 
-  // Waits until every id has finished or `timeout` has passed, and returns, per id, its final
-  // record (without its input), or null for one that has not finished. `finished` reads from
-  // storage whether one id has already finished; it runs on `blocking`. Must be awaited on a
-  // strand.
-  boost::asio::awaitable<std::vector<Finished>> wait(
-      const std::vector<std::string>& ids, std::chrono::steady_clock::duration timeout,
-      boost::asio::thread_pool& blocking, std::function<Finished(const std::string&)> finished);
+  // A wait for `ids`, registered for its lifetime. Made before the ids' events are appended, it
+  // misses none of them finishing. Made, awaited and destroyed on one strand.
+  class Wait {
+   public:
+    Wait(CompletionWaiters& waiters, std::vector<std::string> ids,
+         std::chrono::steady_clock::duration timeout, boost::asio::any_io_executor strand);
+    ~Wait();
+    Wait(const Wait&) = delete;
+    Wait& operator=(const Wait&) = delete;
+
+    // Waits until every id has finished or the timeout (counted from construction) has passed,
+    // and returns, per id, its final record (without its input), or null for one that has not
+    // finished. `earlier` are the ids that may have finished before the registration (events
+    // accepted before: duplicates); `read` tells from storage whether one has, on `blocking`.
+    boost::asio::awaitable<std::vector<Finished>> finished(
+        const std::vector<std::string>& earlier, boost::asio::thread_pool& blocking,
+        std::function<Finished(const std::string&)> read);
+
+   private:
+    CompletionWaiters& waiters_;
+    const std::vector<std::string> ids_;
+    std::shared_ptr<Waiter> waiter_;
+  };
 
  private:
-  struct Waiter;
-  class Registration;
   void add(const std::vector<std::string>& ids, const std::shared_ptr<Waiter>& waiter);
   void remove(const std::vector<std::string>& ids, const std::shared_ptr<Waiter>& waiter);
 

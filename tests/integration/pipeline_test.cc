@@ -160,6 +160,15 @@ TEST_F(PipelineTest, WaitAnswersOnceProcessingHasFinished) {
                              R"({"event_id":"w-1","stream_id":"wait","type":"cheer","bits":7})");
   ASSERT_EQ(again->status, 200u);
   EXPECT_EQ(json::parse(again->body).at("duplicate"), true);
+  // So does a batch of a finished duplicate and a new event, once the new one has finished too.
+  auto mixed = client_->post("/api/events?wait=30",
+                             R"({"event_id":"w-1","stream_id":"wait","type":"cheer","bits":7})"
+                             "\n"
+                             R"({"event_id":"w-3","stream_id":"wait","type":"cheer","bits":5})",
+                             "application/x-ndjson");
+  ASSERT_EQ(mixed->status, 200u) << mixed->body;
+  EXPECT_EQ(json::parse(mixed->body).at("runtimeStatus").at("Completed"), 2);
+  EXPECT_EQ(get_json(*client_, "/api/streams/wait/stats").at("bits"), 12);
 
   auto refused = client_->post("/api/events?wait=soon",
                                R"({"event_id":"w-2","stream_id":"wait","type":"follower"})");
