@@ -8,6 +8,15 @@ namespace {
 TEST(ClockTest, FormatsRfc3339InUtcWithMilliseconds) {
   EXPECT_EQ(format_rfc3339(0), "1970-01-01T00:00:00.000Z");
   EXPECT_EQ(format_rfc3339(1'795'568'523'456'789), "2026-11-25T01:02:03.456Z");
+  EXPECT_EQ(format_rfc3339(1'709'164'799'999'999), "2024-02-28T23:59:59.999Z");
+  EXPECT_EQ(format_rfc3339(1'709'164'800'000'000), "2024-02-29T00:00:00.000Z");  // leap day
+  EXPECT_EQ(format_rfc3339(-1'000), "1969-12-31T23:59:59.999Z");
+  // What it writes, it reads back.
+  for (Micros time : {Micros{0}, Micros{951'782'400'123'000}, Micros{4'102'444'799'999'000}}) {
+    Micros parsed = 0;
+    ASSERT_TRUE(parse_rfc3339(format_rfc3339(time), parsed)) << time;
+    EXPECT_EQ(parsed, time);
+  }
 }
 
 TEST(ClockTest, ParsesRfc3339) {
