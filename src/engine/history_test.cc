@@ -160,8 +160,11 @@ TEST(InstanceRecordTest, TheInputStaysInTheHistoryButOldRecordsKeepTheirs) {
 }
 
 TEST(InstanceRecordTest, ARunFinishedInOneStepKeepsItsHistoryInTheRecord) {
-  InstanceRecord record{
-      "i1", "process", RuntimeStatus::kCompleted, "", "done", "", 10, 20, 0, "", -1, 3};
+  InstanceRecord record;
+  record.name = "process";
+  record.status = RuntimeStatus::kCompleted;
+  record.output = "done";
+  record.next_task_id = 3;
   encode_events({{EventType::kOrchestratorStarted, 1, -1, "", "", 0},
                  {EventType::kExecutionStarted, 1, 0, "process", "the input", 0},
                  {EventType::kExecutionCompleted, 1, -1, "", "done", 0}},

@@ -70,7 +70,9 @@ void CompletionWaiters::cancel_all() {
 CompletionWaiters::Wait::Wait(CompletionWaiters& waiters, std::vector<std::string> ids,
                               std::chrono::steady_clock::duration timeout,
                               boost::asio::any_io_executor strand)
-    : waiters_(waiters), ids_(std::move(ids)), waiter_(std::make_shared<Waiter>(std::move(strand))) {
+    : waiters_(waiters),
+      ids_(std::move(ids)),
+      waiter_(std::make_shared<Waiter>(std::move(strand))) {
   waiter_->timer.expires_after(timeout);
   waiter_->pending.insert(ids_.begin(), ids_.end());
   waiters_.add(ids_, waiter_);
@@ -78,10 +80,9 @@ CompletionWaiters::Wait::Wait(CompletionWaiters& waiters, std::vector<std::strin
 
 CompletionWaiters::Wait::~Wait() { waiters_.remove(ids_, waiter_); }
 
-boost::asio::awaitable<std::vector<CompletionWaiters::Finished>>
-CompletionWaiters::Wait::finished(const std::vector<std::string>& earlier,
-                                  boost::asio::thread_pool& blocking,
-                                  std::function<Finished(const std::string&)> read) {
+boost::asio::awaitable<std::vector<CompletionWaiters::Finished>> CompletionWaiters::Wait::finished(
+    const std::vector<std::string>& earlier, boost::asio::thread_pool& blocking,
+    std::function<Finished(const std::string&)> read) {
   if (!earlier.empty()) {
     // Registered first, read second: one that finishes in between is caught by both.
     std::vector<Finished> already = co_await run_blocking(blocking, [&earlier, &read] {

@@ -66,10 +66,10 @@ TEST(MutationTest, PatchesToOneDocumentBecomeOnePatch) {
   auto applied = apply_patches("", {mutation.operations()[0].value});
   ASSERT_TRUE(applied.ok());
   EXPECT_EQ(boost::json::parse(*applied), boost::json::parse(R"({"events":2,"last":"b"})"));
-  EXPECT_EQ(mutation.byte_size(),
-            std::string_view("stats/s1").size() + mutation.operations()[0].value.size() +
-                std::string_view("events/e1{}").size() + std::string_view("stats/s2").size() +
-                three.encode().size());
+  EXPECT_EQ(mutation.byte_size(), std::string_view("stats/s1").size() +
+                                      mutation.operations()[0].value.size() +
+                                      std::string_view("events/e1{}").size() +
+                                      std::string_view("stats/s2").size() + three.encode().size());
 }
 
 TEST(MutationTest, APutOrEraseOfADocumentKeepsThePatchesAroundItApart) {
