@@ -16,7 +16,24 @@ std::string format_rfc3339(Micros time) {
   const sys_time<microseconds> point{microseconds(time)};
   const auto seconds = floor<std::chrono::seconds>(point);
   const auto millis = duration_cast<milliseconds>(point - seconds).count();
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", seconds, millis);
+  // Times formatted one after another mostly fall in the same second (an event's receipt, its
+  // log entry, its alert): the calendar part is formatted once per second and thread.
+  struct SecondText {
+    sys_seconds second = sys_seconds::min();
+    std::string text;  // "2026-11-24T01:02:03"
+  };
+  thread_local SecondText last;
+  if (seconds != last.second) {
+    last.text = fmt::format("{:%Y-%m-%dT%H:%M:%S}", seconds);
+    last.second = seconds;
+  }
+  const auto digit = [](auto value) { return static_cast<char>('0' + value); };
+  const char fraction[] = {'.', digit(millis / 100), digit(millis / 10 % 10), digit(millis % 10),
+                           'Z'};
+  std::string formatted;
+  formatted.reserve(last.text.size() + sizeof fraction);
+  formatted.append(last.text).append(fraction, sizeof fraction);
+  return formatted;
 }
 
 }  // namespace sluice

@@ -19,6 +19,17 @@ TEST(ClockTest, FormatsRfc3339InUtcWithMilliseconds) {
   }
 }
 
+TEST(ClockTest, FormatsTimesInTurnWithinAndAcrossSeconds) {
+  // Each call must show its own time, whichever second the call before it formatted.
+  const Micros second = 1'795'568'523'000'000;  // 2026-11-25T01:02:03Z
+  EXPECT_EQ(format_rfc3339(second + 100'000), "2026-11-25T01:02:03.100Z");
+  EXPECT_EQ(format_rfc3339(second + 999'999), "2026-11-25T01:02:03.999Z");
+  EXPECT_EQ(format_rfc3339(second + 1'000'000), "2026-11-25T01:02:04.000Z");
+  EXPECT_EQ(format_rfc3339(second + 500'000), "2026-11-25T01:02:03.500Z");
+  EXPECT_EQ(format_rfc3339(second - 86'400'000'000), "2026-11-24T01:02:03.000Z");
+  EXPECT_EQ(format_rfc3339(second), "2026-11-25T01:02:03.000Z");
+}
+
 TEST(ClockTest, ParsesRfc3339) {
   Micros time = 0;
   ASSERT_TRUE(parse_rfc3339("2026-11-25T01:02:03Z", time));
