@@ -54,7 +54,9 @@ void IntakeConsumer::run() {
       room = busy < max_in_flight_ ? max_in_flight_ - busy : 0;
       if (room == 0 || !woken_) {
         // Wait for new messages or for room; the timeout also notices instances finishing.
+        short_of_room_ = room == 0;
         ready_.wait_for(lock, std::chrono::milliseconds(room == 0 ? 2 : 50));
+        short_of_room_ = false;
         woken_ = false;
         if (stopping_) return;
         if (room == 0) continue;
@@ -79,10 +81,11 @@ void IntakeConsumer::run() {
       request.name = kProcessEvent;
       request.instance_id = message.id;
       request.input = make_envelope(message.body, message.enqueued_at);
+      message.body = {};  // the answer needs the message only to take it and to name it
       const std::uint64_t sequence = message.sequence;
       engine_.start_instance(
           std::move(request),
-          [this, sequence, message](Status status) {
+          [this, sequence, message = std::move(message)](Status status) {
             bool taken = status.ok();
             if (status.code() == StatusCode::kAlreadyExists) {
               // The id was used by other means (the management API): the message has nothing
@@ -93,12 +96,16 @@ void IntakeConsumer::run() {
               spdlog::warn("event {}: an instance with its id exists; message taken", message.id);
             }
             intake_.settle(std::span<const std::uint64_t>(&sequence, 1), taken);
+            bool wanted = false;
             {
               std::lock_guard lock(mutex_);
               --starting_;
               if (!taken) woken_ = true;  // leased again on the next round
+              // Only a consumer short of room, a message given back or stop() need hear of it:
+              // waking the consumer for every answer costs a wake-up and an empty lease each.
+              wanted = short_of_room_ || !taken || stopping_;
             }
-            ready_.notify_all();
+            if (wanted) ready_.notify_all();
           },
           std::move(take));
     }

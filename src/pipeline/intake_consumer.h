@@ -36,9 +36,10 @@ class IntakeConsumer {
 
   std::mutex mutex_;
   std::condition_variable ready_;
-  bool stopping_ = false;     // guarded by mutex_
-  bool woken_ = false;        // guarded by mutex_
-  std::size_t starting_ = 0;  // guarded by mutex_: starts sent, not yet answered
+  bool stopping_ = false;       // guarded by mutex_
+  bool woken_ = false;          // guarded by mutex_
+  bool short_of_room_ = false;  // guarded by mutex_: waiting for in-flight starts to end
+  std::size_t starting_ = 0;    // guarded by mutex_: starts sent, not yet answered
   std::thread thread_;
 };
 
