@@ -5,7 +5,6 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core.hpp>
 #include <thread>
@@ -22,7 +21,7 @@ using asio::ip::tcp;
 constexpr auto kNoThrow = asio::as_tuple(asio::use_awaitable);
 
 // What stop() may reach of a connection from another thread. Shared with the connection's
-// coroutine; every member is touched only on the connection's strand.
+// coroutine; every member is touched only on the connection's thread.
 class Server::Connection : public std::enable_shared_from_this<Connection> {
  public:
   explicit Connection(beast::tcp_stream& stream) : stream_(&stream) {}
@@ -46,12 +45,24 @@ class Server::Connection : public std::enable_shared_from_this<Connection> {
   bool stopping_ = false;
 };
 
+namespace {
+
+std::vector<std::unique_ptr<asio::io_context>> make_contexts(unsigned count) {
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  for (unsigned i = 0; i < count; ++i) contexts.push_back(std::make_unique<asio::io_context>(1));
+  return contexts;
+}
+
+}  // namespace
+
 Server::Server(ServerOptions options, Handler handler)
     : options_(std::move(options)),
       handler_(std::move(handler)),
-      context_(static_cast<int>(options_.threads)),
-      acceptor_(context_),
-      signals_(context_, SIGINT, SIGTERM) {}
+      contexts_(make_contexts(std::max(options_.threads, 1u))),
+      acceptor_(*contexts_[0]),
+      signals_(*contexts_[0], SIGINT, SIGTERM) {
+  for (auto& context : contexts_) keep_running_.push_back(asio::make_work_guard(*context));
+}
 
 Server::~Server() = default;
 
@@ -79,23 +90,25 @@ void Server::run() {
     spdlog::info("received signal {}, stopping", signal);
     stop();
   });
-  asio::co_spawn(context_, accept_loop(), asio::detached);
+  asio::co_spawn(*contexts_[0], accept_loop(), asio::detached);
 
   std::vector<std::thread> threads;
-  for (unsigned i = 1; i < options_.threads; ++i)
-    threads.emplace_back([this] {
+  for (std::size_t i = 1; i < contexts_.size(); ++i)
+    threads.emplace_back([this, i] {
       set_thread_name("http");
-      context_.run();
+      contexts_[i]->run();
     });
-  context_.run();
+  contexts_[0]->run();
   for (auto& thread : threads) thread.join();
 }
 
 void Server::stop() {
-  asio::post(context_, [this] {
+  asio::post(*contexts_[0], [this] {
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     signals_.cancel(ignored);
+    // Each context returns once its connections have ended.
+    for (auto& guard : keep_running_) guard.reset();
   });
   if (stop_listener_) stop_listener_();
   std::lock_guard lock(connections_mutex_);
@@ -119,7 +132,9 @@ Response too_many_connections(std::size_t limit) {
 
 asio::awaitable<void> Server::accept_loop() {
   while (true) {
-    auto [error, socket] = co_await acceptor_.async_accept(asio::make_strand(context_), kNoThrow);
+    asio::io_context& context = *contexts_[next_context_];
+    next_context_ = (next_context_ + 1) % contexts_.size();
+    auto [error, socket] = co_await acceptor_.async_accept(context, kNoThrow);
     if (error == asio::error::operation_aborted || !acceptor_.is_open()) co_return;
     if (error) {
       // Out of file descriptors and the like: keep the listener alive and try again.

@@ -1,6 +1,7 @@
 #pragma once
 
-// Server: HTTP/1.1 on Boost.Beast, one C++20 coroutine per connection.
+// Server: HTTP/1.1 on Boost.Beast, one C++20 coroutine per connection. Connections are dealt in
+// turn to the threads, each with its own io_context.
 //
 // Keep-alive, limits on header and body size, a deadline for receiving each request (a client
 // that trickles bytes is cut off), and a graceful stop: on stop() the listener closes, idle
@@ -17,6 +18,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "http/json_response.h"
 #include "sluice/status.h"
@@ -55,8 +57,6 @@ class Server {
   // something (POST /api/events?wait=) should stop waiting. Set it before run().
   void set_stop_listener(std::function<void()> listener) { stop_listener_ = std::move(listener); }
 
-  boost::asio::io_context& context() { return context_; }
-
  private:
   class Connection;
   boost::asio::awaitable<void> accept_loop();
@@ -65,7 +65,13 @@ class Server {
   ServerOptions options_;
   Handler handler_;
   std::function<void()> stop_listener_;
-  boost::asio::io_context context_;
+  // One per thread, each run by its thread alone: a connection stays on one thread, so handing
+  // it work from another thread wakes that thread only, and its handlers need no strand.
+  // contexts_[0] also runs the listener and the signal handler.
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  using WorkGuard = boost::asio::executor_work_guard<boost::asio::io_context::executor_type>;
+  std::vector<WorkGuard> keep_running_;  // idle contexts wait for connections until stop()
+  std::size_t next_context_ = 0;         // touched only by the listener
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::signal_set signals_;
   std::uint16_t port_ = 0;
