@@ -1,12 +1,14 @@
 // `sluice bench` and GET /metrics against the real binary: the benchmark starts its own server or
-// uses one at --url, and reports figures that agree with what the server counted; the metrics
-// count what was accepted and finished.
+// uses one at --url, sends again what a lost connection carried, and reports figures that agree
+// with what the server counted; the metrics count what was accepted and finished.
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <future>
 #include <map>
+#include <memory>
 #include <sstream>
 
 #include "http/client.h"
@@ -115,6 +117,40 @@ TEST(BenchTest, AcceptOnlyLeavesTheEventsQueued) {
   auto metrics = samples(http::Client::create(server.url()).value()->get("/metrics")->body);
   EXPECT_EQ(metrics["sluice_intake_queue_depth"], 500);
   EXPECT_EQ(metrics["sluice_events_accepted_total"], 500);
+}
+
+TEST(BenchTest, SendsAgainWhatALostConnectionCarried) {
+  // The server is killed (SIGKILL) while the benchmark sends, and comes back on the same port:
+  // every request that lost its connection goes again, and ingest keeps each event once.
+  testing::TempDirectory data;
+  const std::vector<std::string> paused = {"--set", "pipeline.paused=true"};
+  auto server = std::make_unique<testing::ServerProcess>(data.str(), paused);
+  ASSERT_TRUE(server->started()) << server->log();
+  const std::string url = server->url();
+  auto bench = std::async(std::launch::async, [&url] {
+    return testing::run_sluice(
+        {"bench", "--url", url, "--events", "50000", "--batch", "10", "--accept-only", "--json"});
+  });
+  auto client = http::Client::create(url).value();
+  while (bench.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
+    auto metrics = client->get("/metrics");
+    if (metrics.ok() && samples(metrics->body)["sluice_events_accepted_total"] >= 1000) break;
+  }
+  ASSERT_NE(bench.wait_for(std::chrono::seconds(0)), std::future_status::ready)
+      << "the benchmark ended before the server could be killed: " << bench.get().output;
+  server->kill_hard();
+  std::vector<std::string> again = paused;
+  again.insert(again.end(), {"--set", fmt::format("listen=127.0.0.1:{}", server->port())});
+  server = std::make_unique<testing::ServerProcess>(data.str(), again);
+  ASSERT_TRUE(server->started()) << server->log();
+
+  auto run = bench.get();
+  ASSERT_EQ(run.exit.code, 0) << run.output;
+  const json::object out = report(run.output);
+  EXPECT_EQ(out.at("events"), 50000);
+  EXPECT_GT(number(out.at("resent")), 0);
+  auto metrics = samples(http::Client::create(url).value()->get("/metrics")->body);
+  EXPECT_EQ(metrics["sluice_intake_queue_depth"], 50000);
 }
 
 TEST(BenchTest, ReportsAServerItCannotReachOrStart) {
