@@ -138,9 +138,11 @@ rocksdb::ColumnFamilyOptions table_options(Table table,
 }  // namespace
 
 Result<std::unique_ptr<RocksBackend>> RocksBackend::open(const std::string& directory,
-                                                         std::uint64_t min_free_bytes) {
+                                                         std::uint64_t min_free_bytes,
+                                                         rocksdb::Env* env) {
   auto cache = rocksdb::NewLRUCache(64 << 20);
   rocksdb::DBOptions options;
+  if (env != nullptr) options.env = env;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
   options.max_background_jobs = 2;
@@ -243,6 +245,10 @@ Status RocksBackend::check_free_space() {
 
 Status RocksBackend::commit(const Mutation& mutation) {
   SLUICE_RETURN_IF_ERROR(check_free_space());
+  {
+    std::lock_guard lock(sync_mutex_);
+    SLUICE_RETURN_IF_ERROR(sync_failure_);
+  }
   rocksdb::WriteBatch batch(mutation.byte_size() + 24 * mutation.operations().size());
   for (const auto& operation : mutation.operations()) {
     auto* family = handle(operation.table);
@@ -261,9 +267,32 @@ Status RocksBackend::commit(const Mutation& mutation) {
     }
     SLUICE_RETURN_IF_ERROR(from_rocks(status, "building a commit"));
   }
-  rocksdb::WriteOptions write;
-  write.sync = true;
-  return from_rocks(db_->Write(write, &batch), "commit");
+  SLUICE_RETURN_IF_ERROR(from_rocks(db_->Write(rocksdb::WriteOptions(), &batch), "commit"));
+  return wait_durable(writes_.fetch_add(1) + 1);
+}
+
+Status RocksBackend::wait_durable(std::uint64_t write) {
+  std::unique_lock lock(sync_mutex_);
+  while (synced_ < write && sync_failure_.ok()) {
+    if (syncing_) {
+      sync_done_.wait(lock);
+      continue;
+    }
+    syncing_ = true;
+    // Every write counted here has returned, so its record is in the log file this sync covers.
+    const std::uint64_t covered = writes_.load();
+    lock.unlock();
+    const Status synced = from_rocks(db_->SyncWAL(), "syncing the write-ahead log");
+    lock.lock();
+    syncing_ = false;
+    if (synced.ok()) {
+      synced_ = std::max(synced_, covered);
+    } else {
+      sync_failure_ = synced;
+    }
+    sync_done_.notify_all();
+  }
+  return synced_ >= write ? Status() : sync_failure_;
 }
 
 Result<std::optional<std::string>> RocksBackend::get(Table table, std::string_view key) {

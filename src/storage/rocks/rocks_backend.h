@@ -1,18 +1,29 @@
 #pragma once
 
 // RocksBackend: the embedded Backend. One RocksDB database, one column family per Table, every
-// commit one WriteBatch written with sync=true (RocksDB groups concurrent syncing writers into
-// one fsync). Counters and document patches are merge operands, so writers never read first.
+// commit one WriteBatch. Counters and document patches are merge operands, so writers never read
+// first.
+//
+// A commit returns once its write-ahead log record is on disk. Writes do not wait behind a sync:
+// each commit writes without one, then waits for a sync of the log that began after its write.
+// One committer at a time syncs, on behalf of every write made before it began (intake appends
+// and every partition's turns alike); the others wait for it. So a sync covers whatever was
+// written while the previous one ran. The price: between its write and that sync (one sync at
+// most), a commit can be read by other threads before it is durable. Only a machine crash in that
+// window can undo it, and it undoes every later write with it (the log is replayed as a prefix).
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "storage/backend.h"
 
 namespace rocksdb {
 class DB;
+class Env;
 class ColumnFamilyHandle;
 }  // namespace rocksdb
 
@@ -30,8 +41,12 @@ class RocksBackend final : public Backend {
   // by itself as soon as space returns. Free space is looked up again at least every 100 ms, and
   // sooner the nearer it is to the reserve, so that writing at 256 MiB/s could not pass it
   // unseen.
+  //
+  // `env` replaces RocksDB's default environment (the tests use it to see what reached the disk);
+  // it must outlive the backend.
   static Result<std::unique_ptr<RocksBackend>> open(const std::string& directory,
-                                                    std::uint64_t min_free_bytes = 0);
+                                                    std::uint64_t min_free_bytes = 0,
+                                                    rocksdb::Env* env = nullptr);
   ~RocksBackend() override;
 
   Status commit(const Mutation& mutation) override;
@@ -51,10 +66,21 @@ class RocksBackend final : public Backend {
   // room it last saw could have run out since, not on every commit.
   Status check_free_space();
 
+  // Returns once the write-ahead log is on disk up to the `write`-th write that returned. After
+  // a failed sync nothing is known to be on disk any more: every later commit fails with it, as
+  // a database that cannot make its log durable must not acknowledge more.
+  Status wait_durable(std::uint64_t write);
+
   std::string directory_;
   std::uint64_t min_free_bytes_ = 0;
   // Steady-clock microseconds before which the last look at the filesystem still holds.
   std::atomic<std::int64_t> free_space_known_until_{0};
+  std::atomic<std::uint64_t> writes_{0};  // commits whose write has returned
+  std::mutex sync_mutex_;
+  std::condition_variable sync_done_;
+  bool syncing_ = false;      // guarded by sync_mutex_: a committer is syncing the log
+  std::uint64_t synced_ = 0;  // guarded by sync_mutex_: writes known to be on disk
+  Status sync_failure_;       // guarded by sync_mutex_
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Table; owned by db_
 };
