@@ -41,8 +41,10 @@ class Backend {
   virtual ~Backend() = default;
 
   // Applies every operation of `mutation` atomically. When this returns OK the change is on disk
-  // (fsync'd) and survives any crash; on error none of it is applied. Concurrent commits from
-  // several threads share one disk sync.
+  // (fsync'd) and survives any crash; on error none of it is applied, unless the disk failed a
+  // sync, which fails the backend: then every later call fails too. Concurrent commits from
+  // several threads share one disk sync. Other threads may read a commit shortly before it
+  // returns; only a machine crash in that moment can undo it, together with every later commit.
   virtual Status commit(const Mutation& mutation) = 0;
 
   // The value at `key`, or nullopt.

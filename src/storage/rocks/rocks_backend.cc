@@ -244,11 +244,8 @@ Status RocksBackend::check_free_space() {
 }
 
 Status RocksBackend::commit(const Mutation& mutation) {
+  if (failed_.load(std::memory_order_acquire)) return failure();
   SLUICE_RETURN_IF_ERROR(check_free_space());
-  {
-    std::lock_guard lock(sync_mutex_);
-    SLUICE_RETURN_IF_ERROR(sync_failure_);
-  }
   rocksdb::WriteBatch batch(mutation.byte_size() + 24 * mutation.operations().size());
   for (const auto& operation : mutation.operations()) {
     auto* family = handle(operation.table);
@@ -288,14 +285,23 @@ Status RocksBackend::wait_durable(std::uint64_t write) {
     if (synced.ok()) {
       synced_ = std::max(synced_, covered);
     } else {
-      sync_failure_ = synced;
+      sync_failure_ = Status(synced.code(), synced.message() +
+                                                "; nothing more is read or written until the "
+                                                "server restarts and recovers what the disk kept");
+      failed_.store(true, std::memory_order_release);
     }
     sync_done_.notify_all();
   }
   return synced_ >= write ? Status() : sync_failure_;
 }
 
+Status RocksBackend::failure() {
+  std::lock_guard lock(sync_mutex_);
+  return sync_failure_;
+}
+
 Result<std::optional<std::string>> RocksBackend::get(Table table, std::string_view key) {
+  if (failed_.load(std::memory_order_acquire)) return failure();
   std::string value;
   rocksdb::Status status = db_->Get(rocksdb::ReadOptions(), handle(table), slice(key), &value);
   if (status.IsNotFound()) return std::optional<std::string>();
@@ -305,6 +311,7 @@ Result<std::optional<std::string>> RocksBackend::get(Table table, std::string_vi
 
 Result<std::vector<std::optional<std::string>>> RocksBackend::get_many(
     Table table, std::span<const std::string> keys) {
+  if (failed_.load(std::memory_order_acquire)) return failure();
   std::vector<rocksdb::Slice> slices;
   slices.reserve(keys.size());
   for (const auto& key : keys) slices.push_back(slice(key));
@@ -329,6 +336,7 @@ Result<std::int64_t> RocksBackend::counter(std::string_view key) {
 }
 
 Result<std::vector<Entry>> RocksBackend::scan(Table table, const ScanOptions& options) {
+  if (failed_.load(std::memory_order_acquire)) return failure();
   // Bounds keep the iterator inside the prefix, so it never wades through another prefix's
   // deleted keys.
   std::string upper = options.prefix;

@@ -66,10 +66,12 @@ class RocksBackend final : public Backend {
   // room it last saw could have run out since, not on every commit.
   Status check_free_space();
 
-  // Returns once the write-ahead log is on disk up to the `write`-th write that returned. After
-  // a failed sync nothing is known to be on disk any more: every later commit fails with it, as
-  // a database that cannot make its log durable must not acknowledge more.
+  // Returns once the write-ahead log is on disk up to the `write`-th write that returned. A
+  // failed sync fails the backend: what the disk kept of the log is unknown, while what was
+  // written is already readable. So from then on every call fails with that error, and nothing
+  // that may not be on disk is acknowledged or read (a restart recovers what the disk kept).
   Status wait_durable(std::uint64_t write);
+  Status failure();  // the failed sync's error
 
   std::string directory_;
   std::uint64_t min_free_bytes_ = 0;
@@ -78,9 +80,10 @@ class RocksBackend final : public Backend {
   std::atomic<std::uint64_t> writes_{0};  // commits whose write has returned
   std::mutex sync_mutex_;
   std::condition_variable sync_done_;
-  bool syncing_ = false;      // guarded by sync_mutex_: a committer is syncing the log
-  std::uint64_t synced_ = 0;  // guarded by sync_mutex_: writes known to be on disk
-  Status sync_failure_;       // guarded by sync_mutex_
+  bool syncing_ = false;             // guarded by sync_mutex_: a committer is syncing the log
+  std::uint64_t synced_ = 0;         // guarded by sync_mutex_: writes known to be on disk
+  Status sync_failure_;              // guarded by sync_mutex_
+  std::atomic<bool> failed_{false};  // set once sync_failure_ holds an error
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Table; owned by db_
 };

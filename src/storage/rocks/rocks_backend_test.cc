@@ -288,7 +288,7 @@ TEST(RocksBackendTest, EveryReturnedCommitSurvivesAMachineCrash) {
   EXPECT_EQ(*recovered->counter("commits"), 400);
 }
 
-TEST(RocksBackendTest, AFailedSyncRefusesThatCommitAndEveryLaterOne) {
+TEST(RocksBackendTest, AFailedSyncFailsThatCommitAndEveryLaterCall) {
   testing::TempDirectory directory;
   auto watcher = std::make_shared<SyncWatchingFileSystem>();
   auto env = rocksdb::NewCompositeEnv(watcher);
@@ -302,9 +302,19 @@ TEST(RocksBackendTest, AFailedSyncRefusesThatCommitAndEveryLaterOne) {
   const Status failed = (*backend)->commit(mutation);
   EXPECT_FALSE(failed.ok());
   EXPECT_NE(failed.message().find("sync"), std::string::npos) << failed.to_string();
-  // The disk answers again, but what it kept of the log is unknown: nothing more is acknowledged.
+  // The disk answers again, but what it kept of the log is unknown, while the failed commit's
+  // write is in memory: nothing more is acknowledged, and nothing is read that may not be on disk.
   watcher->fail_syncs(false);
   EXPECT_FALSE((*backend)->commit(mutation).ok());
+  EXPECT_FALSE((*backend)->get(Table::kQueue, "a").ok());
+  EXPECT_FALSE((*backend)->get_many(Table::kQueue, std::vector<std::string>{"a"}).ok());
+  EXPECT_FALSE((*backend)->scan(Table::kQueue, ScanOptions{}).ok());
+
+  // A restart recovers what the disk kept.
+  backend->reset();
+  auto reopened = RocksBackend::open(directory.str(), 0, env.get());
+  ASSERT_TRUE(reopened.ok()) << reopened.status().to_string();
+  EXPECT_EQ(*(*reopened)->get(Table::kQueue, "a").value(), "1");
 }
 
 }  // namespace
