@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <future>
 #include <iterator>
 #include <unordered_set>
@@ -48,6 +49,10 @@ IntakeQueue::IntakeQueue(storage::Backend& backend, const Clock& clock, std::str
       appender_([this] {
         set_thread_name("intake-append");
         run_appender();
+      }),
+      answerer_([this] {
+        set_thread_name("intake-answer");
+        run_answerer();
       }) {}
 
 IntakeQueue::~IntakeQueue() { stop(); }
@@ -60,6 +65,12 @@ void IntakeQueue::stop() {
   }
   append_ready_.notify_one();
   appender_.join();
+  {
+    std::lock_guard lock(answer_mutex_);
+    appender_done_ = true;
+  }
+  answer_ready_.notify_one();
+  answerer_.join();
 }
 
 std::string IntakeQueue::message_key(std::uint64_t sequence) const {
@@ -97,12 +108,52 @@ void IntakeQueue::run_appender() {
       if (pending_.empty()) return;  // stopping, and everything accepted has been committed
       group.swap(pending_);
     }
-    commit_group(group);
+    WrittenGroup written = write_group(group);
     group.clear();
+    {
+      std::lock_guard lock(answer_mutex_);
+      written_.push_back(std::move(written));
+    }
+    answer_ready_.notify_one();
   }
 }
 
-void IntakeQueue::commit_group(std::vector<PendingAppend>& group) {
+// Answers written groups in order, each once the disk has it: one wait covers every group that
+// was written meanwhile.
+void IntakeQueue::run_answerer() {
+  std::deque<WrittenGroup> groups;
+  while (true) {
+    {
+      std::unique_lock lock(answer_mutex_);
+      answer_ready_.wait(lock, [this] { return appender_done_ || !written_.empty(); });
+      if (written_.empty()) return;  // the appender has stopped and every group is answered
+      groups.swap(written_);
+    }
+    std::uint64_t ticket = 0;  // a group that failed to be written waits for nothing
+    for (const auto& group : groups) ticket = std::max(ticket, group.ticket);
+    const Status durable = backend_.wait_durable(ticket);
+    for (auto& group : groups) {
+      for (size_t g = 0; g < group.done.size(); ++g) {
+        if (durable.ok() || !group.answers[g].ok()) {
+          group.done[g](std::move(group.answers[g]));
+        } else {
+          group.done[g](durable);
+        }
+      }
+    }
+    groups.clear();
+  }
+}
+
+// Checks `group` for duplicates and the bound, and writes what it adds. What is written is
+// readable at once (the next group's duplicate check sees it); the answers wait for the disk.
+IntakeQueue::WrittenGroup IntakeQueue::write_group(std::vector<PendingAppend>& group) {
+  WrittenGroup written;
+  for (auto& pending : group) written.done.push_back(std::move(pending.done));
+  auto fail_all = [&](const Status& status) {
+    written.answers.assign(group.size(), status);
+    return std::move(written);
+  };
   std::vector<std::string> idempotency_keys;
   for (const auto& pending : group) {
     for (const auto& message : pending.messages) {
@@ -110,10 +161,7 @@ void IntakeQueue::commit_group(std::vector<PendingAppend>& group) {
     }
   }
   auto seen_before = backend_.get_many(Table::kIdempotency, idempotency_keys);
-  if (!seen_before.ok()) {
-    for (auto& pending : group) pending.done(seen_before.status());
-    return;
-  }
+  if (!seen_before.ok()) return fail_all(seen_before.status());
 
   const Micros now = clock_.now();
   const std::uint64_t first_sequence = next_sequence_;
@@ -163,23 +211,25 @@ void IntakeQueue::commit_group(std::vector<PendingAppend>& group) {
     storage::append_big_endian(next, sequence);
     mutation.put(Table::kMeta, next_sequence_key_, next);
     mutation.add(depth_key_, static_cast<std::int64_t>(sequence - first_sequence));
-    Status committed = backend_.commit(mutation);
-    if (!committed.ok()) {
-      for (auto& pending : group) pending.done(committed);
-      return;
-    }
+    auto ticket = backend_.apply(mutation);
+    if (!ticket.ok()) return fail_all(ticket.status());
+    written.ticket = *ticket;
     next_sequence_ = sequence;
     depth_ += static_cast<std::int64_t>(sequence - first_sequence);
     if (append_listener_) append_listener_();
+  } else {
+    // Nothing new, but duplicates are answered from what was read: that must be on disk too.
+    written.ticket = backend_.applied();
   }
   for (size_t g = 0; g < group.size(); ++g) {
     if (over_bound[g]) {
-      group[g].done(resource_exhausted(fmt::format(
+      written.answers.push_back(resource_exhausted(fmt::format(
           "queue {} holds {} events, its bound (queue.max_depth); try again later", name_, depth)));
     } else {
-      group[g].done(std::move(outcomes[g]));
+      written.answers.push_back(std::move(outcomes[g]));
     }
   }
+  return written;
 }
 
 Result<std::vector<Message>> IntakeQueue::lease(std::size_t max) {

@@ -3,10 +3,11 @@
 // IntakeQueue: the durable, idempotent queue between ingest and processing.
 //
 // Producers append batches of messages. Appends from many callers are group-committed: one
-// appender thread gathers whatever arrived while the previous commit was syncing and commits it
-// as one Mutation with one fsync. A batch is all-or-nothing. A message whose id the queue has
-// accepted before (ever, not only while it is queued) is not queued again and is reported as a
-// duplicate.
+// appender thread gathers whatever arrived meanwhile and applies it as one Mutation; a second
+// thread answers each group once the disk has it. So the next group is gathered and written
+// while the last one's sync runs, and one sync can cover both. A batch is all-or-nothing. A message
+// whose id the queue has accepted before (ever, not only while it is queued) is not queued again
+// and is reported as a duplicate.
 //
 // Consumers lease messages (an in-memory claim that vanishes with the process), then take each
 // one inside the Mutation that records its processing, so a message is gone exactly when what it
@@ -15,6 +16,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -60,9 +62,9 @@ class IntakeQueue {
 
   const std::string& name() const { return name_; }
 
-  // Queues `messages` as one all-or-nothing unit. `done` runs on the appender thread once the
-  // batch is durable (or has failed); it must not block. After stop() it runs at once with
-  // Unavailable.
+  // Queues `messages` as one all-or-nothing unit. `done` runs on the queue's answering thread
+  // once the batch is durable (or has failed); it must not block. After stop() it runs at once
+  // with Unavailable.
   void append(std::vector<NewMessage> messages, AppendCallback done);
   // append(), waiting for the outcome. Not for executor threads.
   Result<AppendOutcome> append_and_wait(std::vector<NewMessage> messages);
@@ -81,8 +83,9 @@ class IntakeQueue {
   // Commits what is pending and refuses further appends. Idempotent.
   void stop();
 
-  // Called on the appender thread after each group commit that added messages. Set it before
-  // appends begin; it must not block.
+  // Called on the appender thread after each group that added messages is written (they can be
+  // leased from then on; they are durable a moment later). Set it before appends begin; it must
+  // not block.
   void set_append_listener(std::function<void()> listener) {
     append_listener_ = std::move(listener);
   }
@@ -92,11 +95,18 @@ class IntakeQueue {
     std::vector<NewMessage> messages;
     AppendCallback done;
   };
+  // A written group's answers, given once the backend's write `ticket` is durable.
+  struct WrittenGroup {
+    std::uint64_t ticket = 0;
+    std::vector<AppendCallback> done;
+    std::vector<Result<AppendOutcome>> answers;
+  };
 
   IntakeQueue(storage::Backend& backend, const Clock& clock, std::string name,
               std::uint64_t next_sequence, std::int64_t depth, std::int64_t max_depth);
   void run_appender();
-  void commit_group(std::vector<PendingAppend>& group);
+  WrittenGroup write_group(std::vector<PendingAppend>& group);
+  void run_answerer();
   std::string message_key(std::uint64_t sequence) const;
 
   storage::Backend& backend_;
@@ -117,7 +127,14 @@ class IntakeQueue {
   std::vector<PendingAppend> pending_;  // guarded by append_mutex_
   bool stopping_ = false;               // guarded by append_mutex_
   std::function<void()> append_listener_;
+
+  std::mutex answer_mutex_;
+  std::condition_variable answer_ready_;
+  std::deque<WrittenGroup> written_;  // guarded by answer_mutex_
+  bool appender_done_ = false;        // guarded by answer_mutex_
+
   std::thread appender_;
+  std::thread answerer_;
 
   std::mutex lease_mutex_;
   std::set<std::uint64_t> leased_;  // guarded by lease_mutex_

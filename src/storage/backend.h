@@ -45,7 +45,18 @@ class Backend {
   // sync, which fails the backend: then every later call fails too. Concurrent commits from
   // several threads share one disk sync. Other threads may read a commit shortly before it
   // returns; only a machine crash in that moment can undo it, together with every later commit.
-  virtual Status commit(const Mutation& mutation) = 0;
+  Status commit(const Mutation& mutation) {
+    SLUICE_ASSIGN_OR_RETURN(const std::uint64_t ticket, apply(mutation));
+    return wait_durable(ticket);
+  }
+
+  // commit() in two halves, for a caller with more to do while its change reaches the disk.
+  // apply() applies `mutation` atomically and returns a ticket: the change is readable at once
+  // and on disk once wait_durable(ticket) returns OK. applied() is a ticket for every change
+  // applied so far, for an answer that rests on what was read rather than written.
+  virtual Result<std::uint64_t> apply(const Mutation& mutation) = 0;
+  virtual std::uint64_t applied() = 0;
+  virtual Status wait_durable(std::uint64_t ticket) = 0;
 
   // The value at `key`, or nullopt.
   virtual Result<std::optional<std::string>> get(Table table, std::string_view key) = 0;

@@ -243,7 +243,7 @@ Status RocksBackend::check_free_space() {
                   free_bytes >> 20, min_free_bytes_ >> 20));
 }
 
-Status RocksBackend::commit(const Mutation& mutation) {
+Result<std::uint64_t> RocksBackend::apply(const Mutation& mutation) {
   if (failed_.load(std::memory_order_acquire)) return failure();
   SLUICE_RETURN_IF_ERROR(check_free_space());
   rocksdb::WriteBatch batch(mutation.byte_size() + 24 * mutation.operations().size());
@@ -265,12 +265,12 @@ Status RocksBackend::commit(const Mutation& mutation) {
     SLUICE_RETURN_IF_ERROR(from_rocks(status, "building a commit"));
   }
   SLUICE_RETURN_IF_ERROR(from_rocks(db_->Write(rocksdb::WriteOptions(), &batch), "commit"));
-  return wait_durable(writes_.fetch_add(1) + 1);
+  return writes_.fetch_add(1) + 1;
 }
 
-Status RocksBackend::wait_durable(std::uint64_t write) {
+Status RocksBackend::wait_durable(std::uint64_t ticket) {
   std::unique_lock lock(sync_mutex_);
-  while (synced_ < write && sync_failure_.ok()) {
+  while (synced_ < ticket && sync_failure_.ok()) {
     if (syncing_) {
       sync_done_.wait(lock);
       continue;
@@ -292,7 +292,7 @@ Status RocksBackend::wait_durable(std::uint64_t write) {
     }
     sync_done_.notify_all();
   }
-  return synced_ >= write ? Status() : sync_failure_;
+  return synced_ >= ticket ? Status() : sync_failure_;
 }
 
 Status RocksBackend::failure() {

@@ -49,7 +49,13 @@ class RocksBackend final : public Backend {
                                                     rocksdb::Env* env = nullptr);
   ~RocksBackend() override;
 
-  Status commit(const Mutation& mutation) override;
+  Result<std::uint64_t> apply(const Mutation& mutation) override;
+  std::uint64_t applied() override { return writes_.load(); }
+  // Returns once the write-ahead log is on disk up to the `ticket`-th write that returned. A
+  // failed sync fails the backend: what the disk kept of the log is unknown, while what was
+  // written is already readable. So from then on every call fails with that error, and nothing
+  // that may not be on disk is acknowledged or read (a restart recovers what the disk kept).
+  Status wait_durable(std::uint64_t ticket) override;
   Result<std::optional<std::string>> get(Table table, std::string_view key) override;
   Result<std::vector<std::optional<std::string>>> get_many(
       Table table, std::span<const std::string> keys) override;
@@ -66,11 +72,6 @@ class RocksBackend final : public Backend {
   // room it last saw could have run out since, not on every commit.
   Status check_free_space();
 
-  // Returns once the write-ahead log is on disk up to the `write`-th write that returned. A
-  // failed sync fails the backend: what the disk kept of the log is unknown, while what was
-  // written is already readable. So from then on every call fails with that error, and nothing
-  // that may not be on disk is acknowledged or read (a restart recovers what the disk kept).
-  Status wait_durable(std::uint64_t write);
   Status failure();  // the failed sync's error
 
   std::string directory_;
