@@ -52,8 +52,8 @@ class Backend {
 
   // commit() in two halves, for a caller with more to do while its change reaches the disk.
   // apply() applies `mutation` atomically and returns a ticket: the change is readable at once
-  // and on disk once wait_durable(ticket) returns OK. applied() is a ticket for every change
-  // applied so far, for an answer that rests on what was read rather than written.
+  // and on disk once wait_durable(ticket) returns OK. applied() is a ticket for every apply()
+  // that has returned, for an answer that rests on what was read rather than written.
   virtual Result<std::uint64_t> apply(const Mutation& mutation) = 0;
   virtual std::uint64_t applied() = 0;
   virtual Status wait_durable(std::uint64_t ticket) = 0;
