@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <mutex>
+
 #include "core/thread_name.h"
 
 namespace sluice::engine {
@@ -9,17 +11,23 @@ namespace {
 
 class Context final : public ActivityContext {
  public:
-  explicit Context(const ActivityWork& work)
-      : work_(work), idempotency_key_(fmt::format("{}:{}", work.instance_id, work.task_id)) {}
+  explicit Context(const ActivityWork& work) : work_(work) {}
   const std::string& instance_id() const override { return work_.instance_id; }
   const std::string& activity_name() const override { return work_.name; }
-  const std::string& idempotency_key() const override { return idempotency_key_; }
+  // Made on first use: most activities, the local ones of every event among them, never ask.
+  const std::string& idempotency_key() const override {
+    std::call_once(idempotency_key_made_, [this] {
+      idempotency_key_ = fmt::format("{}:{}", work_.instance_id, work_.task_id);
+    });
+    return idempotency_key_;
+  }
   storage::Mutation& effects() override { return effects_; }
   storage::Mutation take_effects() { return std::move(effects_); }
 
  private:
   const ActivityWork& work_;
-  const std::string idempotency_key_;
+  mutable std::once_flag idempotency_key_made_;
+  mutable std::string idempotency_key_;
   storage::Mutation effects_;
 };
 

@@ -12,12 +12,29 @@ namespace json = boost::json;
 
 namespace {
 
-// The envelope's event and what it says; an error for any input process_event cannot take.
-Result<std::pair<Envelope, EventFacts>> read_envelope(std::string_view input) {
-  const std::optional<Envelope> envelope = open_envelope(input);
+// An envelope as the activities read it. `envelope.event_json` points into `input`.
+struct ReadEnvelope {
+  std::string input;
+  Envelope envelope;
+  EventFacts facts;
+};
+
+// The envelope's event and what it says; an error for any input process_event cannot take. The
+// activities of one event run one after another on one thread with the same input, so each thread
+// keeps the last envelope it read and the event is parsed once, not once per activity. What is
+// returned stays valid until the thread's next call.
+Result<const ReadEnvelope*> read_envelope(std::string_view input) {
+  thread_local ReadEnvelope last;
+  thread_local bool last_valid = false;
+  if (last_valid && last.input == input) return &last;
+  last_valid = false;
+  last.input.assign(input);
+  const std::optional<Envelope> envelope = open_envelope(last.input);
   if (!envelope) return invalid_argument("process_event input is not an event envelope");
-  SLUICE_ASSIGN_OR_RETURN(EventFacts facts, read_event_facts(envelope->event_json));
-  return std::pair(*envelope, std::move(facts));
+  SLUICE_ASSIGN_OR_RETURN(last.facts, read_event_facts(envelope->event_json));
+  last.envelope = *envelope;
+  last_valid = true;
+  return &last;
 }
 
 // The dead-letter record. Built outside the coroutine: GCC 12 miscompiles aggregates of strings
@@ -122,17 +139,16 @@ void register_pipeline(Registry& registry, StreamStore& streams,
   registry.add_local_activity(
       "stats",
       [&streams, &clock](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
-        SLUICE_ASSIGN_OR_RETURN(auto read, read_envelope(input));
-        const EventFacts& facts = read.second;
-        SLUICE_RETURN_IF_ERROR(streams.count(ctx.effects(), facts, format_rfc3339(clock.now())));
+        SLUICE_ASSIGN_OR_RETURN(const ReadEnvelope* read, read_envelope(input));
+        SLUICE_RETURN_IF_ERROR(
+            streams.count(ctx.effects(), read->facts, format_rfc3339(clock.now())));
         return std::string("counted");
       });
   registry.add_local_activity(
       "logging", [&streams](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
-        SLUICE_ASSIGN_OR_RETURN(auto read, read_envelope(input));
-        const auto& [envelope, facts] = read;
-        SLUICE_RETURN_IF_ERROR(streams.log(ctx.effects(), facts, envelope.event_json,
-                                           envelope.received_at, ctx.instance_id()));
+        SLUICE_ASSIGN_OR_RETURN(const ReadEnvelope* read, read_envelope(input));
+        SLUICE_RETURN_IF_ERROR(streams.log(ctx.effects(), read->facts, read->envelope.event_json,
+                                           read->envelope.received_at, ctx.instance_id()));
         return std::string("logged");
       });
   if (options.webhooks.empty()) {
@@ -140,8 +156,8 @@ void register_pipeline(Registry& registry, StreamStore& streams,
     // at-least-once either way, so publishing before the turn commits changes no promise.
     registry.add_local_activity(
         "alerts", [&alerts](ActivityContext&, std::string_view input) -> Result<std::string> {
-          SLUICE_ASSIGN_OR_RETURN(auto read, read_envelope(input));
-          alerts.publish(std::string(read.first.event_json));
+          SLUICE_ASSIGN_OR_RETURN(const ReadEnvelope* read, read_envelope(input));
+          alerts.publish(std::string(read->envelope.event_json));
           return std::string("published");
         });
   } else {
@@ -151,9 +167,9 @@ void register_pipeline(Registry& registry, StreamStore& streams,
                       ActivityContext&, std::string_view input, ActivityDone done) {
           auto read = read_envelope(input);
           if (!read.ok()) return done(read.status());
-          std::string event(read->first.event_json);
+          std::string event((*read)->envelope.event_json);
           std::vector<webhooks::WebhookRequest> requests =
-              webhook_requests(webhooks, read->second, event);
+              webhook_requests(webhooks, (*read)->facts, event);
           sender.post_all(std::move(requests), [&alerts, event = std::move(event),
                                                 done = std::move(done)](Status delivered) {
             if (!delivered.ok()) return done(delivered);
