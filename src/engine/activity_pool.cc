@@ -11,21 +11,24 @@ namespace {
 
 class Context final : public ActivityContext {
  public:
-  explicit Context(const ActivityWork& work) : work_(work) {}
-  const std::string& instance_id() const override { return work_.instance_id; }
-  const std::string& activity_name() const override { return work_.name; }
+  // The strings must outlive the context.
+  Context(const std::string& instance_id, std::int64_t task_id, const std::string& name)
+      : instance_id_(instance_id), task_id_(task_id), name_(name) {}
+  const std::string& instance_id() const override { return instance_id_; }
+  const std::string& activity_name() const override { return name_; }
   // Made on first use: most activities, the local ones of every event among them, never ask.
   const std::string& idempotency_key() const override {
-    std::call_once(idempotency_key_made_, [this] {
-      idempotency_key_ = fmt::format("{}:{}", work_.instance_id, work_.task_id);
-    });
+    std::call_once(idempotency_key_made_,
+                   [this] { idempotency_key_ = fmt::format("{}:{}", instance_id_, task_id_); });
     return idempotency_key_;
   }
   storage::Mutation& effects() override { return effects_; }
   storage::Mutation take_effects() { return std::move(effects_); }
 
  private:
-  const ActivityWork& work_;
+  const std::string& instance_id_;
+  const std::int64_t task_id_;
+  const std::string& name_;
   mutable std::once_flag idempotency_key_made_;
   mutable std::string idempotency_key_;
   storage::Mutation effects_;
@@ -51,18 +54,20 @@ HistoryEvent outcome_event(std::int64_t task_id, Result<std::string> output,
 
 }  // namespace
 
-HistoryEvent run_local_activity(const ActivityFunction& function, const ActivityWork& work,
-                                Micros now, storage::Mutation& effects) {
-  Context context(work);
+HistoryEvent run_local_activity(const ActivityFunction& function, const std::string& instance_id,
+                                const HistoryEvent& scheduled, Micros now,
+                                storage::Mutation& effects) {
+  Context context(instance_id, scheduled.task_id, scheduled.name);
   HistoryEvent result;
   try {
-    result = outcome_event(work.task_id, function(context, work.input), {});
+    result = outcome_event(scheduled.task_id, function(context, scheduled.data), {});
   } catch (const std::exception& error) {
-    result = outcome_event(work.task_id, internal_error(error.what()), "ActivityError");
+    result = outcome_event(scheduled.task_id, internal_error(error.what()), "ActivityError");
   } catch (...) {
-    result = outcome_event(
-        work.task_id, internal_error("the activity threw something that is not a std::exception"),
-        "ActivityError");
+    result =
+        outcome_event(scheduled.task_id,
+                      internal_error("the activity threw something that is not a std::exception"),
+                      "ActivityError");
   }
   result.timestamp = now;
   if (result.type == EventType::kTaskCompleted) effects.absorb(context.take_effects());
@@ -73,7 +78,9 @@ HistoryEvent run_local_activity(const ActivityFunction& function, const Activity
 // asynchronous activity delivers it.
 struct ActivityPool::Attempt {
   Attempt(ActivityWork work_in, ActivityResultSink sink_in)
-      : work(std::move(work_in)), sink(std::move(sink_in)), context(work) {}
+      : work(std::move(work_in)),
+        sink(std::move(sink_in)),
+        context(work.instance_id, work.task_id, work.name) {}
   ActivityWork work;
   ActivityResultSink sink;
   Context context;

@@ -32,11 +32,13 @@ struct ActivityWork {
 using ActivityResultSink = std::function<void(const std::string& instance_id, HistoryEvent result,
                                               storage::Mutation effects)>;
 
-// Runs a local activity on the calling thread (Registry::add_local_activity). Returns the
-// kTaskCompleted or kTaskFailed event, stamped `now`; on success the attempt's effects are added
-// to `effects`, on failure they are dropped.
-HistoryEvent run_local_activity(const ActivityFunction& function, const ActivityWork& work,
-                                Micros now, storage::Mutation& effects);
+// Runs the local activity (Registry::add_local_activity) that `scheduled`, a kTaskScheduled
+// event of `instance_id`, asks for, on the calling thread and without copying its input. Returns
+// the kTaskCompleted or kTaskFailed event, stamped `now`; on success the attempt's effects are
+// added to `effects`, on failure they are dropped.
+HistoryEvent run_local_activity(const ActivityFunction& function, const std::string& instance_id,
+                                const HistoryEvent& scheduled, Micros now,
+                                storage::Mutation& effects);
 
 class ActivityPool {
  public:

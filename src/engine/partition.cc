@@ -246,9 +246,8 @@ void Partition::run_local_activities(Step& step, std::size_t from, storage::Muta
       continue;  // dispatched to the worker pool once the turn has committed
     }
     ++step.local_runs;
-    const ActivityWork work{step.instance->record.instance_id, scheduled.task_id, scheduled.name,
-                            scheduled.data};
-    record(step, run_local_activity(*local, work, step.history.front().timestamp, effects));
+    record(step, run_local_activity(*local, step.instance->record.instance_id, scheduled,
+                                    step.history.front().timestamp, effects));
   }
 }
 

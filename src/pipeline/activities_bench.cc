@@ -5,6 +5,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include <array>
+
 #include "engine/activity_pool.h"
 #include "pipeline/process_event.h"
 #include "pipeline/traffic.h"
@@ -30,15 +32,25 @@ void BM_ProcessEventLocalActivities(benchmark::State& state) {
                                           registry.local_activity("logging")};
 
   Traffic traffic("event-", "stream-", 100, 1);
-  std::vector<std::string> envelopes;
-  for (int i = 0; i < 10'000; ++i) envelopes.push_back(make_envelope(traffic.next(), clock.now()));
+  // Each event's three calls, as its history schedules them.
+  std::vector<std::array<engine::HistoryEvent, 3>> events;
+  for (int i = 0; i < 10'000; ++i) {
+    const std::string envelope = make_envelope(traffic.next(), clock.now());
+    auto& calls = events.emplace_back();
+    for (std::int64_t task = 0; task < 3; ++task) {
+      calls[task] = {engine::EventType::kTaskScheduled, 0, task, "", envelope, 0};
+    }
+  }
   std::size_t next = 0;
+  const std::string instance = "instance";
   storage::Mutation turn;
   for (auto _ : state) {
-    const std::string& input = envelopes[next++ % envelopes.size()];
+    const auto& calls = events[next++ % events.size()];
     for (std::int64_t task = 0; task < 3; ++task) {
-      const engine::ActivityWork work{"instance", task, "", input};
-      auto result = engine::run_local_activity(*activities[task], work, clock.now(), turn);
+      auto result =
+          engine::run_local_activity(*activities[task], instance, calls[task], clock.now(), turn);
+      if (result.type != engine::EventType::kTaskCompleted)
+        state.SkipWithError(result.data.c_str());
       benchmark::DoNotOptimize(result);
     }
     // A turn of 200 events commits; its Mutation starts again.
