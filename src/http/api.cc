@@ -129,20 +129,16 @@ bool all_finished(const std::vector<std::optional<engine::InstanceRecord>>& reco
 // and has finished, 200 with its status as GET instances/{id} gives it.
 Response single_event_response(const std::string& id, const std::string& base_url, bool duplicate,
                                const std::optional<engine::InstanceRecord>& finished) {
-  const std::string base = fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id);
   if (finished) {
     json::object body = instance_status_body(*finished, false);
     body["id"] = id;
     body["duplicate"] = duplicate;
     Response response = json_response(status::ok, std::move(body));
-    response.set(beast_http::field::location, base);
+    response.set(beast_http::field::location,
+                 fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id));
     return response;
   }
-  json::object body = management_urls(base_url, id);
-  body["duplicate"] = duplicate;
-  Response response = json_response(status::accepted, std::move(body));
-  response.set(beast_http::field::location, base);
-  return response;
+  return check_status_response(base_url, id, duplicate);
 }
 
 // The answer to an accepted batch; when it was waited for, how many ended in each status, and

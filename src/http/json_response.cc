@@ -1,6 +1,10 @@
 #include "http/json_response.h"
 
+#include <fmt/compile.h>
+#include <fmt/format.h>
+
 #include <boost/json.hpp>
+#include <iterator>
 
 namespace sluice::http {
 
@@ -18,6 +22,26 @@ Response error_response(beast_http::status status, std::string_view code, std::s
   error["field"] = field.empty() ? boost::json::value(nullptr) : boost::json::value(field);
   error["index"] = index ? boost::json::value(*index) : boost::json::value(nullptr);
   return json_response(status, boost::json::object{{"error", std::move(error)}});
+}
+
+std::string wire_format(const Response& response) {
+  const std::string_view reason = response.reason();
+  const std::string& body = response.body();
+  std::string wire;
+  wire.reserve(64 + reason.size() + body.size() + 64 * 4);
+  fmt::format_to(std::back_inserter(wire), FMT_COMPILE("HTTP/{}.{} {} "), response.version() / 10,
+                 response.version() % 10, response.result_int());
+  wire.append(reason);
+  wire.append("\r\n");
+  for (const auto& field : response) {
+    wire.append(field.name_string());
+    wire.append(": ");
+    wire.append(field.value());
+    wire.append("\r\n");
+  }
+  wire.append("\r\n");
+  wire.append(body);
+  return wire;
 }
 
 Response status_response(const Status& status) {

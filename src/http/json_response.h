@@ -7,6 +7,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/json/value.hpp>
 #include <optional>
+#include <string>
 #include <string_view>
 
 #include "sluice/status.h"
@@ -24,5 +25,9 @@ Response error_response(beast_http::status status, std::string_view code, std::s
 
 // The one place where a Status becomes an HTTP answer.
 Response status_response(const Status& status);
+
+// `response` as HTTP/1.1 puts it on the wire, status line, fields and body in one buffer: one
+// send, and none of the per-byte walking of Beast's serializer over its header and body pieces.
+std::string wire_format(const Response& response);
 
 }  // namespace sluice::http

@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <map>
+#include <utility>
 #include <variant>
 
 #include "http/offload.h"
@@ -40,17 +42,60 @@ json::value embed(std::string_view text) {
   return parsed;
 }
 
+// The check-status payload's URIs, each the instance's URI with a suffix.
+constexpr std::pair<std::string_view, std::string_view> kCheckStatusUris[] = {
+    {"statusQueryGetUri", ""},
+    {"sendEventPostUri", "/raiseEvent/{eventName}"},
+    {"terminatePostUri", "/terminate?reason={text}"},
+    {"suspendPostUri", "/suspend?reason={text}"},
+    {"resumePostUri", "/resume?reason={text}"},
+    {"purgeHistoryDeleteUri", ""}};
+
+// Whether JSON needs `c` escaped inside a string.
+bool needs_json_escape(char c) {
+  return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20;
+}
+
 }  // namespace
 
-json::object management_urls(const std::string& base_url, const std::string& id) {
+json::object check_status_object(std::string_view base_url, std::string_view id,
+                                 std::optional<bool> duplicate) {
   const std::string base = fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id);
-  return {{"id", id},
-          {"statusQueryGetUri", base},
-          {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
-          {"terminatePostUri", base + "/terminate?reason={text}"},
-          {"suspendPostUri", base + "/suspend?reason={text}"},
-          {"resumePostUri", base + "/resume?reason={text}"},
-          {"purgeHistoryDeleteUri", base}};
+  json::object body{{"id", id}};
+  for (const auto& [name, suffix] : kCheckStatusUris) body[name] = base + std::string(suffix);
+  if (duplicate) body["duplicate"] = *duplicate;
+  return body;
+}
+
+std::string check_status_body(std::string_view base_url, std::string_view id,
+                              std::optional<bool> duplicate) {
+  // Ids and hosts are checked to a plain alphabet before they get here; anything else is
+  // escaped as JSON requires.
+  if (std::any_of(id.begin(), id.end(), needs_json_escape) ||
+      std::any_of(base_url.begin(), base_url.end(), needs_json_escape)) {
+    return json::serialize(check_status_object(base_url, id, duplicate));
+  }
+  std::string body;
+  body.reserve(420 + 7 * (base_url.size() + id.size()));
+  body.append("{\"id\":\"").append(id).push_back('"');
+  for (const auto& [name, suffix] : kCheckStatusUris) {
+    body.append(",\"").append(name).append("\":\"").append(base_url).append(kManagementPrefix);
+    body.append("instances/").append(id).append(suffix).push_back('"');
+  }
+  if (duplicate) body.append(*duplicate ? ",\"duplicate\":true" : ",\"duplicate\":false");
+  body.push_back('}');
+  return body;
+}
+
+Response check_status_response(std::string_view base_url, std::string_view id,
+                               std::optional<bool> duplicate) {
+  Response response{beast_http::status::accepted, 11};
+  response.set(beast_http::field::content_type, "application/json");
+  response.set(beast_http::field::location,
+               fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id));
+  response.body() = check_status_body(base_url, id, duplicate);
+  response.prepare_payload();
+  return response;
 }
 
 json::object instance_status_body(const engine::InstanceRecord& record, bool show_input) {
@@ -288,10 +333,7 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
   Status started = co_await start_instance(engine_, std::string(name), instance_id,
                                            std::move(input), is_true(query, "overwrite", false));
   if (!started.ok()) co_return status_response(started);
-  Response response = json_response(status::accepted, management_urls(base_url, instance_id));
-  response.set(beast_http::field::location,
-               fmt::format("{}{}instances/{}", base_url, kManagementPrefix, instance_id));
-  co_return response;
+  co_return check_status_response(base_url, instance_id);
 }
 
 boost::asio::awaitable<Response> ManagementApi::status(Request& request, const std::string& id,

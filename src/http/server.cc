@@ -6,6 +6,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
 #include <thread>
 #include <vector>
@@ -227,8 +228,9 @@ asio::awaitable<void> Server::serve(tcp::socket socket) {
     keep_alive = keep_alive && !connection.stopping();
     response.keep_alive(keep_alive);
     response.set(beast_http::field::server, "sluice");
+    const std::string wire = wire_format(response);
     stream.expires_after(options_.read_timeout);
-    auto [write_error, written] = co_await beast_http::async_write(stream, response, kNoThrow);
+    auto [write_error, written] = co_await asio::async_write(stream, asio::buffer(wire), kNoThrow);
     if (write_error || !keep_alive) break;
   }
 

@@ -1,0 +1,79 @@
+#include "http/json_response.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/json.hpp>
+
+#include "http/beast_serialized.h"
+#include "http/management_api.h"
+
+namespace sluice::http {
+namespace {
+
+TEST(WireFormat, MatchesBeastForTheAnswersTheServerGives) {
+  Response accepted = check_status_response("http://localhost:7070", "e1", false);
+  accepted.set(beast_http::field::server, "sluice");
+  accepted.keep_alive(true);
+
+  Response refused = error_response(beast_http::status::payload_too_large, "body_too_large",
+                                    "the body may be at most 1048576 bytes");
+  refused.set(beast_http::field::retry_after, "1");
+  refused.keep_alive(false);
+
+  Response empty{beast_http::status::accepted, 11};
+  empty.prepare_payload();
+
+  Response custom_reason = status_response(unavailable("the engine is stopping"));
+  custom_reason.reason("Busy Right Now");
+
+  for (const Response* response : {&accepted, &refused, &empty, &custom_reason}) {
+    EXPECT_EQ(wire_format(*response), beast_serialized(*response));
+  }
+}
+
+TEST(WireFormat, PutsTheStatusLineFieldsAndBodyInOrder) {
+  Response response =
+      json_response(beast_http::status::not_found, boost::json::object{{"missing", true}});
+  response.keep_alive(false);
+  EXPECT_EQ(wire_format(response),
+            "HTTP/1.1 404 Not Found\r\n"
+            "Content-Type: application/json\r\n"
+            "Content-Length: 16\r\n"
+            "Connection: close\r\n"
+            "\r\n"
+            "{\"missing\":true}");
+}
+
+}  // namespace
+}  // namespace sluice::http
+
+namespace sluice::http {
+namespace {
+
+TEST(CheckStatus, IsTheDurableFunctionsPayloadAsJson) {
+  const Response response = check_status_response("http://localhost:7070", "ev-1:a", true);
+  EXPECT_EQ(response.result(), beast_http::status::accepted);
+  const std::string base = "http://localhost:7070/runtime/webhooks/durabletask/instances/ev-1:a";
+  EXPECT_EQ(response[beast_http::field::location], base);
+  const boost::json::value body = boost::json::parse(response.body());
+  EXPECT_EQ(body, (boost::json::object{{"id", "ev-1:a"},
+                                       {"statusQueryGetUri", base},
+                                       {"sendEventPostUri", base + "/raiseEvent/{eventName}"},
+                                       {"terminatePostUri", base + "/terminate?reason={text}"},
+                                       {"suspendPostUri", base + "/suspend?reason={text}"},
+                                       {"resumePostUri", base + "/resume?reason={text}"},
+                                       {"purgeHistoryDeleteUri", base},
+                                       {"duplicate", true}}));
+  EXPECT_FALSE(
+      boost::json::parse(check_status_body("http://h", "x")).as_object().contains("duplicate"));
+}
+
+TEST(CheckStatus, EscapesWhatJsonMust) {
+  const boost::json::value body = boost::json::parse(check_status_body("http://h", "a\"b\\c"));
+  EXPECT_EQ(body.at("id"), "a\"b\\c");
+  EXPECT_EQ(body.at("purgeHistoryDeleteUri"),
+            "http://h/runtime/webhooks/durabletask/instances/a\"b\\c");
+}
+
+}  // namespace
+}  // namespace sluice::http
