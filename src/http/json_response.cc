@@ -28,7 +28,7 @@ std::string wire_format(const Response& response) {
   const std::string_view reason = response.reason();
   const std::string& body = response.body();
   std::string wire;
-  wire.reserve(64 + reason.size() + body.size() + 64 * 4);
+  wire.reserve(256 + body.size());
   fmt::format_to(std::back_inserter(wire), FMT_COMPILE("HTTP/{}.{} {} "), response.version() / 10,
                  response.version() % 10, response.result_int());
   wire.append(reason);

@@ -24,7 +24,7 @@ boost::json::object check_status_object(std::string_view base_url, std::string_v
                                         std::optional<bool> duplicate = std::nullopt);
 
 // The same payload as JSON text, formatted directly: every accepted event is answered with it,
-// and building the object to serialize it cost 2.7 times as much (response_bench.cc).
+// and building the object to serialize it cost about three times as much (response_bench.cc).
 std::string check_status_body(std::string_view base_url, std::string_view id,
                               std::optional<bool> duplicate = std::nullopt);
 
