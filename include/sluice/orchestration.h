@@ -31,6 +31,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <variant>
 
 #include "sluice/status.h"
 #include "sluice/task.h"
@@ -78,12 +79,18 @@ struct RetryPolicy {
   double backoff_coefficient = 2.0;     // each further wait is this much longer…
   Micros max_interval = 3'600'000'000;  // …but never longer than this
   std::optional<Micros> timeout;        // no new attempt this long after the first began
-  // Which failures are worth another attempt; all of them when empty.
+  // Which failures are worth another attempt. When empty, every failure but a permanent one
+  // (see is_permanent_failure).
   std::function<bool(const TaskFailedError&)> should_retry;
 
   // The wait after failed attempt `attempt` (1-based).
   Micros delay_after(int attempt) const;
 };
+
+// True for a failure that the same attempt cannot overcome however often it is repeated: invalid
+// input ("InvalidArgument"), something that does not exist ("NotFound"), an activity nobody
+// registered ("ActivityNotFound"), and stored data that cannot be read ("Corruption").
+bool is_permanent_failure(const TaskFailedError& failure);
 
 namespace detail {
 
@@ -178,6 +185,18 @@ class ActivityContext {
 };
 
 using OrchestratorFunction = std::function<Task<std::string>(OrchestrationContext&, std::string)>;
+// Why an input given to start an instance is refused: the field at fault ("" for the input as a
+// whole) and what is wrong with it.
+struct InputRefusal {
+  std::string field;
+  std::string message;
+};
+// Checks the input of an instance started from outside the engine (the management API) before
+// anything is stored: returns the input to start it with, which may be the given one rewritten
+// into the orchestrator's own form, or why it is refused.
+using InputAdmission =
+    std::function<std::variant<std::string, InputRefusal>(std::string_view instance_id,
+                                                          std::string input)>;
 // An activity returns its output, or a Status that fails this attempt.
 using ActivityFunction = std::function<Result<std::string>(ActivityContext&, std::string_view)>;
 // Ends an asynchronous activity's attempt. Call it once, from any thread.
@@ -190,7 +209,14 @@ using AsyncActivityFunction =
 // The orchestrators and activities an engine can run, by name.
 class Registry {
  public:
-  void add_orchestrator(std::string name, OrchestratorFunction function) {
+  // With `admission`, the management API starts instances of `name` only with inputs it admits.
+  void add_orchestrator(std::string name, OrchestratorFunction function,
+                        InputAdmission admission = nullptr) {
+    if (admission) {
+      admissions_[name] = std::move(admission);
+    } else {
+      admissions_.erase(name);
+    }
     orchestrators_[std::move(name)] = std::move(function);
   }
   void add_activity(std::string name, ActivityFunction function) {
@@ -216,6 +242,11 @@ class Registry {
     auto found = orchestrators_.find(name);
     return found == orchestrators_.end() ? nullptr : &found->second;
   }
+  // What checks inputs of `name` given from outside; null when any JSON is taken as it is.
+  const InputAdmission* admission(std::string_view name) const {
+    auto found = admissions_.find(name);
+    return found == admissions_.end() ? nullptr : &found->second;
+  }
   const AsyncActivityFunction* activity(const std::string& name) const {
     auto found = activities_.find(name);
     return found == activities_.end() ? nullptr : &found->second;
@@ -227,6 +258,7 @@ class Registry {
 
  private:
   std::map<std::string, OrchestratorFunction, std::less<>> orchestrators_;
+  std::map<std::string, InputAdmission, std::less<>> admissions_;
   std::map<std::string, AsyncActivityFunction, std::less<>> activities_;   // sync ones wrapped
   std::map<std::string, ActivityFunction, std::less<>> local_activities_;  // also in activities_
 };

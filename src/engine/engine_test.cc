@@ -50,6 +50,12 @@ Task<std::string> retry_only_unavailable(OrchestrationContext& ctx, std::string)
   co_return co_await ctx.call_activity("invalid", "", retry);
 }
 
+// Calls the activity its input names under a policy that says nothing of which failures to retry.
+Task<std::string> default_retry(OrchestrationContext& ctx, std::string activity) {
+  RetryPolicy retry{.max_attempts = 5, .first_interval = kSecond};
+  co_return co_await ctx.call_activity(activity, "", retry);
+}
+
 Task<std::string> catches_failure(OrchestrationContext& ctx, std::string) {
   try {
     co_await ctx.call_activity("invalid", "");
@@ -186,6 +192,7 @@ class EngineTest : public ::testing::Test {
     registry_.add_orchestrator("retry_with_timeout", retry_with_timeout);
     registry_.add_orchestrator("retry_only_unavailable", retry_only_unavailable);
     registry_.add_orchestrator("catches_failure", catches_failure);
+    registry_.add_orchestrator("default_retry", default_retry);
     registry_.add_orchestrator("approval", approval);
     registry_.add_orchestrator("approval_with_deadline", approval_with_deadline);
     registry_.add_orchestrator("sleeper", sleeper);
@@ -448,6 +455,28 @@ TEST_F(EngineTest, NonRetryableFailureFailsAtOnceAndCanBeCaught) {
   EXPECT_NE(record.output.find("bad input"), std::string::npos);
   ASSERT_TRUE(start("catches_failure", "n2").ok());
   EXPECT_EQ(wait_finished("n2").output, "caught InvalidArgument");
+}
+
+TEST_F(EngineTest, TheDefaultPolicyRetriesNoFailureThatCannotPass) {
+  // Invalid input, and an activity nobody registered. The clock never moves here: a retry would
+  // wait for its timer forever.
+  for (const char* activity : {"invalid", "unregistered"}) {
+    const std::string id = std::string("p-") + activity;
+    ASSERT_TRUE(start("default_retry", id, activity).ok());
+    InstanceRecord record = wait_finished(id);
+    EXPECT_EQ(record.status, RuntimeStatus::kFailed) << activity;
+    const std::vector<HistoryEvent> history = engine_->history(id).value();
+    EXPECT_EQ(std::count_if(history.begin(), history.end(),
+                            [](const HistoryEvent& e) { return e.type == EventType::kTimerCreated; }),
+              0)
+        << activity;
+  }
+  // A transient failure is still retried.
+  flaky_failures_ = 1;
+  ASSERT_TRUE(start("default_retry", "p-flaky", "flaky").ok());
+  wait_for_events("p-flaky", EventType::kTimerCreated, 1);
+  advance(kSecond);
+  EXPECT_EQ(wait_finished("p-flaky").output, "finally");
 }
 
 TEST_F(EngineTest, ExternalEventsAndCustomStatus) {

@@ -14,6 +14,12 @@ Micros RetryPolicy::delay_after(int attempt) const {
   return static_cast<Micros>(std::min(delay, static_cast<double>(max_interval)));
 }
 
+bool is_permanent_failure(const TaskFailedError& failure) {
+  const std::string& code = failure.code();
+  return code == "InvalidArgument" || code == "NotFound" || code == "ActivityNotFound" ||
+         code == "Corruption";
+}
+
 Task<std::string> OrchestrationContext::call_activity(std::string name, std::string input,
                                                       RetryPolicy retry) {
   const Micros first_attempt = now();
@@ -27,7 +33,9 @@ Task<std::string> OrchestrationContext::call_activity(std::string name, std::str
     }
     failure->set_attempts(attempt, first_attempt, attempt_began);
     if (attempt >= retry.max_attempts) throw *failure;
-    if (retry.should_retry && !retry.should_retry(*failure)) throw *failure;
+    if (retry.should_retry ? !retry.should_retry(*failure) : is_permanent_failure(*failure)) {
+      throw *failure;
+    }
     const Micros retry_at = now() + retry.delay_after(attempt);
     if (retry.timeout && retry_at > first_attempt + *retry.timeout) throw *failure;
     co_await schedule_timer(retry_at);

@@ -4,7 +4,9 @@
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <optional>
 #include <variant>
 
@@ -127,18 +129,17 @@ bool all_finished(const std::vector<std::optional<engine::InstanceRecord>>& reco
 
 // The answer to one accepted event: 202 with the check-status URIs, or, when it was waited for
 // and has finished, 200 with its status as GET instances/{id} gives it.
-Response single_event_response(const std::string& id, const std::string& base_url, bool duplicate,
+Response single_event_response(const std::string& id, const UriBase& base, bool duplicate,
                                const std::optional<engine::InstanceRecord>& finished) {
   if (finished) {
     json::object body = instance_status_body(*finished, false);
     body["id"] = id;
     body["duplicate"] = duplicate;
     Response response = json_response(status::ok, std::move(body));
-    response.set(beast_http::field::location,
-                 fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id));
+    response.set(beast_http::field::location, base.instance_uri(id));
     return response;
   }
-  return check_status_response(base_url, id, duplicate);
+  return check_status_response(base, id, duplicate);
 }
 
 // The answer to an accepted batch; when it was waited for, how many ended in each status, and
@@ -213,7 +214,7 @@ boost::asio::awaitable<Response> replay_dead_letter(boost::asio::thread_pool& po
                                                     engine::Engine& engine,
                                                     queue::DeadLetterStore& store,
                                                     const Clock& clock, std::string id,
-                                                    std::string base_url) {
+                                                    UriBase base) {
   auto letter = co_await run_blocking(pool, [&store, &id] { return store.get(id); });
   if (!letter.ok()) co_return status_response(letter.status());
   if (!*letter) co_return error_response(status::not_found, "not_found", "no such dead letter");
@@ -233,8 +234,7 @@ boost::asio::awaitable<Response> replay_dead_letter(boost::asio::thread_pool& po
       engine, store, id, instance_id,
       pipeline::make_envelope(json::serialize(record.at("event")), received_at));
   if (!started.ok()) co_return status_response(started);
-  const std::string status_uri =
-      fmt::format("{}{}instances/{}", base_url, kManagementPrefix, instance_id);
+  const std::string status_uri = base.instance_uri(instance_id);
   Response response = json_response(
       status::accepted, json::object{{"id", instance_id}, {"statusQueryGetUri", status_uri}});
   response.set(beast_http::field::location, status_uri);
@@ -251,8 +251,8 @@ Response method_not_allowed(std::string_view allowed) {
 }  // namespace
 
 Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
-         const Clock& clock, ApiOptions options, engine::Engine* engine, const Registry* registry,
-         pipeline::StreamStore* streams, CompletionWaiters* completions, Metrics* metrics)
+         const Clock& clock, ApiOptions options, engine::Engine& engine, const Registry& registry,
+         pipeline::StreamStore& streams, CompletionWaiters& completions, Metrics& metrics)
     : intake_(intake),
       dead_letters_(dead_letters),
       ids_(ids),
@@ -263,9 +263,8 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
       streams_(streams),
       engine_(engine),
       completions_(completions),
-      metrics_(metrics) {
-  if (engine != nullptr && registry != nullptr) management_.emplace(*engine, *registry, blocking_);
-}
+      metrics_(metrics),
+      management_(engine, registry, blocking_, completions) {}
 
 Api::~Api() { blocking_.join(); }
 
@@ -304,15 +303,16 @@ boost::asio::awaitable<Response> Api::route(Request& request, std::string_view p
   if (path == "/api/deadletter" || path.starts_with("/api/deadletter/")) {
     co_return co_await dead_letter(request, path.substr(std::min<size_t>(path.size(), 16)));
   }
-  if (path.starts_with("/api/streams/") && streams_ != nullptr) {
+  if (path.starts_with("/api/streams/")) {
     if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
     co_return co_await get_stream(request, path.substr(std::string_view("/api/streams/").size()));
   }
-  if (path.starts_with(kManagementPrefix) && management_) {
-    co_return co_await management_->handle(request, path.substr(kManagementPrefix.size()),
-                                           base_url(request));
+  if (path.starts_with(kManagementPrefix)) {
+    // A named local: GCC 12 destroys temporaries in a co_await's arguments twice.
+    const UriBase base = uri_base(request);
+    co_return co_await management_.handle(request, path.substr(kManagementPrefix.size()), base);
   }
-  if (path == "/metrics" && metrics_ != nullptr) {
+  if (path == "/metrics") {
     if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
     co_return get_metrics();
   }
@@ -355,11 +355,11 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
   std::vector<std::string> ids;
   ids.reserve(body.events.size());
   for (const auto& event : body.events) ids.push_back(event.event_id);
-  const bool waiting = wait_seconds > 0 && engine_ != nullptr && completions_ != nullptr;
+  const bool waiting = wait_seconds > 0;
   // Registered before the append, so that none of these events can finish unseen.
   std::optional<CompletionWaiters::Wait> wait_for;
   if (waiting) {
-    wait_for.emplace(*completions_, ids, std::chrono::seconds(wait_seconds),
+    wait_for.emplace(completions_, ids, std::chrono::seconds(wait_seconds),
                      co_await boost::asio::this_coro::executor);
   }
 
@@ -371,11 +371,11 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
     spdlog::warn("ingest refused: {}", appended.to_string());
     co_return status_response(appended);
   }
-  if (metrics_ != nullptr) metrics_->events_accepted(outcome.accepted());
+  metrics_.events_accepted(outcome.accepted());
 
   std::vector<std::optional<engine::InstanceRecord>> records;
   if (waiting) {
-    engine::Engine& engine = *engine_;
+    engine::Engine& engine = engine_;
     // Only a duplicate (its event accepted before) may have finished before the registration.
     std::vector<std::string> earlier;
     for (std::size_t i = 0; i < ids.size(); ++i) {
@@ -402,7 +402,7 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
 
   if (body.single) {
     const bool finished = waiting && all_finished(records);
-    co_return single_event_response(ids[0], base_url(request), outcome.duplicate[0],
+    co_return single_event_response(ids[0], uri_base(request), outcome.duplicate[0],
                                     finished ? records[0] : std::nullopt);
   }
   co_return batch_response(ids, outcome.accepted(), waiting ? &records : nullptr);
@@ -419,7 +419,7 @@ boost::asio::awaitable<Response> Api::get_stream(Request& request, std::string_v
   }
   if (what == "stats") {
     auto stats = co_await run_blocking(
-        blocking_, [this, &stream_id] { return streams_->stats_view(stream_id); });
+        blocking_, [this, &stream_id] { return streams_.stats_view(stream_id); });
     if (!stats.ok()) co_return status_response(stats.status());
     if (!*stats) {
       co_return error_response(status::not_found, "not_found",
@@ -432,7 +432,7 @@ boost::asio::awaitable<Response> Api::get_stream(Request& request, std::string_v
   }
   auto query = parse_stream_query(request.target());
   if (auto* refusal = std::get_if<Response>(&query)) co_return std::move(*refusal);
-  auto page = co_await list_events(blocking_, *streams_, stream_id,
+  auto page = co_await list_events(blocking_, streams_, stream_id,
                                    std::get<StreamQuery>(std::move(query)));
   if (!page.ok()) co_return status_response(page.status());
   json::array items;
@@ -488,9 +488,6 @@ boost::asio::awaitable<Response> Api::dead_letter(Request& request, std::string_
         status::method_not_allowed, "method_not_allowed",
         "GET or DELETE /api/deadletter/{id}, POST /api/deadletter/{id}/replay");
   }
-  if (replay && engine_ == nullptr) {
-    co_return error_response(status::service_unavailable, "unavailable", "no engine to replay on");
-  }
   if (!claim_dead_letter(id)) {
     co_return error_response(status::conflict, "busy",
                              "this dead letter is being replayed or deleted");
@@ -498,8 +495,8 @@ boost::asio::awaitable<Response> Api::dead_letter(Request& request, std::string_
   // No co_await inside a conditional expression: GCC 12 mishandles its temporaries.
   Response response;
   if (replay) {
-    std::string base = base_url(request);
-    response = co_await replay_dead_letter(blocking_, *engine_, dead_letters_, clock_, id,
+    UriBase base = uri_base(request);
+    response = co_await replay_dead_letter(blocking_, engine_, dead_letters_, clock_, id,
                                            std::move(base));
   } else {
     response = co_await delete_dead_letter(blocking_, dead_letters_, id);
@@ -508,18 +505,24 @@ boost::asio::awaitable<Response> Api::dead_letter(Request& request, std::string_
   co_return response;
 }
 
-std::string Api::base_url(const Request& request) const {
+UriBase Api::uri_base(const Request& request) const {
   const std::string_view host = request[beast_http::field::host];
-  return fmt::format("http://{}", is_plain_host(host) ? host : options_.public_host);
+  UriBase base{fmt::format("http://{}", is_plain_host(host) ? host : options_.public_host), ""};
+  // Only a key that authenticated this request is echoed: with no keys configured, `code` is
+  // nobody's key.
+  if (auth_.enabled()) {
+    if (auto key = url_key(request)) {
+      base.key_query = "code=" + boost::urls::encode(*key, boost::urls::unreserved_chars);
+    }
+  }
+  return base;
 }
 
 Response Api::get_metrics() const {
-  const Gauges gauges{intake_.depth(), engine_ != nullptr
-                                           ? static_cast<std::int64_t>(engine_->active_instances())
-                                           : 0};
+  const Gauges gauges{intake_.depth(), static_cast<std::int64_t>(engine_.active_instances())};
   Response response(status::ok, 11);
   response.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
-  response.body() = metrics_->render(gauges);
+  response.body() = metrics_.render(gauges);
   response.prepare_payload();
   return response;
 }
@@ -551,7 +554,7 @@ boost::asio::awaitable<Response> Api::get_queue() {
     oldest_age_ms =
         std::max<std::int64_t>(0, (clock_.now() - *reading.intake.oldest_enqueued) / 1000);
   }
-  const std::size_t running = engine_ != nullptr ? engine_->active_instances() : 0;
+  const std::size_t running = engine_.active_instances();
   co_return json_response(
       status::ok, json::object{{"name", intake_.name()},
                                {"depth", reading.intake.depth},

@@ -30,12 +30,11 @@ struct ApiOptions {
 
 class Api {
  public:
-  // Every reference must outlive the Api. Without an engine, the management routes answer 404;
-  // without `completions`, POST /api/events ignores ?wait=.
+  // Every reference must outlive the Api. `completions` must be told of every instance that
+  // finishes (POST /api/events?wait= and starts with ?timeout= wait on it).
   Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGenerator& ids,
-      const Clock& clock, ApiOptions options, engine::Engine* engine = nullptr,
-      const Registry* registry = nullptr, pipeline::StreamStore* streams = nullptr,
-      CompletionWaiters* completions = nullptr, Metrics* metrics = nullptr);
+      const Clock& clock, ApiOptions options, engine::Engine& engine, const Registry& registry,
+      pipeline::StreamStore& streams, CompletionWaiters& completions, Metrics& metrics);
   ~Api();
 
   boost::asio::awaitable<Response> handle(Request& request);
@@ -50,8 +49,9 @@ class Api {
   // One change at a time per dead letter (replay or delete), so none is replayed twice.
   bool claim_dead_letter(const std::string& id);
   void release_dead_letter(const std::string& id);
-  // http://HOST:PORT for absolute URLs in answers.
-  std::string base_url(const Request& request) const;
+  // Where absolute URLs in answers point: http://HOST:PORT, and the caller's key when it came as
+  // `code`.
+  UriBase uri_base(const Request& request) const;
 
   queue::IntakeQueue& intake_;
   queue::DeadLetterStore& dead_letters_;
@@ -60,11 +60,11 @@ class Api {
   ApiOptions options_;
   Authenticator auth_;
   boost::asio::thread_pool blocking_;  // storage reads, off the HTTP threads
-  std::optional<ManagementApi> management_;
-  pipeline::StreamStore* streams_;
-  engine::Engine* engine_;
-  CompletionWaiters* completions_;
-  Metrics* metrics_;
+  pipeline::StreamStore& streams_;
+  engine::Engine& engine_;
+  CompletionWaiters& completions_;
+  Metrics& metrics_;
+  ManagementApi management_;
   std::mutex claims_mutex_;
   std::set<std::string> claimed_dead_letters_;  // guarded by claims_mutex_
 };

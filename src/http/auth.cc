@@ -5,6 +5,7 @@
 #include <openssl/sha.h>
 
 #include <boost/beast/core/string.hpp>
+#include <boost/url/parse.hpp>
 
 namespace sluice::http {
 namespace {
@@ -35,21 +36,29 @@ const char* scope_name(Scope scope) {
 }
 
 // The key the request presents, if any.
-std::optional<std::string_view> presented_key(const Request& request) {
+std::optional<std::string> presented_key(const Request& request) {
   const std::string_view authorization = request[beast_http::field::authorization];
   constexpr std::string_view kBearer = "Bearer ";
   if (authorization.size() > kBearer.size() &&
       boost::beast::iequals(authorization.substr(0, kBearer.size()), kBearer)) {
-    return authorization.substr(kBearer.size());
+    return std::string(authorization.substr(kBearer.size()));
   }
   for (const char* header : {"X-API-Key", "x-functions-key"}) {
     const std::string_view value = request[header];
-    if (!value.empty()) return value;
+    if (!value.empty()) return std::string(value);
   }
-  return std::nullopt;
+  return url_key(request);
 }
 
 }  // namespace
+
+std::optional<std::string> url_key(const Request& request) {
+  auto url = boost::urls::parse_origin_form(request.target());
+  if (!url) return std::nullopt;
+  auto found = url->params().find("code");
+  if (found == url->params().end() || (*found).value.empty()) return std::nullopt;
+  return std::string((*found).value);
+}
 
 Authenticator::Authenticator(const std::vector<ApiKeyConfig>& keys) {
   for (const auto& key : keys) {

@@ -2,8 +2,9 @@
 
 // Authenticator: API keys with scopes. `ingest` posts events; `read` reads stats, events, the
 // queue and instance status; `admin` manages instances and dead letters, and may read. A request
-// names its key in `Authorization: Bearer KEY`, `X-API-Key: KEY` or `x-functions-key: KEY` (as
-// Durable Functions clients send it).
+// names its key in `Authorization: Bearer KEY`, `X-API-Key: KEY`, `x-functions-key: KEY`, or the
+// query parameter `code=KEY` (the last two as Durable Functions clients send it; a header wins
+// over `code`).
 //
 // Keys are held as SHA-256 digests; a presented key is hashed and compared, in constant time,
 // against every configured key, so neither timing nor length tells how close a guess was. Keys
@@ -20,6 +21,9 @@
 namespace sluice::http {
 
 enum class Scope : unsigned { kIngest = 1, kRead = 2, kAdmin = 4 };
+
+// The key a request presents in its URL as `code`, percent-decoded; absent when it has none.
+std::optional<std::string> url_key(const Request& request);
 
 class Authenticator {
  public:

@@ -11,7 +11,7 @@ namespace sluice::http {
 namespace {
 
 TEST(WireFormat, MatchesBeastForTheAnswersTheServerGives) {
-  Response accepted = check_status_response("http://localhost:7070", "e1", false);
+  Response accepted = check_status_response({"http://localhost:7070", ""}, "e1", false);
   accepted.set(beast_http::field::server, "sluice");
   accepted.keep_alive(true);
 
@@ -45,7 +45,7 @@ TEST(WireFormat, PutsTheStatusLineFieldsAndBodyInOrder) {
 }
 
 TEST(CheckStatus, IsTheDurableFunctionsPayloadAsJson) {
-  const Response response = check_status_response("http://localhost:7070", "ev-1:a", true);
+  const Response response = check_status_response({"http://localhost:7070", ""}, "ev-1:a", true);
   EXPECT_EQ(response.result(), beast_http::status::accepted);
   const std::string base = "http://localhost:7070/runtime/webhooks/durabletask/instances/ev-1:a";
   EXPECT_EQ(response[beast_http::field::location], base);
@@ -56,15 +56,29 @@ TEST(CheckStatus, IsTheDurableFunctionsPayloadAsJson) {
                                        {"terminatePostUri", base + "/terminate?reason={text}"},
                                        {"suspendPostUri", base + "/suspend?reason={text}"},
                                        {"resumePostUri", base + "/resume?reason={text}"},
+                                       {"restartPostUri", base + "/restart"},
                                        {"purgeHistoryDeleteUri", base},
                                        {"duplicate", true}}));
-  EXPECT_EQ(boost::json::parse(check_status_body("http://h", "x")),
-            check_status_object("http://h", "x"));
-  EXPECT_FALSE(check_status_object("http://h", "x").contains("duplicate"));
+  const UriBase plain{"http://h", ""};
+  EXPECT_EQ(boost::json::parse(check_status_body(plain, "x")), check_status_object(plain, "x"));
+  EXPECT_FALSE(check_status_object(plain, "x").contains("duplicate"));
+}
+
+TEST(CheckStatus, EveryUriCarriesAKeyGivenInTheUrl) {
+  const UriBase keyed{"http://h", "code=k%2Bey"};
+  const std::string base = "http://h/runtime/webhooks/durabletask/instances/x";
+  const boost::json::value body = boost::json::parse(check_status_body(keyed, "x"));
+  EXPECT_EQ(body, check_status_object(keyed, "x"));
+  EXPECT_EQ(body.at("statusQueryGetUri").as_string(), base + "?code=k%2Bey");
+  EXPECT_EQ(body.at("sendEventPostUri").as_string(), base + "/raiseEvent/{eventName}?code=k%2Bey");
+  EXPECT_EQ(body.at("terminatePostUri").as_string(), base + "/terminate?reason={text}&code=k%2Bey");
+  EXPECT_EQ(body.at("restartPostUri").as_string(), base + "/restart?code=k%2Bey");
+  EXPECT_EQ(check_status_response(keyed, "x")[beast_http::field::location],
+            base + "?code=k%2Bey");
 }
 
 TEST(CheckStatus, EscapesWhatJsonMust) {
-  const boost::json::value body = boost::json::parse(check_status_body("http://h", "a\"b\\c"));
+  const boost::json::value body = boost::json::parse(check_status_body({"http://h", ""}, "a\"b\\c"));
   EXPECT_EQ(body.at("id"), "a\"b\\c");
   EXPECT_EQ(body.at("purgeHistoryDeleteUri"),
             "http://h/runtime/webhooks/durabletask/instances/a\"b\\c");

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <map>
@@ -23,6 +24,7 @@ namespace {
 
 constexpr std::string_view kContinuationHeader = "x-ms-continuation-token";
 constexpr std::size_t kMaxTop = 1000;
+constexpr unsigned kMaxWaitSeconds = 3600;  // a start with ?timeout= waits at most this long
 
 using QueryParameters = std::map<std::string, std::string, std::less<>>;
 
@@ -49,6 +51,7 @@ constexpr std::pair<std::string_view, std::string_view> kCheckStatusUris[] = {
     {"terminatePostUri", "/terminate?reason={text}"},
     {"suspendPostUri", "/suspend?reason={text}"},
     {"resumePostUri", "/resume?reason={text}"},
+    {"restartPostUri", "/restart"},
     {"purgeHistoryDeleteUri", ""}};
 
 // Whether JSON needs `c` escaped inside a string.
@@ -58,42 +61,55 @@ bool needs_json_escape(char c) {
 
 }  // namespace
 
-json::object check_status_object(std::string_view base_url, std::string_view id,
+void UriBase::append_instance_uri(std::string& out, std::string_view id,
+                                  std::string_view suffix) const {
+  out.append(origin).append(kManagementPrefix).append("instances/").append(id).append(suffix);
+  if (key_query.empty()) return;
+  out.push_back(suffix.find('?') == std::string_view::npos ? '?' : '&');
+  out.append(key_query);
+}
+
+std::string UriBase::instance_uri(std::string_view id, std::string_view suffix) const {
+  std::string uri;
+  append_instance_uri(uri, id, suffix);
+  return uri;
+}
+
+json::object check_status_object(const UriBase& base, std::string_view id,
                                  std::optional<bool> duplicate) {
-  const std::string base = fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id);
   json::object body{{"id", id}};
-  for (const auto& [name, suffix] : kCheckStatusUris) body[name] = base + std::string(suffix);
+  for (const auto& [name, suffix] : kCheckStatusUris) body[name] = base.instance_uri(id, suffix);
   if (duplicate) body["duplicate"] = *duplicate;
   return body;
 }
 
-std::string check_status_body(std::string_view base_url, std::string_view id,
+std::string check_status_body(const UriBase& base, std::string_view id,
                               std::optional<bool> duplicate) {
-  // Ids and hosts are checked to a plain alphabet before they get here; anything else is
-  // escaped as JSON requires.
+  // Ids, hosts and the percent-encoded key are checked to a plain alphabet before they get here;
+  // anything else is escaped as JSON requires.
   if (std::any_of(id.begin(), id.end(), needs_json_escape) ||
-      std::any_of(base_url.begin(), base_url.end(), needs_json_escape)) {
-    return json::serialize(check_status_object(base_url, id, duplicate));
+      std::any_of(base.origin.begin(), base.origin.end(), needs_json_escape)) {
+    return json::serialize(check_status_object(base, id, duplicate));
   }
   std::string body;
-  body.reserve(420 + 7 * (base_url.size() + id.size()));
+  body.reserve(480 + 8 * (base.origin.size() + id.size() + base.key_query.size()));
   body.append("{\"id\":\"").append(id).push_back('"');
   for (const auto& [name, suffix] : kCheckStatusUris) {
-    body.append(",\"").append(name).append("\":\"").append(base_url).append(kManagementPrefix);
-    body.append("instances/").append(id).append(suffix).push_back('"');
+    body.append(",\"").append(name).append("\":\"");
+    base.append_instance_uri(body, id, suffix);
+    body.push_back('"');
   }
   if (duplicate) body.append(*duplicate ? ",\"duplicate\":true" : ",\"duplicate\":false");
   body.push_back('}');
   return body;
 }
 
-Response check_status_response(std::string_view base_url, std::string_view id,
+Response check_status_response(const UriBase& base, std::string_view id,
                                std::optional<bool> duplicate) {
   Response response{beast_http::status::accepted, 11};
   response.set(beast_http::field::content_type, "application/json");
-  response.set(beast_http::field::location,
-               fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id));
-  response.body() = check_status_body(base_url, id, duplicate);
+  response.set(beast_http::field::location, base.instance_uri(id));
+  response.body() = check_status_body(base, id, duplicate);
   response.prepare_payload();
   return response;
 }
@@ -190,6 +206,54 @@ auto purge_one(engine::Engine& engine, std::string id) {
   });
 }
 
+// Runs the orchestrator's admission on `input` (see Registry::add_orchestrator): nothing when
+// the input may start it, rewritten in place; otherwise the 400 refusing it.
+std::optional<Response> admit_input(const Registry& registry, std::string_view name,
+                                    std::string_view instance_id, std::string& input) {
+  const InputAdmission* admission = registry.admission(name);
+  if (admission == nullptr) return std::nullopt;
+  auto admitted = (*admission)(instance_id, std::move(input));
+  if (auto* refusal = std::get_if<InputRefusal>(&admitted)) {
+    return error_response(status::bad_request, "invalid_input", refusal->message,
+                          refusal->field.empty() ? "input" : refusal->field);
+  }
+  input = std::get<std::string>(std::move(admitted));
+  return std::nullopt;
+}
+
+// The HTTP status of GET instances/{id}: 202 while the instance runs, 200 once it has finished,
+// or 500 for a Failed one when the caller asked for that with returnInternalServerErrorOnFailure.
+status instance_http_status(const engine::InstanceRecord& record, bool server_error_on_failure) {
+  if (!engine::is_terminal(record.status)) return status::accepted;
+  const bool failed = record.status == RuntimeStatus::kFailed;
+  return failed && server_error_on_failure ? status::internal_server_error : status::ok;
+}
+
+// The answer to a start that waited and saw its instance finish: 200 with the output when it
+// completed (as Durable Functions answers createAndWaitOnNewInstancePostUri), else its status.
+Response waited_start_response(const engine::InstanceRecord& record, bool server_error_on_failure) {
+  if (record.status != RuntimeStatus::kCompleted) {
+    return json_response(instance_http_status(record, server_error_on_failure),
+                         instance_status_body(record, false));
+  }
+  Response response{status::ok, 11};
+  response.set(beast_http::field::content_type, "application/json");
+  response.body() = record.output.empty() ? "null" : record.output;
+  response.prepare_payload();
+  return response;
+}
+
+// Parses whole seconds of a wait from query parameter `name` (0 when absent).
+std::optional<Response> parse_seconds(const QueryParameters& query, std::string_view name,
+                                      unsigned& seconds) {
+  seconds = 0;
+  auto found = query.find(name);
+  if (found == query.end()) return std::nullopt;
+  if (parse_query_number(found->second, 0u, kMaxWaitSeconds, seconds)) return std::nullopt;
+  return bad_parameter(name, fmt::format("must be a whole number of seconds from 0 to {}",
+                                         kMaxWaitSeconds));
+}
+
 // The filters of a query or a purge by filter, or the answer refusing them.
 std::variant<engine::InstanceQuery, Response> parse_instance_query(
     const QueryParameters& parameters, std::string_view token) {
@@ -256,11 +320,11 @@ auto purge_matching(boost::asio::thread_pool& pool, engine::Engine& engine,
 }  // namespace
 
 ManagementApi::ManagementApi(engine::Engine& engine, const Registry& registry,
-                             boost::asio::thread_pool& blocking)
-    : engine_(engine), registry_(registry), blocking_(blocking) {}
+                             boost::asio::thread_pool& blocking, CompletionWaiters& completions)
+    : engine_(engine), registry_(registry), blocking_(blocking), completions_(completions) {}
 
 boost::asio::awaitable<Response> ManagementApi::handle(Request& request, std::string_view path,
-                                                       const std::string& base_url) {
+                                                       const UriBase& base) {
   const auto parts = split_path(path);
   const auto method = request.method();
   auto valid = [](std::string_view id) { return pipeline::is_valid_id(id); };
@@ -277,7 +341,7 @@ boost::asio::awaitable<Response> ManagementApi::handle(Request& request, std::st
     // A named local, not a conditional temporary in the co_await: GCC 12 destroys such
     // temporaries twice inside coroutines.
     std::string instance_id = parts.size() == 3 ? std::string(parts[2]) : std::string();
-    co_return co_await start(request, parts[1], std::move(instance_id), base_url);
+    co_return co_await start(request, parts[1], std::move(instance_id), base);
   }
   if (!parts.empty() && parts[0] == "instances") {
     if (parts.size() == 1) {
@@ -289,12 +353,18 @@ boost::asio::awaitable<Response> ManagementApi::handle(Request& request, std::st
     if (!valid(parts[1])) co_return bad_parameter("instanceId", "is not a valid instance id");
     const std::string id(parts[1]);
     if (parts.size() == 2) {
-      if (method == beast_http::verb::get) co_return co_await status(request, id, base_url);
+      if (method == beast_http::verb::get) co_return co_await status(request, id, base);
       if (method == beast_http::verb::delete_) co_return co_await purge(id);
       co_return error_response(status::method_not_allowed, "method_not_allowed",
                                "use GET or DELETE");
     }
     const std::string_view action = parts[2];
+    if (action == "restart" && parts.size() == 3) {
+      if (method != beast_http::verb::post) {
+        co_return error_response(status::method_not_allowed, "method_not_allowed", "use POST");
+      }
+      co_return co_await restart(request, id, base);
+    }
     const bool event_route = action == "raiseEvent" && parts.size() == 4;
     const bool plain_action =
         (action == "terminate" || action == "suspend" || action == "resume") && parts.size() == 3;
@@ -314,12 +384,20 @@ boost::asio::awaitable<Response> ManagementApi::handle(Request& request, std::st
 
 boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::string_view name,
                                                       std::string instance_id,
-                                                      const std::string& base_url) {
+                                                      const UriBase& base) {
   QueryParameters query;
   if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
   if (registry_.orchestrator(std::string(name)) == nullptr) {
     co_return error_response(status::not_found, "orchestrator_not_found",
                              fmt::format("no orchestrator named \"{}\"", name), "name");
+  }
+  // createAndWaitOnNewInstancePostUri: wait up to `timeout`. The wait is woken by the instance's
+  // end, so `pollingInterval` is checked and otherwise not needed.
+  unsigned timeout_seconds = 0;
+  unsigned polling_seconds = 0;
+  if (auto refusal = parse_seconds(query, "timeout", timeout_seconds)) co_return std::move(*refusal);
+  if (auto refusal = parse_seconds(query, "pollingInterval", polling_seconds)) {
+    co_return std::move(*refusal);
   }
   std::string input = request.body().empty() ? "null" : request.body();
   boost::system::error_code error;
@@ -329,15 +407,34 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
                              "body");
   // Ids the server makes are UUIDs; callers may pick their own.
   if (instance_id.empty()) instance_id = engine_.new_instance_id();
+  if (auto refusal = admit_input(registry_, name, instance_id, input)) {
+    co_return std::move(*refusal);
+  }
 
+  // Registered before the start, so that the instance cannot finish unseen.
+  std::optional<CompletionWaiters::Wait> wait;
+  if (timeout_seconds > 0) {
+    std::vector<std::string> ids(1, instance_id);
+    wait.emplace(completions_, std::move(ids), std::chrono::seconds(timeout_seconds),
+                 co_await boost::asio::this_coro::executor);
+  }
   Status started = co_await start_instance(engine_, std::string(name), instance_id,
                                            std::move(input), is_true(query, "overwrite", false));
   if (!started.ok()) co_return status_response(started);
-  co_return check_status_response(base_url, instance_id);
+  if (wait) {
+    const std::vector<std::string> earlier;  // a new run: it cannot have finished before the wait
+    std::vector<CompletionWaiters::Finished> finished = co_await wait->finished(
+        earlier, blocking_, [](const std::string&) -> CompletionWaiters::Finished { return {}; });
+    if (finished.front()) {
+      co_return waited_start_response(*finished.front(),
+                                       is_true(query, "returnInternalServerErrorOnFailure", false));
+    }
+  }
+  co_return check_status_response(base, instance_id);
 }
 
 boost::asio::awaitable<Response> ManagementApi::status(Request& request, const std::string& id,
-                                                       const std::string& base_url) {
+                                                       const UriBase& base) {
   QueryParameters query;
   if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
   const bool show_history = is_true(query, "showHistory", false);
@@ -371,13 +468,33 @@ boost::asio::awaitable<Response> ManagementApi::status(Request& request, const s
   }
   json::object body = instance_status_body(*reading.record, show_input);
   if (show_history) body["historyEvents"] = history_body(reading.history);
-  const bool finished = engine::is_terminal(reading.record->status);
-  Response response = json_response(finished ? status::ok : status::accepted, body);
-  if (!finished) {
-    response.set(beast_http::field::location,
-                 fmt::format("{}{}instances/{}", base_url, kManagementPrefix, id));
+  Response response = json_response(
+      instance_http_status(*reading.record,
+                           is_true(query, "returnInternalServerErrorOnFailure", false)),
+      body);
+  if (!engine::is_terminal(reading.record->status)) {
+    response.set(beast_http::field::location, base.instance_uri(id));
   }
   co_return response;
+}
+
+boost::asio::awaitable<Response> ManagementApi::restart(Request& request, const std::string& id,
+                                                        const UriBase& base) {
+  QueryParameters query;
+  if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
+  // As Durable Functions: a new instance id unless restartWithNewInstanceId=false, which runs the
+  // instance again under its own id once it has finished.
+  const bool new_id = is_true(query, "restartWithNewInstanceId", true);
+  auto record = co_await run_blocking(blocking_, [this, &id] { return engine_.instance(id, true); });
+  if (!record.ok()) co_return status_response(record.status());
+  if (!*record) {
+    co_return error_response(status::not_found, "not_found", fmt::format("no instance {}", id));
+  }
+  std::string restarted = new_id ? engine_.new_instance_id() : id;
+  Status started = co_await start_instance(engine_, (*record)->name, restarted,
+                                           std::move((*record)->input), !new_id);
+  if (!started.ok()) co_return status_response(started);
+  co_return check_status_response(base, restarted);
 }
 
 boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool purge) {

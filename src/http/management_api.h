@@ -1,8 +1,8 @@
 #pragma once
 
 // ManagementApi: the Durable Functions-compatible instance management routes under
-// /runtime/webhooks/durabletask/ (DESIGN §6): start, status, query, terminate, suspend, resume,
-// raise event, purge one, purge by filter.
+// /runtime/webhooks/durabletask/ (DESIGN §6): start (and start and wait), status, query,
+// terminate, suspend, resume, raise event, restart, purge one, purge by filter.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -11,25 +11,38 @@
 #include <string_view>
 
 #include "engine/engine.h"
+#include "http/completion_waiters.h"
 #include "http/json_response.h"
 
 namespace sluice::http {
 
 inline constexpr std::string_view kManagementPrefix = "/runtime/webhooks/durabletask/";
 
+// Where the URIs in an answer point. A caller that presented its key as the query parameter `code`
+// gets it back in every URI, so that each works as it is, as Durable Functions' URIs do; a key
+// presented in a header is never echoed.
+struct UriBase {
+  std::string origin;     // http://host:port
+  std::string key_query;  // "code=KEY", percent-encoded; empty when there is nothing to carry
+
+  // The URI of instance `id` with `suffix` ("/terminate?reason={text}") and the key's query.
+  std::string instance_uri(std::string_view id, std::string_view suffix = {}) const;
+  // The same, appended to `out`.
+  void append_instance_uri(std::string& out, std::string_view id, std::string_view suffix) const;
+};
+
 // The Durable Functions check-status payload for instance `id`: its id and the URIs to query,
-// raise events to, terminate, suspend, resume and purge it, and `duplicate` when given.
-// `base_url` is http://host:port.
-boost::json::object check_status_object(std::string_view base_url, std::string_view id,
+// raise events to, terminate, suspend, resume, restart and purge it, and `duplicate` when given.
+boost::json::object check_status_object(const UriBase& base, std::string_view id,
                                         std::optional<bool> duplicate = std::nullopt);
 
 // The same payload as JSON text, formatted directly: every accepted event is answered with it,
-// and building the object to serialize it cost about three times as much (response_bench.cc).
-std::string check_status_body(std::string_view base_url, std::string_view id,
+// and it is several times cheaper than serializing the object (response_bench.cc).
+std::string check_status_body(const UriBase& base, std::string_view id,
                               std::optional<bool> duplicate = std::nullopt);
 
 // The 202 answer to a started instance: the check-status payload, and its status URI as Location.
-Response check_status_response(std::string_view base_url, std::string_view id,
+Response check_status_response(const UriBase& base, std::string_view id,
                                std::optional<bool> duplicate = std::nullopt);
 
 // An instance's status as GET instances/{id} answers it.
@@ -37,19 +50,22 @@ boost::json::object instance_status_body(const engine::InstanceRecord& record, b
 
 class ManagementApi {
  public:
-  // Every reference must outlive the object. `blocking` runs storage reads.
+  // Every reference must outlive the object. `blocking` runs storage reads; `completions` is told
+  // of every instance that finishes (start with ?timeout= waits on it).
   ManagementApi(engine::Engine& engine, const Registry& registry,
-                boost::asio::thread_pool& blocking);
+                boost::asio::thread_pool& blocking, CompletionWaiters& completions);
 
-  // `path` is the request's path after kManagementPrefix; `base_url` is http://host:port.
+  // `path` is the request's path after kManagementPrefix.
   boost::asio::awaitable<Response> handle(Request& request, std::string_view path,
-                                          const std::string& base_url);
+                                          const UriBase& base);
 
  private:
   boost::asio::awaitable<Response> start(Request& request, std::string_view name,
-                                         std::string instance_id, const std::string& base_url);
+                                         std::string instance_id, const UriBase& base);
   boost::asio::awaitable<Response> status(Request& request, const std::string& id,
-                                          const std::string& base_url);
+                                          const UriBase& base);
+  boost::asio::awaitable<Response> restart(Request& request, const std::string& id,
+                                           const UriBase& base);
   boost::asio::awaitable<Response> query(Request& request, bool purge);
   boost::asio::awaitable<Response> purge(const std::string& id);
   boost::asio::awaitable<Response> send(Request& request, const std::string& id,
@@ -58,6 +74,7 @@ class ManagementApi {
   engine::Engine& engine_;
   const Registry& registry_;
   boost::asio::thread_pool& blocking_;
+  CompletionWaiters& completions_;
 };
 
 }  // namespace sluice::http

@@ -18,7 +18,7 @@
 namespace sluice::http {
 namespace {
 
-constexpr std::string_view kBase = "http://127.0.0.1:7070";
+const UriBase kBase{"http://127.0.0.1:7070", ""};
 constexpr std::string_view kId = "bench18c2f3a1b-e123456";
 
 Response accepted_event() {

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <memory>
+#include <variant>
 
+#include "core/ids.h"
 #include "storage/mutation.h"
 
 namespace sluice::pipeline {
@@ -37,31 +40,78 @@ Result<const ReadEnvelope*> read_envelope(std::string_view input) {
   return &last;
 }
 
-// The dead-letter record. Built outside the coroutine: GCC 12 miscompiles aggregates of strings
-// initialised inside coroutine frames.
+// The dead-letter record, with whatever is known of the event: the event and its receipt time
+// from the envelope, or the input as it came when it is no envelope. It never fails, so an event
+// that cannot be processed always ends dead-lettered (DESIGN invariant 3). Its id is the event's,
+// or the instance's when the event has no usable one. Built outside the coroutine: GCC 12
+// miscompiles aggregates of strings initialised inside coroutine frames.
 std::string dead_letter_record(const std::string& instance_id, const std::string& input,
                                const TaskFailedError& failure, const RetryPolicy& retry,
                                Micros now) {
-  json::value envelope = json::parse(input);
-  const json::value& event = envelope.at("event");
+  boost::system::error_code error;
+  json::value parsed = json::parse(input, error);
+  json::value event = nullptr;
+  json::value received_at = nullptr;
+  if (error) {
+    event = nullptr;  // not JSON: nothing of it can be kept as the event
+  } else if (const json::object* envelope = parsed.if_object();
+             envelope != nullptr && envelope->contains("event")) {
+    event = envelope->at("event");
+    if (const json::value* received = envelope->if_contains("received_at")) received_at = *received;
+  } else {
+    event = std::move(parsed);
+  }
+  std::string id = instance_id;
+  if (const json::object* fields = event.if_object()) {
+    const json::value* event_id = fields->if_contains("event_id");
+    if (event_id != nullptr && event_id->is_string() && is_valid_id(event_id->get_string())) {
+      id = event_id->get_string();
+    }
+  }
   json::object policy{{"max_attempts", retry.max_attempts},
                       {"first_interval_ms", retry.first_interval / 1000},
                       {"backoff_coefficient", retry.backoff_coefficient},
                       {"max_interval_ms", retry.max_interval / 1000}};
-  json::object error{{"activity", failure.task_name()},
-                     {"code", failure.code()},
-                     {"message", failure.what()},
-                     {"attempts", failure.attempts()},
-                     {"first_attempt_at", format_rfc3339(failure.first_attempt_at())},
-                     {"last_attempt_at", format_rfc3339(failure.last_attempt_at())},
-                     {"retry_policy", std::move(policy)}};
-  json::object record{{"id", event.at("event_id")},
-                      {"event", event},
-                      {"received_at", envelope.at("received_at")},
-                      {"error", std::move(error)},
+  json::object failure_fields{{"activity", failure.task_name()},
+                              {"code", failure.code()},
+                              {"message", failure.what()},
+                              {"attempts", failure.attempts()},
+                              {"first_attempt_at", format_rfc3339(failure.first_attempt_at())},
+                              {"last_attempt_at", format_rfc3339(failure.last_attempt_at())},
+                              {"retry_policy", std::move(policy)}};
+  json::object record{{"id", id},
+                      {"event", std::move(event)},
+                      {"received_at", std::move(received_at)},
+                      {"error", std::move(failure_fields)},
                       {"instance_id", instance_id},
                       {"dead_lettered_at", format_rfc3339(now)}};
   return json::serialize(record);
+}
+
+// process_event's input as the management API takes it: one event exactly as POST /api/events
+// takes it, checked the same way and put in an envelope received now, or an envelope as the
+// intake consumer writes it (a status read with showInput shows one). An event without an
+// `event_id` takes the instance's id, as an ingested event's instance takes the event's.
+std::variant<std::string, InputRefusal> admit_event(std::string_view instance_id,
+                                                    std::string input, const Clock& clock,
+                                                    IdGenerator& ids) {
+  if (auto envelope = open_envelope(input); envelope && read_event_facts(envelope->event_json).ok()) {
+    return input;
+  }
+  boost::system::error_code error;
+  json::value parsed = json::parse(input, error);
+  if (error) return InputRefusal{"", "is not JSON"};
+  json::object* event = parsed.if_object();
+  if (event == nullptr) return InputRefusal{"", "must be one event: a JSON object"};
+  if (!event->contains("event_id")) {
+    (*event)["event_id"] = instance_id;
+    input = json::serialize(parsed);
+  }
+  auto checked = parse_events(input, BodyFormat::kJson, {.max_events = 1}, ids);
+  if (auto* refusal = std::get_if<EventError>(&checked)) {
+    return InputRefusal{std::move(refusal->field), std::move(refusal->message)};
+  }
+  return make_envelope(std::get<ParsedBody>(checked).events.front().json, clock.now());
 }
 
 Task<std::string> process_event(OrchestrationContext& ctx, std::string input,
@@ -131,9 +181,15 @@ void register_pipeline(Registry& registry, StreamStore& streams,
                        queue::DeadLetterStore& dead_letters, AlertFeed& alerts,
                        webhooks::WebhookSender& sender, const Clock& clock,
                        PipelineOptions options) {
-  registry.add_orchestrator(kProcessEvent, [options](OrchestrationContext& ctx, std::string input) {
-    return process_event(ctx, std::move(input), options);
-  });
+  registry.add_orchestrator(
+      kProcessEvent,
+      [options](OrchestrationContext& ctx, std::string input) {
+        return process_event(ctx, std::move(input), options);
+      },
+      [&clock, ids = std::make_shared<IdGenerator>(clock)](std::string_view instance_id,
+                                                           std::string input) {
+        return admit_event(instance_id, std::move(input), clock, *ids);
+      });
   // stats, logging and deadletter only hand back document changes, so they are local
   // activities: they run in the turn that schedules them and commit with it.
   registry.add_local_activity(
@@ -189,10 +245,12 @@ void register_pipeline(Registry& registry, StreamStore& streams,
       [&dead_letters](ActivityContext& ctx, std::string_view record) -> Result<std::string> {
         boost::system::error_code error;
         json::value parsed = json::parse(record, error);
-        if (error || !parsed.is_object() || !parsed.at("id").is_string()) {
+        const json::object* fields = error ? nullptr : parsed.if_object();
+        const json::value* id = fields == nullptr ? nullptr : fields->if_contains("id");
+        if (id == nullptr || !id->is_string()) {
           return invalid_argument("dead-letter record is malformed");
         }
-        dead_letters.add(ctx.effects(), parsed.at("id").get_string(), record);
+        dead_letters.add(ctx.effects(), id->get_string(), record);
         return std::string("dead-lettered");
       });
 }

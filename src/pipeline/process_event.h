@@ -7,6 +7,9 @@
 // failure) and ends Failed with the error as output; otherwise it ends Completed.
 //
 // Its input is an envelope: {"received_at": "RFC 3339", "event": {...the accepted event...}}.
+// Started through the management API, it also takes one event as POST /api/events takes it, and
+// refuses anything else before an instance exists. A failure that no retry can mend (see
+// is_permanent_failure) is dead-lettered after its first attempt.
 
 #include <string>
 

@@ -1,5 +1,5 @@
-// engine_host: the engine and the HTTP API in a process of their own, with test orchestrators,
-// for crash tests that SIGKILL it.
+// engine_host: a node assembled as `sluice serve` assembles it, with test orchestrators added, in
+// a process of its own, for crash tests that SIGKILL it.
 // Usage: engine_host serve --listen HOST:PORT --data DIR [--hold-while FILE]
 //
 // Orchestrator "fan_out" (input: N) calls activity "effect" N times in parallel and returns the
@@ -12,14 +12,9 @@
 #include <string>
 #include <thread>
 
-#include "core/clock.h"
+#include "app/node.h"
+#include "core/config.h"
 #include "core/logging.h"
-#include "engine/engine.h"
-#include "http/api.h"
-#include "http/server.h"
-#include "queue/dead_letter_store.h"
-#include "queue/intake_queue.h"
-#include "storage/rocks/rocks_backend.h"
 
 namespace {
 
@@ -44,12 +39,23 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--hold-while") hold_file = argv[i + 1];
   }
   sluice::configure_logging("info");
-  auto backend = sluice::storage::RocksBackend::open(data);
-  if (!backend.ok()) {
-    spdlog::error("{}", backend.status().to_string());
+  sluice::ConfigSources sources;
+  sources.overrides = {{"storage", "rocksdb:" + data},
+                       {"listen", listen},
+                       {"http.threads", "2"},
+                       {"engine.partitions", "2"},
+                       {"engine.activity_workers", "8"}};
+  auto config = sluice::load_config(sources);
+  if (!config.ok()) {
+    spdlog::error("{}", config.status().to_string());
     return 2;
   }
-  sluice::Registry registry;
+  auto node = sluice::app::Node::open(*config);
+  if (!node.ok()) {
+    spdlog::error("{}", node.status().to_string());
+    return 2;
+  }
+  sluice::Registry& registry = (*node)->registry();
   registry.add_orchestrator("fan_out", fan_out);
   registry.add_activity(
       "effect",
@@ -62,24 +68,7 @@ int main(int argc, char** argv) {
         ctx.effects().add("effects/total", 1);
         return std::string(input);
       });
-
-  sluice::SystemClock clock;
-  sluice::IdGenerator ids(clock);
-  auto intake = std::move(sluice::queue::IntakeQueue::open(**backend, clock, "alerts").value());
-  sluice::queue::DeadLetterStore dead_letters(**backend, "alerts-deadletter");
-  sluice::engine::Engine engine(**backend, clock, registry, {2, 8, 100'000});
-  if (!engine.start().ok()) return 2;
-  sluice::http::Api api(*intake, dead_letters, ids, clock, {}, &engine, &registry);
-  sluice::http::ServerOptions options;
-  options.host = listen.substr(0, listen.rfind(':'));
-  options.port = static_cast<std::uint16_t>(std::stoi(listen.substr(listen.rfind(':') + 1)));
-  options.threads = 2;
-  sluice::http::Server server(
-      options, [&api](sluice::http::Request& request) { return api.handle(request); });
-  if (!server.listen().ok()) return 2;
-  spdlog::info("listening on {}:{}", options.host, server.port());
-  server.run();
-  intake->stop();
-  engine.stop();
+  if (!(*node)->start().ok()) return 2;
+  (*node)->run();
   return 0;
 }

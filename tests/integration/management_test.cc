@@ -32,16 +32,22 @@ Task<std::string> approval(OrchestrationContext& ctx, std::string) {
   co_return co_await ctx.wait_for_event("approve");
 }
 
+// Hands process_event an input that is no event, as only code inside the engine can.
+Task<std::string> hands_junk(OrchestrationContext& ctx, std::string) {
+  co_return co_await ctx.call_sub_orchestrator("process_event", "42", "junk-child");
+}
+
 class ManagementTest : public ::testing::Test {
  protected:
   ManagementTest() {
     host_.registry().add_orchestrator("three_calls", three_calls);
     host_.registry().add_orchestrator("approval", approval);
+    host_.registry().add_orchestrator("hands_junk", hands_junk);
     host_.registry().add_activity(
         "echo", [](ActivityContext&, std::string_view input) -> Result<std::string> {
           return std::string(input);
         });
-    host_.start(false);
+    host_.start();
     client_ = host_.client();
   }
 
@@ -77,7 +83,7 @@ class ManagementTest : public ::testing::Test {
   }
 
   testing::TempDirectory directory_;
-  testing::InProcessServer host_{directory_.str()};
+  testing::InProcessServer host_{directory_.str(), {{"pipeline.paused", "true"}}};
   std::unique_ptr<http::Client> client_;
 };
 
@@ -226,6 +232,21 @@ TEST_F(ManagementTest, PurgeOneAndByFilterAndOverwrite) {
   EXPECT_EQ(body(filtered).at("instancesDeleted"), 3);
   EXPECT_EQ(call(verb::get, "instances/p-run").status, 202u);                    // untouched
   EXPECT_EQ(call(verb::delete_, "instances?instanceIdPrefix=f-").status, 404u);  // none left
+}
+
+TEST_F(ManagementTest, ProcessEventGivenNoEventFailsAtOnceAndIsDeadLettered) {
+  ASSERT_EQ(call(verb::post, "orchestrators/hands_junk/junk").status, 202u);
+  EXPECT_EQ(wait_finished("junk").at("runtimeStatus"), "Failed");
+  EXPECT_EQ(wait_finished("junk-child").at("runtimeStatus"), "Failed");
+  auto letter = client_->get("/api/deadletter/junk-child");
+  ASSERT_TRUE(letter.ok());
+  ASSERT_EQ(letter->status, 200u) << letter->body;
+  const json::value record = json::parse(letter->body);
+  EXPECT_EQ(record.at("instance_id"), "junk-child");
+  EXPECT_EQ(record.at("event"), 42);  // what there was of an event
+  EXPECT_EQ(record.at("error").at("code"), "InvalidArgument");
+  // Retrying invalid input cannot help: the pipeline's policy (5 attempts) made one.
+  EXPECT_EQ(record.at("error").at("attempts"), 1);
 }
 
 }  // namespace

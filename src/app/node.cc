@@ -1,0 +1,138 @@
+#include "app/node.h"
+
+#include <fmt/format.h>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "core/logging.h"
+#include "pipeline/envelope.h"
+#include "pipeline/process_event.h"
+
+namespace sluice::app {
+namespace {
+
+// True for addresses only this machine can reach (127.0.0.0/8, ::1).
+bool is_loopback(const std::string& host) {
+  boost::system::error_code error;
+  const auto address = boost::asio::ip::make_address(host, error);
+  return !error && address.is_loopback();
+}
+
+pipeline::PipelineOptions pipeline_options(const Config& config) {
+  pipeline::PipelineOptions options;
+  options.retry.max_attempts = config.retry_max_attempts;
+  options.retry.first_interval = Micros{config.retry_first_interval_ms} * 1000;
+  options.retry.backoff_coefficient = config.retry_backoff_coefficient;
+  options.retry.max_interval = Micros{config.retry_max_interval_ms} * 1000;
+  options.webhooks = config.webhooks;
+  return options;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Node>> Node::open(const Config& config) {
+  if (config.api_keys.empty() && !is_loopback(config.listen_host)) {
+    return invalid_argument(fmt::format(
+        "listen: {} is reachable from other machines and no API key is configured; set "
+        "keys.NAME.secret and keys.NAME.scopes, or listen on 127.0.0.1",
+        config.listen_host));
+  }
+  SLUICE_RETURN_IF_ERROR(pipeline::check_webhooks(config.webhooks));
+  auto backend =
+      storage::RocksBackend::open(config.storage.location, config.storage_min_free_mb << 20);
+  if (!backend.ok()) {
+    return Status(backend.status().code(), fmt::format("storage: {}", backend.status().message()));
+  }
+  std::unique_ptr<Node> node(new Node(config, std::move(*backend)));
+  // The queue keeps a reference to the node's clock.
+  auto intake = queue::IntakeQueue::open(*node->backend_, node->clock_, config.queue_name,
+                                         config.queue_max_depth);
+  if (!intake.ok()) {
+    return Status(intake.status().code(), fmt::format("storage: {}", intake.status().message()));
+  }
+  node->intake_ = std::move(*intake);
+  return node;
+}
+
+Node::Node(const Config& config, std::unique_ptr<storage::RocksBackend> backend)
+    : config_(config),
+      backend_(std::move(backend)),
+      dead_letters_(*backend_, config.deadletter_name),
+      streams_(*backend_) {
+  pipeline::register_pipeline(registry_, streams_, dead_letters_, alerts_, webhook_sender_, clock_,
+                              pipeline_options(config_));
+}
+
+Node::~Node() {
+  stop();
+  drain();
+}
+
+Status Node::start() {
+  engine_ = std::make_unique<engine::Engine>(
+      *backend_, clock_, registry_,
+      engine::EngineOptions{
+          .partitions = config_.engine_partitions,
+          .activity_workers = config_.activity_workers,
+          .max_active_instances = config_.max_active_instances,
+          .retention = static_cast<Micros>(config_.retention_hours) * 3'600'000'000,
+          .on_finished = [this](const engine::InstanceRecord& record) {
+            completions_.notify(record);
+            const auto envelope = pipeline::open_envelope(record.input);
+            metrics_.instance_finished(
+                record.status,
+                envelope ? std::optional(clock_.now() - envelope->received_at) : std::nullopt);
+          }});
+  if (Status recovered = engine_->start(); !recovered.ok()) {
+    return Status(recovered.code(), fmt::format("storage: {}", recovered.message()));
+  }
+  consumer_ = std::make_unique<pipeline::IntakeConsumer>(*intake_, *engine_, *backend_,
+                                                         config_.pipeline_max_in_flight);
+  api_ = std::make_unique<http::Api>(
+      *intake_, dead_letters_, ids_, clock_,
+      http::ApiOptions{config_.max_batch_events,
+                       fmt::format("{}:{}", config_.listen_host, config_.listen_port),
+                       config_.api_keys},
+      *engine_, registry_, streams_, completions_, metrics_);
+  server_ = std::make_unique<http::Server>(
+      http::ServerOptions{.host = config_.listen_host,
+                          .port = config_.listen_port,
+                          .threads = config_.http_threads,
+                          .max_body_bytes = config_.max_body_bytes,
+                          .max_header_bytes = config_.max_header_bytes,
+                          .read_timeout = std::chrono::seconds(config_.read_timeout_seconds),
+                          .max_connections = config_.max_connections},
+      [this](http::Request& request) { return api_->handle(request); });
+  server_->set_stop_listener([this] { completions_.cancel_all(); });
+  SLUICE_RETURN_IF_ERROR(server_->listen());
+  // Tests and scripts read the port from this line when they ask for port 0.
+  spdlog::info("listening on {}:{} (storage {}, queue {})", config_.listen_host, server_->port(),
+               config_.storage.to_string(), config_.queue_name);
+  if (config_.pipeline_paused) {
+    spdlog::warn("pipeline.paused is set: events are queued, not processed");
+  } else {
+    consumer_->start();
+  }
+  return {};
+}
+
+void Node::run() {
+  server_->run();
+  spdlog::info("stopped accepting; committing what was accepted");
+  drain();
+  spdlog::info("stopped");
+}
+
+void Node::stop() {
+  if (server_) server_->stop();
+}
+
+void Node::drain() {
+  if (drained_) return;
+  drained_ = true;
+  if (consumer_) consumer_->stop();
+  if (intake_) intake_->stop();
+  if (engine_) engine_->stop();
+}
+
+}  // namespace sluice::app
