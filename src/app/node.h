@@ -56,6 +56,9 @@ class Node {
   // Thread-safe; may come before run() returns or instead of it.
   void stop();
 
+  // Every HTTP route, as declared; valid after start().
+  const http::RouteTable& routes() const { return api_->routes(); }
+
   const Clock& clock() const { return clock_; }
   queue::DeadLetterStore& dead_letters() { return dead_letters_; }
   pipeline::StreamStore& streams() { return streams_; }

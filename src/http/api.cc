@@ -4,9 +4,7 @@
 
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
-#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
-#include <boost/url/rfc/unreserved_chars.hpp>
 #include <optional>
 #include <variant>
 
@@ -32,15 +30,6 @@ std::string media_type(std::string_view content_type) {
   std::string lowered(type);
   for (char& c : lowered) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return lowered;
-}
-
-// A Host header fit to echo into URLs; anything else falls back to the configured address.
-bool is_plain_host(std::string_view host) {
-  if (host.empty() || host.size() > 255) return false;
-  return std::all_of(host.begin(), host.end(), [](char c) {
-    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
-           c == '[' || c == ']';
-  });
 }
 
 struct StreamQuery {
@@ -188,7 +177,7 @@ auto list_events(boost::asio::thread_pool& pool, pipeline::StreamStore& streams,
                       });
 }
 
-auto list_dead_letters(boost::asio::thread_pool& pool, queue::DeadLetterStore& store,
+auto list_dead_letters_page(boost::asio::thread_pool& pool, queue::DeadLetterStore& store,
                        StreamQuery query) {
   return run_blocking(
       pool, [&store, query = std::move(query)] { return store.list(query.cursor, query.limit); });
@@ -241,12 +230,8 @@ boost::asio::awaitable<Response> replay_dead_letter(boost::asio::thread_pool& po
   co_return response;
 }
 
-Response method_not_allowed(std::string_view allowed) {
-  Response response = error_response(status::method_not_allowed, "method_not_allowed",
-                                     fmt::format("use {}", allowed));
-  response.set(beast_http::field::allow, allowed);
-  return response;
-}
+// A response ready at once, for routes that read nothing.
+boost::asio::awaitable<Response> ready(Response response) { co_return response; }
 
 }  // namespace
 
@@ -264,64 +249,44 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
       engine_(engine),
       completions_(completions),
       metrics_(metrics),
-      management_(engine, registry, blocking_, completions) {}
+      management_(engine, registry, blocking_, completions,
+                  UriOptions{options_.public_host, auth_.enabled()}),
+      routes_(declare_routes(), auth_) {}
 
 Api::~Api() { blocking_.join(); }
 
-// The scope a request needs; nothing for routes open to all (/healthz, unknown paths).
-std::optional<Scope> needed_scope(beast_http::verb method, std::string_view path) {
-  if (path == "/api/events") return Scope::kIngest;
-  if (path == "/api/queue" || path.starts_with("/api/streams/") || path == "/metrics") {
-    return Scope::kRead;
-  }
-  if (path == "/api/deadletter" || path.starts_with("/api/deadletter/")) return Scope::kAdmin;
-  if (path.starts_with(kManagementPrefix)) {
-    // Reading an instance's status is `read`; everything that changes instances is `admin`.
-    return method == beast_http::verb::get ? Scope::kRead : Scope::kAdmin;
-  }
-  return std::nullopt;
-}
-
-boost::asio::awaitable<Response> Api::handle(Request& request) {
-  const std::string_view target = request.target();
-  const std::string_view path = target.substr(0, target.find('?'));
-  if (const auto scope = needed_scope(request.method(), path)) {
-    if (auto refusal = auth_.check(request, *scope)) co_return std::move(*refusal);
-  }
-  co_return co_await route(request, path);
-}
-
-boost::asio::awaitable<Response> Api::route(Request& request, std::string_view path) {
-  if (path == "/api/events") {
-    if (request.method() != beast_http::verb::post) co_return method_not_allowed("POST");
-    co_return co_await post_events(request);
-  }
-  if (path == "/api/queue") {
-    if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
-    co_return co_await get_queue();
-  }
-  if (path == "/api/deadletter" || path.starts_with("/api/deadletter/")) {
-    co_return co_await dead_letter(request, path.substr(std::min<size_t>(path.size(), 16)));
-  }
-  if (path.starts_with("/api/streams/")) {
-    if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
-    co_return co_await get_stream(request, path.substr(std::string_view("/api/streams/").size()));
-  }
-  if (path.starts_with(kManagementPrefix)) {
-    // A named local: GCC 12 destroys temporaries in a co_await's arguments twice.
-    const UriBase base = uri_base(request);
-    co_return co_await management_.handle(request, path.substr(kManagementPrefix.size()), base);
-  }
-  if (path == "/metrics") {
-    if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
-    co_return get_metrics();
-  }
-  if (path == "/healthz") {
-    if (request.method() != beast_http::verb::get) co_return method_not_allowed("GET");
-    co_return json_response(status::ok, json::object{{"status", "ok"}});
-  }
-  co_return error_response(status::not_found, "not_found",
-                           fmt::format("no route for {}", path.substr(0, 200)));
+std::vector<Route> Api::declare_routes() {
+  using beast_http::verb;
+  std::vector<Route> routes{
+      {verb::post, "/api/events", Access::kIngest,
+       [this](Request& request, PathParameters) { return post_events(request); }},
+      {verb::get, "/api/queue", Access::kRead,
+       [this](Request&, PathParameters) { return get_queue(); }},
+      {verb::get, "/api/streams/{stream_id}/stats", Access::kRead,
+       [this](Request&, PathParameters p) { return stream_stats(std::move(p[0])); }},
+      {verb::get, "/api/streams/{stream_id}/events", Access::kRead,
+       [this](Request& request, PathParameters p) {
+         return stream_events(request, std::move(p[0]));
+       }},
+      {verb::get, "/api/deadletter", Access::kAdmin,
+       [this](Request& request, PathParameters) { return list_dead_letters(request); }},
+      {verb::get, "/api/deadletter/{id}", Access::kAdmin,
+       [this](Request&, PathParameters p) { return get_dead_letter(std::move(p[0])); }},
+      {verb::delete_, "/api/deadletter/{id}", Access::kAdmin,
+       [this](Request& request, PathParameters p) {
+         return change_dead_letter(request, std::move(p[0]), false);
+       }},
+      {verb::post, "/api/deadletter/{id}/replay", Access::kAdmin,
+       [this](Request& request, PathParameters p) {
+         return change_dead_letter(request, std::move(p[0]), true);
+       }},
+      {verb::get, "/metrics", Access::kRead,
+       [this](Request&, PathParameters) { return get_metrics(); }},
+      {verb::get, "/healthz", Access::kOpen,
+       [this](Request&, PathParameters) { return get_health(); }},
+  };
+  for (Route& route : management_.routes()) routes.push_back(std::move(route));
+  return routes;
 }
 
 boost::asio::awaitable<Response> Api::post_events(Request& request) {
@@ -402,34 +367,37 @@ boost::asio::awaitable<Response> Api::post_events(Request& request) {
 
   if (body.single) {
     const bool finished = waiting && all_finished(records);
-    co_return single_event_response(ids[0], uri_base(request), outcome.duplicate[0],
+    co_return single_event_response(ids[0], management_.uri_base(request), outcome.duplicate[0],
                                     finished ? records[0] : std::nullopt);
   }
   co_return batch_response(ids, outcome.accepted(), waiting ? &records : nullptr);
 }
 
-boost::asio::awaitable<Response> Api::get_stream(Request& request, std::string_view rest) {
-  const size_t slash = rest.find('/');
-  const std::string stream_id(rest.substr(0, slash));
-  const std::string_view what = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
-  if (!pipeline::is_valid_id(stream_id)) {
-    co_return error_response(status::bad_request, "invalid_parameter",
-                             "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
-                             "stream_id");
+namespace {
+
+std::optional<Response> refuse_invalid_stream(std::string_view stream_id) {
+  if (pipeline::is_valid_id(stream_id)) return std::nullopt;
+  return error_response(status::bad_request, "invalid_parameter",
+                        "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'",
+                        "stream_id");
+}
+
+}  // namespace
+
+boost::asio::awaitable<Response> Api::stream_stats(std::string stream_id) {
+  if (auto refusal = refuse_invalid_stream(stream_id)) co_return std::move(*refusal);
+  auto stats = co_await run_blocking(blocking_,
+                                     [this, &stream_id] { return streams_.stats_view(stream_id); });
+  if (!stats.ok()) co_return status_response(stats.status());
+  if (!*stats) {
+    co_return error_response(status::not_found, "not_found",
+                             fmt::format("no events seen for stream {}", stream_id));
   }
-  if (what == "stats") {
-    auto stats = co_await run_blocking(
-        blocking_, [this, &stream_id] { return streams_.stats_view(stream_id); });
-    if (!stats.ok()) co_return status_response(stats.status());
-    if (!*stats) {
-      co_return error_response(status::not_found, "not_found",
-                               fmt::format("no events seen for stream {}", stream_id));
-    }
-    co_return json_response(status::ok, **stats);
-  }
-  if (what != "events") {
-    co_return error_response(status::not_found, "not_found", "use /stats or /events");
-  }
+  co_return json_response(status::ok, **stats);
+}
+
+boost::asio::awaitable<Response> Api::stream_events(Request& request, std::string stream_id) {
+  if (auto refusal = refuse_invalid_stream(stream_id)) co_return std::move(*refusal);
   auto query = parse_stream_query(request.target());
   if (auto* refusal = std::get_if<Response>(&query)) co_return std::move(*refusal);
   auto page = co_await list_events(blocking_, streams_, stream_id,
@@ -453,40 +421,34 @@ void Api::release_dead_letter(const std::string& id) {
   claimed_dead_letters_.erase(id);
 }
 
-boost::asio::awaitable<Response> Api::dead_letter(Request& request, std::string_view rest) {
-  const auto method = request.method();
-  if (rest.empty()) {
-    if (method != beast_http::verb::get) co_return method_not_allowed("GET");
-    auto query = parse_stream_query(request.target());  // limit and cursor, as for events
-    if (auto* refusal = std::get_if<Response>(&query)) co_return std::move(*refusal);
-    auto page = co_await list_dead_letters(blocking_, dead_letters_, std::get<StreamQuery>(query));
-    if (!page.ok()) co_return status_response(page.status());
-    json::array items;
-    for (const auto& letter : *page) items.push_back(json::parse(letter.record));
-    const bool more = page->size() == std::get<StreamQuery>(query).limit;
-    co_return json_response(
-        status::ok,
-        json::object{{"items", std::move(items)},
-                     {"next_cursor", more ? json::value(page->back().id) : json::value(nullptr)}});
-  }
-  const size_t slash = rest.find('/');
-  const std::string id(rest.substr(0, slash));
-  const std::string_view action = slash == std::string_view::npos ? "" : rest.substr(slash + 1);
+boost::asio::awaitable<Response> Api::list_dead_letters(Request& request) {
+  auto query = parse_stream_query(request.target());  // limit and cursor, as for events
+  if (auto* refusal = std::get_if<Response>(&query)) co_return std::move(*refusal);
+  auto page = co_await list_dead_letters_page(blocking_, dead_letters_, std::get<StreamQuery>(query));
+  if (!page.ok()) co_return status_response(page.status());
+  json::array items;
+  for (const auto& letter : *page) items.push_back(json::parse(letter.record));
+  const bool more = page->size() == std::get<StreamQuery>(query).limit;
+  co_return json_response(
+      status::ok,
+      json::object{{"items", std::move(items)},
+                   {"next_cursor", more ? json::value(page->back().id) : json::value(nullptr)}});
+}
+
+boost::asio::awaitable<Response> Api::get_dead_letter(std::string id) {
   if (!pipeline::is_valid_id(id)) {
     co_return error_response(status::bad_request, "invalid_parameter", "is not a valid id", "id");
   }
-  if (action.empty() && method == beast_http::verb::get) {
-    auto letter = co_await run_blocking(blocking_, [this, &id] { return dead_letters_.get(id); });
-    if (!letter.ok()) co_return status_response(letter.status());
-    if (!*letter) co_return error_response(status::not_found, "not_found", "no such dead letter");
-    co_return json_response(status::ok, json::parse((*letter)->record));
-  }
-  const bool replay = action == "replay" && method == beast_http::verb::post;
-  const bool erase = action.empty() && method == beast_http::verb::delete_;
-  if (!replay && !erase) {
-    co_return error_response(
-        status::method_not_allowed, "method_not_allowed",
-        "GET or DELETE /api/deadletter/{id}, POST /api/deadletter/{id}/replay");
+  auto letter = co_await run_blocking(blocking_, [this, &id] { return dead_letters_.get(id); });
+  if (!letter.ok()) co_return status_response(letter.status());
+  if (!*letter) co_return error_response(status::not_found, "not_found", "no such dead letter");
+  co_return json_response(status::ok, json::parse((*letter)->record));
+}
+
+boost::asio::awaitable<Response> Api::change_dead_letter(Request& request, std::string id,
+                                                         bool replay) {
+  if (!pipeline::is_valid_id(id)) {
+    co_return error_response(status::bad_request, "invalid_parameter", "is not a valid id", "id");
   }
   if (!claim_dead_letter(id)) {
     co_return error_response(status::conflict, "busy",
@@ -495,7 +457,7 @@ boost::asio::awaitable<Response> Api::dead_letter(Request& request, std::string_
   // No co_await inside a conditional expression: GCC 12 mishandles its temporaries.
   Response response;
   if (replay) {
-    UriBase base = uri_base(request);
+    UriBase base = management_.uri_base(request);
     response = co_await replay_dead_letter(blocking_, engine_, dead_letters_, clock_, id,
                                            std::move(base));
   } else {
@@ -505,26 +467,17 @@ boost::asio::awaitable<Response> Api::dead_letter(Request& request, std::string_
   co_return response;
 }
 
-UriBase Api::uri_base(const Request& request) const {
-  const std::string_view host = request[beast_http::field::host];
-  UriBase base{fmt::format("http://{}", is_plain_host(host) ? host : options_.public_host), ""};
-  // Only a key that authenticated this request is echoed: with no keys configured, `code` is
-  // nobody's key.
-  if (auth_.enabled()) {
-    if (auto key = url_key(request)) {
-      base.key_query = "code=" + boost::urls::encode(*key, boost::urls::unreserved_chars);
-    }
-  }
-  return base;
+boost::asio::awaitable<Response> Api::get_health() {
+  return ready(json_response(status::ok, json::object{{"status", "ok"}}));
 }
 
-Response Api::get_metrics() const {
+boost::asio::awaitable<Response> Api::get_metrics() {
   const Gauges gauges{intake_.depth(), static_cast<std::int64_t>(engine_.active_instances())};
   Response response(status::ok, 11);
   response.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   response.body() = metrics_.render(gauges);
   response.prepare_payload();
-  return response;
+  return ready(std::move(response));
 }
 
 boost::asio::awaitable<Response> Api::get_queue() {

@@ -16,6 +16,7 @@
 #include "http/json_response.h"
 #include "http/management_api.h"
 #include "http/metrics.h"
+#include "http/route_table.h"
 #include "pipeline/stream_store.h"
 #include "queue/dead_letter_store.h"
 #include "queue/intake_queue.h"
@@ -37,21 +38,28 @@ class Api {
       pipeline::StreamStore& streams, CompletionWaiters& completions, Metrics& metrics);
   ~Api();
 
-  boost::asio::awaitable<Response> handle(Request& request);
+  // Answers one request through the route table.
+  boost::asio::awaitable<Response> handle(Request& request) { return routes_.dispatch(request); }
+
+  // Every route this API serves, as declared.
+  const RouteTable& routes() const { return routes_; }
 
  private:
-  boost::asio::awaitable<Response> route(Request& request, std::string_view path);
+  std::vector<Route> declare_routes();
   boost::asio::awaitable<Response> post_events(Request& request);
   boost::asio::awaitable<Response> get_queue();
-  Response get_metrics() const;
-  boost::asio::awaitable<Response> get_stream(Request& request, std::string_view rest);
-  boost::asio::awaitable<Response> dead_letter(Request& request, std::string_view rest);
+  boost::asio::awaitable<Response> get_metrics();
+  boost::asio::awaitable<Response> get_health();
+  boost::asio::awaitable<Response> stream_stats(std::string stream_id);
+  boost::asio::awaitable<Response> stream_events(Request& request, std::string stream_id);
+  boost::asio::awaitable<Response> list_dead_letters(Request& request);
+  boost::asio::awaitable<Response> get_dead_letter(std::string id);
+  // Replays (`replay`) or deletes a dead letter.
+  boost::asio::awaitable<Response> change_dead_letter(Request& request, std::string id,
+                                                      bool replay);
   // One change at a time per dead letter (replay or delete), so none is replayed twice.
   bool claim_dead_letter(const std::string& id);
   void release_dead_letter(const std::string& id);
-  // Where absolute URLs in answers point: http://HOST:PORT, and the caller's key when it came as
-  // `code`.
-  UriBase uri_base(const Request& request) const;
 
   queue::IntakeQueue& intake_;
   queue::DeadLetterStore& dead_letters_;
@@ -65,6 +73,7 @@ class Api {
   CompletionWaiters& completions_;
   Metrics& metrics_;
   ManagementApi management_;
+  const RouteTable routes_;
   std::mutex claims_mutex_;
   std::set<std::string> claimed_dead_letters_;  // guarded by claims_mutex_
 };

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <boost/asio/this_coro.hpp>
 #include <boost/json.hpp>
+#include <boost/url/encode.hpp>
 #include <boost/url/parse.hpp>
+#include <boost/url/rfc/unreserved_chars.hpp>
 #include <map>
 #include <utility>
 #include <variant>
 
+#include "http/auth.h"
 #include "http/offload.h"
 #include "http/query_number.h"
 #include "pipeline/event.h"
@@ -156,16 +159,19 @@ bool is_true(const QueryParameters& query, std::string_view name, bool otherwise
   return found->second == "true" || found->second == "1";
 }
 
-// Splits "a/b/c" into its parts.
-std::vector<std::string_view> split_path(std::string_view path) {
-  std::vector<std::string_view> parts;
-  while (!path.empty()) {
-    const size_t slash = path.find('/');
-    parts.push_back(path.substr(0, slash));
-    if (slash == std::string_view::npos) break;
-    path.remove_prefix(slash + 1);
-  }
-  return parts;
+// Nothing when `id` is a valid id; otherwise the 400 naming `field`.
+std::optional<Response> refuse_invalid_id(std::string_view field, std::string_view id) {
+  if (pipeline::is_valid_id(id)) return std::nullopt;
+  return bad_parameter(field, "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'");
+}
+
+// A Host header fit to echo into URLs.
+bool is_plain_host(std::string_view host) {
+  if (host.empty() || host.size() > 255) return false;
+  return std::all_of(host.begin(), host.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == ':' ||
+           c == '[' || c == ']';
+  });
 }
 
 // The request is built here, outside any coroutine: GCC 12 miscompiles a braced aggregate of
@@ -320,74 +326,76 @@ auto purge_matching(boost::asio::thread_pool& pool, engine::Engine& engine,
 }  // namespace
 
 ManagementApi::ManagementApi(engine::Engine& engine, const Registry& registry,
-                             boost::asio::thread_pool& blocking, CompletionWaiters& completions)
-    : engine_(engine), registry_(registry), blocking_(blocking), completions_(completions) {}
+                             boost::asio::thread_pool& blocking, CompletionWaiters& completions,
+                             UriOptions options)
+    : engine_(engine),
+      registry_(registry),
+      blocking_(blocking),
+      completions_(completions),
+      options_(std::move(options)) {}
 
-boost::asio::awaitable<Response> ManagementApi::handle(Request& request, std::string_view path,
-                                                       const UriBase& base) {
-  const auto parts = split_path(path);
-  const auto method = request.method();
-  auto valid = [](std::string_view id) { return pipeline::is_valid_id(id); };
-
-  if (!parts.empty() && parts[0] == "orchestrators" && (parts.size() == 2 || parts.size() == 3)) {
-    if (method != beast_http::verb::post) {
-      co_return error_response(status::method_not_allowed, "method_not_allowed", "use POST");
-    }
-    if (!valid(parts[1])) co_return bad_parameter("name", "is not a valid orchestrator name");
-    if (parts.size() == 3 && !valid(parts[2])) {
-      co_return bad_parameter("instanceId",
-                              "must be 1 to 128 characters of A-Z, a-z, 0-9, '.', '_', ':' or '-'");
-    }
-    // A named local, not a conditional temporary in the co_await: GCC 12 destroys such
-    // temporaries twice inside coroutines.
-    std::string instance_id = parts.size() == 3 ? std::string(parts[2]) : std::string();
-    co_return co_await start(request, parts[1], std::move(instance_id), base);
+std::vector<Route> ManagementApi::routes() {
+  using beast_http::verb;
+  const std::string prefix(kManagementPrefix);
+  std::vector<Route> routes{
+      // Reading instances is `read`; everything that changes them is `admin`.
+      {verb::post, prefix + "orchestrators/{name}", Access::kAdmin,
+       [this](Request& request, PathParameters p) {
+         return start(request, std::move(p[0]), std::string());
+       }},
+      {verb::post, prefix + "orchestrators/{name}/{instanceId}", Access::kAdmin,
+       [this](Request& request, PathParameters p) {
+         return start(request, std::move(p[0]), std::move(p[1]));
+       }},
+      {verb::get, prefix + "instances", Access::kRead,
+       [this](Request& request, PathParameters) { return query(request, false); }},
+      {verb::delete_, prefix + "instances", Access::kAdmin,
+       [this](Request& request, PathParameters) { return query(request, true); }},
+      {verb::get, prefix + "instances/{instanceId}", Access::kRead,
+       [this](Request& request, PathParameters p) { return status(request, std::move(p[0])); }},
+      {verb::delete_, prefix + "instances/{instanceId}", Access::kAdmin,
+       [this](Request&, PathParameters p) { return purge(std::move(p[0])); }},
+      {verb::post, prefix + "instances/{instanceId}/restart", Access::kAdmin,
+       [this](Request& request, PathParameters p) { return restart(request, std::move(p[0])); }},
+      {verb::post, prefix + "instances/{instanceId}/raiseEvent/{eventName}", Access::kAdmin,
+       [this](Request& request, PathParameters p) {
+         return send(request, std::move(p[0]), "raiseEvent", std::move(p[1]));
+       }},
+  };
+  for (const char* action : {"terminate", "suspend", "resume"}) {
+    routes.push_back({verb::post, prefix + "instances/{instanceId}/" + action, Access::kAdmin,
+                      [this, action](Request& request, PathParameters p) {
+                        return send(request, std::move(p[0]), action, std::string());
+                      }});
   }
-  if (!parts.empty() && parts[0] == "instances") {
-    if (parts.size() == 1) {
-      if (method == beast_http::verb::get) co_return co_await query(request, false);
-      if (method == beast_http::verb::delete_) co_return co_await query(request, true);
-      co_return error_response(status::method_not_allowed, "method_not_allowed",
-                               "use GET or DELETE");
-    }
-    if (!valid(parts[1])) co_return bad_parameter("instanceId", "is not a valid instance id");
-    const std::string id(parts[1]);
-    if (parts.size() == 2) {
-      if (method == beast_http::verb::get) co_return co_await status(request, id, base);
-      if (method == beast_http::verb::delete_) co_return co_await purge(id);
-      co_return error_response(status::method_not_allowed, "method_not_allowed",
-                               "use GET or DELETE");
-    }
-    const std::string_view action = parts[2];
-    if (action == "restart" && parts.size() == 3) {
-      if (method != beast_http::verb::post) {
-        co_return error_response(status::method_not_allowed, "method_not_allowed", "use POST");
-      }
-      co_return co_await restart(request, id, base);
-    }
-    const bool event_route = action == "raiseEvent" && parts.size() == 4;
-    const bool plain_action =
-        (action == "terminate" || action == "suspend" || action == "resume") && parts.size() == 3;
-    if (plain_action || event_route) {
-      if (method != beast_http::verb::post) {
-        co_return error_response(status::method_not_allowed, "method_not_allowed", "use POST");
-      }
-      if (event_route && !valid(parts[3])) {
-        co_return bad_parameter("eventName", "is not a valid event name");
-      }
-      co_return co_await send(request, id, action, event_route ? parts[3] : std::string_view());
-    }
-  }
-  co_return error_response(status::not_found, "not_found",
-                           fmt::format("no management route {}", path.substr(0, 200)));
+  return routes;
 }
 
-boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::string_view name,
-                                                      std::string instance_id,
-                                                      const UriBase& base) {
+UriBase ManagementApi::uri_base(const Request& request) const {
+  const std::string_view host = request[beast_http::field::host];
+  UriBase base{fmt::format("http://{}", is_plain_host(host) ? host : options_.public_host), ""};
+  // Only a key that authenticated this request is echoed: with no keys in use, `code` is
+  // nobody's key.
+  if (options_.keys_in_use) {
+    if (auto key = url_key(request)) {
+      base.key_query = "code=" + boost::urls::encode(*key, boost::urls::unreserved_chars);
+    }
+  }
+  return base;
+}
+
+boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::string name,
+                                                      std::string instance_id) {
+  if (!pipeline::is_valid_id(name)) {
+    co_return bad_parameter("name", "is not a valid orchestrator name");
+  }
+  if (!instance_id.empty()) {
+    if (auto refusal = refuse_invalid_id("instanceId", instance_id)) co_return std::move(*refusal);
+  }
+  const UriBase base = uri_base(request);
   QueryParameters query;
   if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
-  if (registry_.orchestrator(std::string(name)) == nullptr) {
+  if (registry_.orchestrator(name) == nullptr) {
     co_return error_response(status::not_found, "orchestrator_not_found",
                              fmt::format("no orchestrator named \"{}\"", name), "name");
   }
@@ -418,8 +426,8 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
     wait.emplace(completions_, std::move(ids), std::chrono::seconds(timeout_seconds),
                  co_await boost::asio::this_coro::executor);
   }
-  Status started = co_await start_instance(engine_, std::string(name), instance_id,
-                                           std::move(input), is_true(query, "overwrite", false));
+  Status started = co_await start_instance(engine_, name, instance_id, std::move(input),
+                                           is_true(query, "overwrite", false));
   if (!started.ok()) co_return status_response(started);
   if (wait) {
     const std::vector<std::string> earlier;  // a new run: it cannot have finished before the wait
@@ -433,8 +441,9 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
   co_return check_status_response(base, instance_id);
 }
 
-boost::asio::awaitable<Response> ManagementApi::status(Request& request, const std::string& id,
-                                                       const UriBase& base) {
+boost::asio::awaitable<Response> ManagementApi::status(Request& request, std::string id) {
+  if (auto refusal = refuse_invalid_id("instanceId", id)) co_return std::move(*refusal);
+  const UriBase base = uri_base(request);
   QueryParameters query;
   if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
   const bool show_history = is_true(query, "showHistory", false);
@@ -478,8 +487,9 @@ boost::asio::awaitable<Response> ManagementApi::status(Request& request, const s
   co_return response;
 }
 
-boost::asio::awaitable<Response> ManagementApi::restart(Request& request, const std::string& id,
-                                                        const UriBase& base) {
+boost::asio::awaitable<Response> ManagementApi::restart(Request& request, std::string id) {
+  if (auto refusal = refuse_invalid_id("instanceId", id)) co_return std::move(*refusal);
+  const UriBase base = uri_base(request);
   QueryParameters query;
   if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
   // As Durable Functions: a new instance id unless restartWithNewInstanceId=false, which runs the
@@ -519,7 +529,8 @@ boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool pur
   co_return response;
 }
 
-boost::asio::awaitable<Response> ManagementApi::purge(const std::string& id) {
+boost::asio::awaitable<Response> ManagementApi::purge(std::string id) {
+  if (auto refusal = refuse_invalid_id("instanceId", id)) co_return std::move(*refusal);
   Status purged = co_await purge_one(engine_, id);
   // As Durable Functions answers: 404 when nothing was purged, unknown or not yet finished.
   if (purged.code() == StatusCode::kFailedPrecondition) {
@@ -529,9 +540,12 @@ boost::asio::awaitable<Response> ManagementApi::purge(const std::string& id) {
   co_return json_response(status::ok, json::object{{"instancesDeleted", 1}});
 }
 
-boost::asio::awaitable<Response> ManagementApi::send(Request& request, const std::string& id,
-                                                     std::string_view action,
-                                                     std::string_view event_name) {
+boost::asio::awaitable<Response> ManagementApi::send(Request& request, std::string id,
+                                                     std::string action, std::string event_name) {
+  if (auto refusal = refuse_invalid_id("instanceId", id)) co_return std::move(*refusal);
+  if (action == "raiseEvent") {
+    if (auto refusal = refuse_invalid_id("eventName", event_name)) co_return std::move(*refusal);
+  }
   QueryParameters query;
   if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
   const std::string reason = query.contains("reason") ? query.find("reason")->second : "";
@@ -546,8 +560,7 @@ boost::asio::awaitable<Response> ManagementApi::send(Request& request, const std
                                "body");
     }
   }
-  Status sent = co_await send_to_engine(engine_, std::string(action), id, std::string(event_name),
-                                        std::move(data), reason);
+  Status sent = co_await send_to_engine(engine_, action, id, event_name, std::move(data), reason);
   if (sent.code() == StatusCode::kNotFound) {
     // Not running: unknown (404), or finished (410, as Durable Functions answers).
     auto record = co_await run_blocking(blocking_, [this, &id] { return engine_.instance(id); });

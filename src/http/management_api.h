@@ -9,9 +9,11 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/engine.h"
 #include "http/completion_waiters.h"
+#include "http/route_table.h"
 #include "http/json_response.h"
 
 namespace sluice::http {
@@ -48,33 +50,42 @@ Response check_status_response(const UriBase& base, std::string_view id,
 // An instance's status as GET instances/{id} answers it.
 boost::json::object instance_status_body(const engine::InstanceRecord& record, bool show_input);
 
+// How the URIs in answers are made.
+struct UriOptions {
+  std::string public_host;   // host:port, when a request has no usable Host
+  bool keys_in_use = false;  // a key presented as `code` is echoed only then
+};
+
 class ManagementApi {
  public:
   // Every reference must outlive the object. `blocking` runs storage reads; `completions` is told
   // of every instance that finishes (start with ?timeout= waits on it).
   ManagementApi(engine::Engine& engine, const Registry& registry,
-                boost::asio::thread_pool& blocking, CompletionWaiters& completions);
+                boost::asio::thread_pool& blocking, CompletionWaiters& completions,
+                UriOptions options);
 
-  // `path` is the request's path after kManagementPrefix.
-  boost::asio::awaitable<Response> handle(Request& request, std::string_view path,
-                                          const UriBase& base);
+  // The routes under kManagementPrefix; they call into this object.
+  std::vector<Route> routes();
+
+  // Where the URIs in the answer to `request` point: its Host when that is a plain host name or
+  // address (else the configured one), with the key it presented as `code`.
+  UriBase uri_base(const Request& request) const;
 
  private:
-  boost::asio::awaitable<Response> start(Request& request, std::string_view name,
-                                         std::string instance_id, const UriBase& base);
-  boost::asio::awaitable<Response> status(Request& request, const std::string& id,
-                                          const UriBase& base);
-  boost::asio::awaitable<Response> restart(Request& request, const std::string& id,
-                                           const UriBase& base);
+  boost::asio::awaitable<Response> start(Request& request, std::string name,
+                                         std::string instance_id);
+  boost::asio::awaitable<Response> status(Request& request, std::string id);
+  boost::asio::awaitable<Response> restart(Request& request, std::string id);
   boost::asio::awaitable<Response> query(Request& request, bool purge);
-  boost::asio::awaitable<Response> purge(const std::string& id);
-  boost::asio::awaitable<Response> send(Request& request, const std::string& id,
-                                        std::string_view action, std::string_view event_name);
+  boost::asio::awaitable<Response> purge(std::string id);
+  boost::asio::awaitable<Response> send(Request& request, std::string id, std::string action,
+                                        std::string event_name);
 
   engine::Engine& engine_;
   const Registry& registry_;
   boost::asio::thread_pool& blocking_;
   CompletionWaiters& completions_;
+  const UriOptions options_;
 };
 
 }  // namespace sluice::http

@@ -48,6 +48,7 @@ class InProcessServer {
   }
 
   const Clock& clock() const { return node_->clock(); }
+  const http::RouteTable& routes() const { return node_->routes(); }
   Registry& registry() { return node_->registry(); }
   queue::DeadLetterStore& dead_letters() { return node_->dead_letters(); }
   pipeline::StreamStore& streams() { return node_->streams(); }
