@@ -24,7 +24,15 @@ std::string format_rfc3339(Micros time) {
   };
   thread_local SecondText last;
   if (seconds != last.second) {
-    last.text = fmt::format("{:%Y-%m-%dT%H:%M:%S}", seconds);
+    // From the calendar types, not fmt's chrono formatting, which goes through nanoseconds and
+    // overflows past the year 2262 (found by fuzz_rfc3339).
+    const auto day = floor<days>(seconds);
+    const year_month_day date{day};
+    const hh_mm_ss<std::chrono::seconds> time_of_day{seconds - day};
+    last.text = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}", static_cast<int>(date.year()),
+                            static_cast<unsigned>(date.month()), static_cast<unsigned>(date.day()),
+                            time_of_day.hours().count(), time_of_day.minutes().count(),
+                            time_of_day.seconds().count());
     last.second = seconds;
   }
   const auto digit = [](auto value) { return static_cast<char>('0' + value); };

@@ -92,8 +92,6 @@ TEST(BenchTest, FixedRateAgainstARunningServerMeasuresEachEventToCompleted) {
   EXPECT_LE(number(latency.at("p50")), number(latency.at("p90")));
   EXPECT_LE(number(latency.at("p90")), number(latency.at("p99")));
   EXPECT_LE(number(latency.at("p99")), number(latency.at("max")));
-  // 400 events at 400/s take about a second to send, whatever the machine.
-  EXPECT_LT(number(out.at("accepted_per_second")), 800);
 
   // The human-readable table, single events, closed loop, on the same server.
   auto table = testing::run_sluice(
@@ -115,8 +113,8 @@ TEST(BenchTest, AcceptOnlyLeavesTheEventsQueued) {
   EXPECT_EQ(out.at("events"), 500);
   EXPECT_EQ(out.at("requests"), 10);
   auto metrics = samples(http::Client::create(server.url()).value()->get("/metrics")->body);
-  EXPECT_EQ(metrics["sluice_intake_queue_depth"], 500);
-  EXPECT_EQ(metrics["sluice_events_accepted_total"], 500);
+  EXPECT_EQ(metrics.at("sluice_intake_queue_depth"), 500);
+  EXPECT_EQ(metrics.at("sluice_events_accepted_total"), 500);
 }
 
 TEST(BenchTest, SendsAgainWhatALostConnectionCarried) {
@@ -150,7 +148,7 @@ TEST(BenchTest, SendsAgainWhatALostConnectionCarried) {
   EXPECT_EQ(out.at("events"), 50000);
   EXPECT_GT(number(out.at("resent")), 0);
   auto metrics = samples(http::Client::create(url).value()->get("/metrics")->body);
-  EXPECT_EQ(metrics["sluice_intake_queue_depth"], 50000);
+  EXPECT_EQ(metrics.at("sluice_intake_queue_depth"), 50000);
 }
 
 TEST(BenchTest, ReportsAServerItCannotReachOrStart) {
@@ -182,24 +180,24 @@ TEST(MetricsTest, CountsAcceptedAndFinishedEventsAndTheirLatency) {
   ASSERT_EQ(answer->status, 200u);
   EXPECT_NE(answer->headers[boost::beast::http::field::content_type].find("text/plain"),
             std::string::npos);
-  auto metrics = samples(answer->body);
-  EXPECT_EQ(metrics["sluice_events_accepted_total"], 50);
-  EXPECT_EQ(metrics[R"(sluice_instances_finished_total{status="Completed"})"], 50);
-  EXPECT_EQ(metrics[R"(sluice_instances_finished_total{status="Failed"})"], 0);
-  EXPECT_EQ(metrics["sluice_event_latency_seconds_count"], 50);
-  EXPECT_EQ(metrics[R"(sluice_event_latency_seconds_bucket{le="+Inf"})"], 50);
-  EXPECT_GE(metrics[R"(sluice_event_latency_seconds_bucket{le="60"})"],
-            metrics[R"(sluice_event_latency_seconds_bucket{le="0.001"})"]);
-  EXPECT_EQ(metrics["sluice_intake_queue_depth"], 0);
-  EXPECT_GT(metrics["process_resident_memory_bytes"], 1 << 20);
-  EXPECT_GE(metrics["sluice_process_peak_resident_memory_bytes"],
-            metrics["process_resident_memory_bytes"]);
-  EXPECT_GT(metrics["process_cpu_seconds_total"], 0);
+  // at(): a metric that is missing or renamed fails the test rather than reading as 0.
+  const auto metrics = samples(answer->body);
+  EXPECT_EQ(metrics.at("sluice_events_accepted_total"), 50);
+  EXPECT_EQ(metrics.at(R"(sluice_instances_finished_total{status="Completed"})"), 50);
+  EXPECT_EQ(metrics.at(R"(sluice_instances_finished_total{status="Failed"})"), 0);
+  EXPECT_EQ(metrics.at("sluice_event_latency_seconds_count"), 50);
+  EXPECT_EQ(metrics.at(R"(sluice_event_latency_seconds_bucket{le="+Inf"})"), 50);
+  EXPECT_GE(metrics.at(R"(sluice_event_latency_seconds_bucket{le="60"})"),
+            metrics.at(R"(sluice_event_latency_seconds_bucket{le="0.001"})"));
+  EXPECT_EQ(metrics.at("sluice_intake_queue_depth"), 0);
+  EXPECT_GT(metrics.at("process_resident_memory_bytes"), 1 << 20);
+  EXPECT_GE(metrics.at("sluice_process_peak_resident_memory_bytes"),
+            metrics.at("process_resident_memory_bytes"));
+  EXPECT_GT(metrics.at("process_cpu_seconds_total"), 0);
   for (const char* thread : {"partition", "intake-append", "intake-consume", "http"}) {
     const std::string name =
         fmt::format(R"(sluice_thread_cpu_seconds_total{{thread="{}"}})", thread);
     ASSERT_TRUE(metrics.contains(name)) << answer->body;
-    EXPECT_GE(metrics[name], 0);
   }
 }
 
