@@ -53,12 +53,12 @@ struct PromiseBase {
     std::coroutine_handle<> await_suspend(std::coroutine_handle<Promise> done) noexcept {
       PromiseBase& promise = done.promise();
       if (promise.continuation) return promise.continuation;
-      if (Latch* latch = promise.latch) {
-        if (!latch->first_done) {
-          latch->first_done = promise.latch_index;
-          if (latch->any && latch->waiter) return std::exchange(latch->waiter, {});
+      if (Latch* group = promise.latch) {
+        if (!group->first_done) {
+          group->first_done = promise.latch_index;
+          if (group->any && group->waiter) return std::exchange(group->waiter, {});
         }
-        if (--latch->remaining == 0 && latch->waiter) return std::exchange(latch->waiter, {});
+        if (--group->remaining == 0 && group->waiter) return std::exchange(group->waiter, {});
       }
       return std::noop_coroutine();
     }

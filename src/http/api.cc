@@ -10,7 +10,7 @@
 
 #include "core/logging.h"
 #include "http/offload.h"
-#include "http/query_number.h"
+#include "http/query.h"
 #include "pipeline/event.h"
 #include "pipeline/process_event.h"
 

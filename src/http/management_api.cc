@@ -14,7 +14,7 @@
 
 #include "http/auth.h"
 #include "http/offload.h"
-#include "http/query_number.h"
+#include "http/query.h"
 #include "pipeline/event.h"
 
 namespace sluice::http {
@@ -25,18 +25,7 @@ using engine::RuntimeStatus;
 
 namespace {
 
-constexpr std::string_view kContinuationHeader = "x-ms-continuation-token";
-constexpr std::size_t kMaxTop = 1000;
 constexpr unsigned kMaxWaitSeconds = 3600;  // a start with ?timeout= waits at most this long
-
-using QueryParameters = std::map<std::string, std::string, std::less<>>;
-
-bool parse_query(std::string_view target, QueryParameters& out) {
-  auto url = boost::urls::parse_origin_form(target);
-  if (!url) return false;
-  for (auto param : url->params()) out[param.key] = param.value;
-  return true;
-}
 
 // Stored strings are JSON by convention: embed them as JSON when they are, as text otherwise.
 json::value embed(std::string_view text) {
@@ -153,10 +142,8 @@ Response bad_parameter(std::string_view name, std::string_view message) {
   return error_response(status::bad_request, "invalid_parameter", message, name);
 }
 
-bool is_true(const QueryParameters& query, std::string_view name, bool otherwise) {
-  auto found = query.find(name);
-  if (found == query.end()) return otherwise;
-  return found->second == "true" || found->second == "1";
+Response bad_parameter(const ParameterError& error) {
+  return bad_parameter(error.name, error.message);
 }
 
 // Nothing when `id` is a valid id; otherwise the 400 naming `field`.
@@ -247,65 +234,6 @@ Response waited_start_response(const engine::InstanceRecord& record, bool server
   response.body() = record.output.empty() ? "null" : record.output;
   response.prepare_payload();
   return response;
-}
-
-// Parses whole seconds of a wait from query parameter `name` (0 when absent).
-std::optional<Response> parse_seconds(const QueryParameters& query, std::string_view name,
-                                      unsigned& seconds) {
-  seconds = 0;
-  auto found = query.find(name);
-  if (found == query.end()) return std::nullopt;
-  if (parse_query_number(found->second, 0u, kMaxWaitSeconds, seconds)) return std::nullopt;
-  return bad_parameter(name, fmt::format("must be a whole number of seconds from 0 to {}",
-                                         kMaxWaitSeconds));
-}
-
-// The filters of a query or a purge by filter, or the answer refusing them.
-std::variant<engine::InstanceQuery, Response> parse_instance_query(
-    const QueryParameters& parameters, std::string_view token) {
-  engine::InstanceQuery query;
-  if (auto found = parameters.find("runtimeStatus"); found != parameters.end()) {
-    std::string_view rest = found->second;
-    while (!rest.empty()) {
-      const size_t comma = rest.find(',');
-      const std::string_view name = rest.substr(0, comma);
-      RuntimeStatus parsed;
-      if (!engine::parse_runtime_status(name, parsed)) {
-        return bad_parameter("runtimeStatus",
-                             fmt::format("\"{}\" is not Pending, Running, Completed, Failed, "
-                                         "Terminated or Suspended",
-                                         name.substr(0, 40)));
-      }
-      query.statuses.push_back(parsed);
-      rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
-    }
-  }
-  for (const char* key : {"createdTimeFrom", "createdTimeTo"}) {
-    auto found = parameters.find(key);
-    if (found == parameters.end()) continue;
-    Micros time;
-    if (!parse_rfc3339(found->second, time)) return bad_parameter(key, "must be an RFC 3339 time");
-    (std::string_view(key) == "createdTimeFrom" ? query.created_from : query.created_to) = time;
-  }
-  if (auto found = parameters.find("instanceIdPrefix"); found != parameters.end()) {
-    if (found->second.size() > 128 || found->second.find('\0') != std::string::npos) {
-      return bad_parameter("instanceIdPrefix", "must be at most 128 characters");
-    }
-    query.id_prefix = found->second;
-  }
-  if (auto found = parameters.find("top"); found != parameters.end()) {
-    if (!parse_query_number<std::size_t>(found->second, 1, kMaxTop, query.top)) {
-      return bad_parameter("top", fmt::format("must be a whole number from 1 to {}", kMaxTop));
-    }
-  }
-  if (!token.empty()) {
-    if (!pipeline::is_valid_id(token)) {
-      return bad_parameter(kContinuationHeader, "is not a token this server gave out");
-    }
-    query.continuation = std::string(token);
-  }
-
-  return query;
 }
 
 // Storage work on the blocking pool; captures are made here, outside any coroutine frame.
@@ -403,9 +331,11 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
   // end, so `pollingInterval` is checked and otherwise not needed.
   unsigned timeout_seconds = 0;
   unsigned polling_seconds = 0;
-  if (auto refusal = parse_seconds(query, "timeout", timeout_seconds)) co_return std::move(*refusal);
-  if (auto refusal = parse_seconds(query, "pollingInterval", polling_seconds)) {
-    co_return std::move(*refusal);
+  if (auto refusal = parse_seconds(query, "timeout", kMaxWaitSeconds, timeout_seconds)) {
+    co_return bad_parameter(*refusal);
+  }
+  if (auto refusal = parse_seconds(query, "pollingInterval", kMaxWaitSeconds, polling_seconds)) {
+    co_return bad_parameter(*refusal);
   }
   std::string input = request.body().empty() ? "null" : request.body();
   boost::system::error_code error;
@@ -435,7 +365,7 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
         earlier, blocking_, [](const std::string&) -> CompletionWaiters::Finished { return {}; });
     if (finished.front()) {
       co_return waited_start_response(*finished.front(),
-                                       is_true(query, "returnInternalServerErrorOnFailure", false));
+                                      is_true(query, "returnInternalServerErrorOnFailure", false));
     }
   }
   co_return check_status_response(base, instance_id);
@@ -495,7 +425,8 @@ boost::asio::awaitable<Response> ManagementApi::restart(Request& request, std::s
   // As Durable Functions: a new instance id unless restartWithNewInstanceId=false, which runs the
   // instance again under its own id once it has finished.
   const bool new_id = is_true(query, "restartWithNewInstanceId", true);
-  auto record = co_await run_blocking(blocking_, [this, &id] { return engine_.instance(id, true); });
+  auto record =
+      co_await run_blocking(blocking_, [this, &id] { return engine_.instance(id, true); });
   if (!record.ok()) co_return status_response(record.status());
   if (!*record) {
     co_return error_response(status::not_found, "not_found", fmt::format("no instance {}", id));
@@ -511,7 +442,7 @@ boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool pur
   QueryParameters parameters;
   if (!parse_query(request.target(), parameters)) co_return bad_parameter("query", "is malformed");
   auto parsed = parse_instance_query(parameters, request[kContinuationHeader]);
-  if (auto* refusal = std::get_if<Response>(&parsed)) co_return std::move(*refusal);
+  if (auto* refusal = std::get_if<ParameterError>(&parsed)) co_return bad_parameter(*refusal);
   if (purge) {
     Result<std::size_t> purged =
         co_await purge_matching(blocking_, engine_, std::get<engine::InstanceQuery>(parsed));

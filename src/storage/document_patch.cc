@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <boost/json.hpp>
+#include <cmath>
+#include <limits>
 
 namespace sluice::storage {
 namespace json = boost::json;
@@ -47,6 +49,27 @@ bool greater(const json::value& a, const json::value& b) {
   if (a.is_string() && b.is_string()) return a.get_string() > b.get_string();
   if (a.is_int64() && b.is_int64()) return a.get_int64() > b.get_int64();
   return false;
+}
+
+// Boost.JSON parses a number beyond double's range as infinity but writes infinity as
+// `Infinity`, which is not JSON: a value holding one would leave its document unreadable.
+bool finite(const json::value& value) {
+  switch (value.kind()) {
+    case json::kind::double_:
+      return std::isfinite(value.get_double());
+    case json::kind::array:
+      for (const auto& item : value.get_array()) {
+        if (!finite(item)) return false;
+      }
+      return true;
+    case json::kind::object:
+      for (const auto& member : value.get_object()) {
+        if (!finite(member.value())) return false;
+      }
+      return true;
+    default:
+      return true;
+  }
 }
 
 }  // namespace
@@ -101,6 +124,7 @@ Result<DocumentPatch> DocumentPatch::decode(std::string_view encoded) {
       if (!member.is_string()) return corruption("document patch path is malformed");
       operation.path.emplace_back(member.get_string());
     }
+    if (!finite((*fields)[2])) return corruption("document patch value has a number out of range");
     operation.value = (*fields)[2];
     patch.operations_.push_back(std::move(operation));
   }
@@ -119,7 +143,15 @@ Status DocumentPatch::apply_to(json::object& document) const {
         if (target->is_null()) {
           *target = operation.value;
         } else if (target->is_int64()) {
-          target->get_int64() += operation.value.get_int64();
+          // A patch is applied after its write was acknowledged (RocksDB: in the merge operator),
+          // where an error would leave the document unreadable for good. So a sum past the
+          // integer's range stays at the limit instead.
+          std::int64_t& total = target->get_int64();
+          const std::int64_t delta = operation.value.get_int64();
+          if (__builtin_add_overflow(total, delta, &total)) {
+            total = delta > 0 ? std::numeric_limits<std::int64_t>::max()
+                              : std::numeric_limits<std::int64_t>::min();
+          }
         } else {
           return invalid_argument(
               fmt::format("{}: cannot increment a non-integer", path_text(operation.path)));

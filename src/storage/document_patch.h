@@ -20,7 +20,8 @@ class DocumentPatch {
  public:
   using Path = std::vector<std::string>;
 
-  // Adds `delta` to the integer at `path` (absent counts as 0).
+  // Adds `delta` to the integer at `path` (absent counts as 0); a sum beyond the range of
+  // int64 stays at the limit.
   DocumentPatch& increment(Path path, std::int64_t delta);
   // Sets `path` to `value` unless it already holds a greater value of the same kind (numbers by
   // value, strings bytewise — RFC 3339 UTC times compare correctly that way).

@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <boost/json.hpp>
+#include <limits>
 
 namespace sluice::storage {
 namespace {
@@ -31,6 +32,18 @@ TEST(DocumentPatchTest, IncrementsCommute) {
   b.increment({"n"}, -1).maximum({"last"}, "2026-01-01T00:00:00.000Z");
   EXPECT_EQ(apply(R"({"n":10})", {a, b}), apply(R"({"n":10})", {b, a}));
   EXPECT_EQ(apply(R"({"n":10})", {a, b}).at("last").as_string(), "2026-01-02T00:00:00.000Z");
+}
+
+// Found by fuzz_document_patch: the sum overflowed (undefined behaviour) inside the merge operator.
+TEST(DocumentPatchTest, ASumBeyondInt64StaysAtTheLimitAndTheDocumentStaysReadable) {
+  constexpr auto kMax = std::numeric_limits<std::int64_t>::max();
+  constexpr auto kMin = std::numeric_limits<std::int64_t>::min();
+  DocumentPatch up, down;
+  up.increment({"n"}, kMax);
+  down.increment({"n"}, kMin);
+  EXPECT_EQ(apply(R"({"n":1})", {up}).at("n").as_int64(), kMax);
+  EXPECT_EQ(apply(R"({"n":-2})", {down}).at("n").as_int64(), kMin);
+  EXPECT_EQ(apply(R"({"n":-1})", {up}).at("n").as_int64(), kMax - 1);
 }
 
 TEST(DocumentPatchTest, AppendedPatchesApplyAsBothInOrder) {
@@ -91,6 +104,9 @@ TEST(DocumentPatchTest, RefusesConflictsAndGarbage) {
   EXPECT_FALSE(DocumentPatch::decode(R"([["inc",["a"],"x"]])").ok());
   EXPECT_FALSE(DocumentPatch::decode(R"([["drop",["a"],1]])").ok());
   EXPECT_FALSE(DocumentPatch::decode(R"([["inc",[],1]])").ok());
+  // Found by fuzz_document_patch: 1e999 parses as infinity, which Boost.JSON writes as
+  // `Infinity`, not JSON.
+  EXPECT_FALSE(DocumentPatch::decode(R"([["set",["a"],{"b":[1e999]}]])").ok());
   EXPECT_FALSE(apply_patches("[1]", {}).ok());
 }
 
