@@ -28,24 +28,42 @@ pipeline::PipelineOptions pipeline_options(const Config& config) {
   return options;
 }
 
+// The settings that need more than their own value to be checked.
+Status check_settings(const Config& config) {
+  if (config.api_keys.empty() && !is_loopback(config.listen_host)) {
+    return invalid_argument(
+        fmt::format("listen: {} is reachable from other machines and no API key is configured; set "
+                    "keys.NAME.secret and keys.NAME.scopes, or listen on 127.0.0.1",
+                    config.listen_host));
+  }
+  SLUICE_RETURN_IF_ERROR(pipeline::check_webhooks(config.webhooks));
+  return {};
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Node>> Node::open(const Config& config) {
-  if (config.api_keys.empty() && !is_loopback(config.listen_host)) {
-    return invalid_argument(fmt::format(
-        "listen: {} is reachable from other machines and no API key is configured; set "
-        "keys.NAME.secret and keys.NAME.scopes, or listen on 127.0.0.1",
-        config.listen_host));
-  }
-  SLUICE_RETURN_IF_ERROR(pipeline::check_webhooks(config.webhooks));
+  SLUICE_RETURN_IF_ERROR(check_settings(config));
   auto backend =
       storage::RocksBackend::open(config.storage.location, config.storage_min_free_mb << 20);
   if (!backend.ok()) {
     return Status(backend.status().code(), fmt::format("storage: {}", backend.status().message()));
   }
-  std::unique_ptr<Node> node(new Node(config, std::move(*backend)));
+  storage::Backend& opened = **backend;
+  return open_on(config, std::move(*backend), opened);
+}
+
+Result<std::unique_ptr<Node>> Node::open(const Config& config, storage::Backend& backend) {
+  SLUICE_RETURN_IF_ERROR(check_settings(config));
+  return open_on(config, nullptr, backend);
+}
+
+Result<std::unique_ptr<Node>> Node::open_on(const Config& config,
+                                            std::unique_ptr<storage::Backend> owned,
+                                            storage::Backend& backend) {
+  std::unique_ptr<Node> node(new Node(config, std::move(owned), backend));
   // The queue keeps a reference to the node's clock.
-  auto intake = queue::IntakeQueue::open(*node->backend_, node->clock_, config.queue_name,
+  auto intake = queue::IntakeQueue::open(node->backend_, node->clock_, config.queue_name,
                                          config.queue_max_depth);
   if (!intake.ok()) {
     return Status(intake.status().code(), fmt::format("storage: {}", intake.status().message()));
@@ -54,11 +72,12 @@ Result<std::unique_ptr<Node>> Node::open(const Config& config) {
   return node;
 }
 
-Node::Node(const Config& config, std::unique_ptr<storage::RocksBackend> backend)
+Node::Node(const Config& config, std::unique_ptr<storage::Backend> owned, storage::Backend& backend)
     : config_(config),
-      backend_(std::move(backend)),
-      dead_letters_(*backend_, config.deadletter_name),
-      streams_(*backend_) {
+      owned_backend_(std::move(owned)),
+      backend_(backend),
+      dead_letters_(backend_, config.deadletter_name),
+      streams_(backend_) {
   pipeline::register_pipeline(registry_, streams_, dead_letters_, alerts_, webhook_sender_, clock_,
                               pipeline_options(config_));
 }
@@ -70,7 +89,7 @@ Node::~Node() {
 
 Status Node::start() {
   engine_ = std::make_unique<engine::Engine>(
-      *backend_, clock_, registry_,
+      backend_, clock_, registry_,
       engine::EngineOptions{
           .partitions = config_.engine_partitions,
           .activity_workers = config_.activity_workers,
@@ -86,7 +105,7 @@ Status Node::start() {
   if (Status recovered = engine_->start(); !recovered.ok()) {
     return Status(recovered.code(), fmt::format("storage: {}", recovered.message()));
   }
-  consumer_ = std::make_unique<pipeline::IntakeConsumer>(*intake_, *engine_, *backend_,
+  consumer_ = std::make_unique<pipeline::IntakeConsumer>(*intake_, *engine_, backend_,
                                                          config_.pipeline_max_in_flight);
   api_ = std::make_unique<http::Api>(
       *intake_, dead_letters_, ids_, clock_,

@@ -36,6 +36,9 @@ class Node {
   // Opens storage and checks the settings that need more than their own value. An error names
   // the key at fault ("storage: …", "listen: …").
   static Result<std::unique_ptr<Node>> open(const Config& config);
+  // The same on `backend` instead of the storage the configuration names; `backend` must outlive
+  // the node (the tests use one that injects faults).
+  static Result<std::unique_ptr<Node>> open(const Config& config, storage::Backend& backend);
   // Stops what still runs, in order: HTTP, the consumer, the intake queue, the engine.
   ~Node();
   Node(const Node&) = delete;
@@ -64,13 +67,17 @@ class Node {
   pipeline::StreamStore& streams() { return streams_; }
 
  private:
-  Node(const Config& config, std::unique_ptr<storage::RocksBackend> backend);
+  static Result<std::unique_ptr<Node>> open_on(const Config& config,
+                                               std::unique_ptr<storage::Backend> owned,
+                                               storage::Backend& backend);
+  Node(const Config& config, std::unique_ptr<storage::Backend> owned, storage::Backend& backend);
   void drain();
 
   const Config config_;
   SystemClock clock_;
   IdGenerator ids_{clock_};
-  std::unique_ptr<storage::RocksBackend> backend_;
+  std::unique_ptr<storage::Backend> owned_backend_;  // unless the caller owns it
+  storage::Backend& backend_;
   std::unique_ptr<queue::IntakeQueue> intake_;  // set by open()
   queue::DeadLetterStore dead_letters_;
   pipeline::StreamStore streams_;

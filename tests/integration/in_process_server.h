@@ -22,13 +22,13 @@ class InProcessServer {
   // start().
   explicit InProcessServer(const std::string& directory,
                            std::vector<std::pair<std::string, std::string>> settings = {}) {
-    ConfigSources sources;
-    sources.environment = [](const std::string&) { return std::optional<std::string>(); };
-    sources.overrides = {{"storage", "rocksdb:" + directory},
-                         {"listen", "127.0.0.1:0"},
-                         {"http.threads", "2"}};
-    for (auto& setting : settings) sources.overrides.push_back(std::move(setting));
-    node_ = std::move(app::Node::open(load_config(sources).value()).value());
+    settings.insert(settings.begin(), {"storage", "rocksdb:" + directory});
+    node_ = std::move(app::Node::open(config(std::move(settings))).value());
+  }
+  // The same on `backend`, which must outlive the server.
+  explicit InProcessServer(storage::Backend& backend,
+                           std::vector<std::pair<std::string, std::string>> settings = {}) {
+    node_ = std::move(app::Node::open(config(std::move(settings)), backend).value());
   }
 
   // Recovers, listens, and serves on a thread of its own.
@@ -54,6 +54,14 @@ class InProcessServer {
   pipeline::StreamStore& streams() { return node_->streams(); }
 
  private:
+  static Config config(std::vector<std::pair<std::string, std::string>> settings) {
+    ConfigSources sources;
+    sources.environment = [](const std::string&) { return std::optional<std::string>(); };
+    sources.overrides = {{"listen", "127.0.0.1:0"}, {"http.threads", "2"}};
+    for (auto& setting : settings) sources.overrides.push_back(std::move(setting));
+    return load_config(sources).value();
+  }
+
   std::unique_ptr<app::Node> node_;
   std::thread thread_;
 };
