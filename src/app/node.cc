@@ -96,17 +96,19 @@ Status Node::start() {
           .max_active_instances = config_.max_active_instances,
           .retention = static_cast<Micros>(config_.retention_hours) * 3'600'000'000,
           .on_finished = [this](const engine::InstanceRecord& record) {
+            consumer_->instance_finished();
             completions_.notify(record);
             const auto envelope = pipeline::open_envelope(record.input);
             metrics_.instance_finished(
                 record.status,
                 envelope ? std::optional(clock_.now() - envelope->received_at) : std::nullopt);
           }});
+  // Before the engine starts: it tells the consumer of every instance that finishes.
+  consumer_ = std::make_unique<pipeline::IntakeConsumer>(*intake_, *engine_, backend_,
+                                                         config_.pipeline_max_in_flight);
   if (Status recovered = engine_->start(); !recovered.ok()) {
     return Status(recovered.code(), fmt::format("storage: {}", recovered.message()));
   }
-  consumer_ = std::make_unique<pipeline::IntakeConsumer>(*intake_, *engine_, backend_,
-                                                         config_.pipeline_max_in_flight);
   api_ = std::make_unique<http::Api>(
       *intake_, dead_letters_, ids_, clock_,
       http::ApiOptions{config_.max_batch_events,

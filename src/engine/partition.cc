@@ -105,10 +105,11 @@ void Partition::run() {
         if (timers_.empty()) {
           ready_.wait(lock);
         } else {
-          // Sleep until the next timer is due, but check at least every 100 ms: the clock may be
-          // one that a test moves by hand.
+          // Sleep until the next timer is due (a test that moves a clock by hand calls wake()),
+          // but look again every second: the wait runs on the steady clock and timers on the
+          // wall clock, which may be stepped forward.
           const Micros wait =
-              std::clamp<Micros>(timers_.begin()->first - clock_.now(), 1000, 100'000);
+              std::clamp<Micros>(timers_.begin()->first - clock_.now(), 1000, 1'000'000);
           ready_.wait_for(lock, std::chrono::microseconds(wait));
         }
       }

@@ -1,5 +1,6 @@
 #include "pipeline/intake_consumer.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "core/logging.h"
@@ -7,16 +8,30 @@
 #include "pipeline/process_event.h"
 
 namespace sluice::pipeline {
+namespace {
+
+constexpr std::size_t kMaxLease = 1000;  // messages leased at once
+constexpr auto kLongestSleep = std::chrono::milliseconds(100);
+
+}  // namespace
 
 IntakeConsumer::IntakeConsumer(queue::IntakeQueue& intake, engine::Engine& engine,
                                storage::Backend& backend, std::size_t max_in_flight)
-    : intake_(intake), engine_(engine), backend_(backend), max_in_flight_(max_in_flight) {
+    : intake_(intake),
+      engine_(engine),
+      backend_(backend),
+      max_in_flight_(max_in_flight),
+      refill_(std::max<std::size_t>(1, max_in_flight / 8)) {
   intake_.set_append_listener([this] { wake(); });
 }
 
 IntakeConsumer::~IntakeConsumer() { stop(); }
 
 void IntakeConsumer::start() {
+  {
+    std::lock_guard lock(mutex_);
+    woken_ = true;  // messages left from before a restart wait to be leased
+  }
   thread_ = std::thread([this] {
     set_thread_name("intake-consume");
     run();
@@ -44,32 +59,58 @@ void IntakeConsumer::wake() {
   ready_.notify_one();
 }
 
+std::size_t IntakeConsumer::room_locked() const {
+  const std::size_t busy = engine_.active_instances() + starting_;
+  return busy < max_in_flight_ ? max_in_flight_ - busy : 0;
+}
+
+void IntakeConsumer::instance_finished() {
+  if (!short_of_room_.load(std::memory_order_acquire)) return;
+  // Wake for a worthwhile batch of room, not for every slot: at tens of thousands of finishes a
+  // second, a wake-up per finish would cost more than the leases it saves. Exactly one finisher
+  // crosses the mark; it takes the lock so its wake-up cannot fall between the consumer's
+  // decision to sleep and its sleep.
+  if (freed_.fetch_add(1, std::memory_order_relaxed) + 1 != refill_) return;
+  {
+    std::lock_guard lock(mutex_);
+    short_of_room_ = false;
+  }
+  ready_.notify_one();
+}
+
 void IntakeConsumer::run() {
   while (true) {
     std::size_t room = 0;
+    std::vector<queue::Message> orphans;
     {
       std::unique_lock lock(mutex_);
-      if (stopping_) return;
-      const std::size_t busy = engine_.active_instances() + starting_;
-      room = busy < max_in_flight_ ? max_in_flight_ - busy : 0;
-      if (room == 0 || !woken_) {
-        // Wait for new messages or for room; the timeout also notices instances finishing.
-        short_of_room_ = room == 0;
-        ready_.wait_for(lock, std::chrono::milliseconds(room == 0 ? 2 : 50));
+      while (!stopping_ && orphans_.empty() && ((room = room_locked()) == 0 || !woken_)) {
+        if (room == 0) {
+          freed_.store(0, std::memory_order_relaxed);
+          short_of_room_ = true;
+        }
+        // Every change waited for is signalled (appends, answers, finishes); the bound only
+        // covers room freed below instance_finished()'s mark while nothing else happens.
+        ready_.wait_for(lock, kLongestSleep);
         short_of_room_ = false;
-        woken_ = false;
-        if (stopping_) return;
-        if (room == 0) continue;
       }
-      woken_ = false;
+      if (stopping_) return;
+      orphans.swap(orphans_);
+      if (room > 0) woken_ = false;
     }
-    auto leased = intake_.lease(std::min<std::size_t>(room, 1000));
+    if (!orphans.empty()) take_orphans(std::move(orphans));
+    if (room == 0) continue;
+    const std::size_t batch = std::min(room, kMaxLease);
+    auto leased = intake_.lease(batch);
     if (!leased.ok()) {
       spdlog::error("intake consumer: {}", leased.status().to_string());
+      std::unique_lock lock(mutex_);
+      ready_.wait_for(lock, kLongestSleep, [this] { return stopping_; });
+      woken_ = true;  // try again
       continue;
     }
     if (leased->empty()) continue;
-    if (leased->size() == std::min<std::size_t>(room, 1000)) wake();  // more may be waiting
+    if (leased->size() == batch) wake();  // more may be waiting
     {
       std::lock_guard lock(mutex_);
       starting_ += leased->size();
@@ -85,31 +126,40 @@ void IntakeConsumer::run() {
       const std::uint64_t sequence = message.sequence;
       engine_.start_instance(
           std::move(request),
-          [this, sequence, message = std::move(message)](Status status) {
-            bool taken = status.ok();
-            if (status.code() == StatusCode::kAlreadyExists) {
-              // The id was used by other means (the management API): the message has nothing
-              // left to do. Take it on its own.
-              storage::Mutation alone;
-              intake_.take(alone, message);
-              taken = backend_.commit(alone).ok();
-              spdlog::warn("event {}: an instance with its id exists; message taken", message.id);
-            }
-            intake_.settle(std::span<const std::uint64_t>(&sequence, 1), taken);
+          [this, sequence, message = std::move(message)](Status status) mutable {
+            // Runs on a partition thread, which must not block: a message whose id exists is
+            // handed to the consumer's thread to be taken.
+            const bool orphan = status.code() == StatusCode::kAlreadyExists;
+            if (!orphan) intake_.settle(std::span<const std::uint64_t>(&sequence, 1), status.ok());
             bool wanted = false;
             {
               std::lock_guard lock(mutex_);
               --starting_;
-              if (!taken) woken_ = true;  // leased again on the next round
-              // Only a consumer short of room, a message given back or stop() need hear of it:
-              // waking the consumer for every answer costs a wake-up and an empty lease each.
-              wanted = short_of_room_ || !taken || stopping_;
+              if (orphan) orphans_.push_back(std::move(message));
+              if (!status.ok()) woken_ = true;  // leased again, or taken, on the next round
+              // Only a message given back or stop() need be heard of: a start that succeeded
+              // turned a starting instance into a running one and freed no room.
+              wanted = !status.ok() || stopping_;
             }
             if (wanted) ready_.notify_all();
           },
           std::move(take));
     }
   }
+}
+
+void IntakeConsumer::take_orphans(std::vector<queue::Message> orphans) {
+  // The ids were used by other means (the management API): the messages have nothing left to do.
+  storage::Mutation take;
+  std::vector<std::uint64_t> sequences;
+  for (const auto& message : orphans) {
+    intake_.take(take, message);
+    sequences.push_back(message.sequence);
+    spdlog::warn("event {}: an instance with its id exists; message taken", message.id);
+  }
+  const Status taken = backend_.commit(take);
+  if (!taken.ok()) spdlog::error("intake consumer: {}", taken.to_string());
+  intake_.settle(sequences, taken.ok());
 }
 
 }  // namespace sluice::pipeline

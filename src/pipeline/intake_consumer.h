@@ -3,12 +3,15 @@
 // IntakeConsumer: drains the intake queue into process_event instances at a controlled pace.
 // Each message's take commits in the same batch as its instance's start, so a message is gone
 // exactly when its orchestration exists. At most `max_in_flight` instances run at once; a burst
-// waits on disk, not in memory.
+// waits on disk, not in memory. The consumer sleeps until it is told of new messages or of room:
+// it never polls, and it commits only on its own thread, never on the engine's.
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "engine/engine.h"
 #include "queue/intake_queue.h"
@@ -25,9 +28,16 @@ class IntakeConsumer {
   void start();
   void stop();
 
+  // Tells the consumer that an instance finished, so it may have room again. Cheap unless it is
+  // waiting for room; call it for every instance that finishes (EngineOptions::on_finished).
+  void instance_finished();
+
  private:
+  std::size_t room_locked() const;
   void run();
   void wake();
+  // Takes, in one commit, messages whose instance id turned out to exist already.
+  void take_orphans(std::vector<queue::Message> orphans);
 
   queue::IntakeQueue& intake_;
   engine::Engine& engine_;
@@ -36,10 +46,15 @@ class IntakeConsumer {
 
   std::mutex mutex_;
   std::condition_variable ready_;
-  bool stopping_ = false;       // guarded by mutex_
-  bool woken_ = false;          // guarded by mutex_
-  bool short_of_room_ = false;  // guarded by mutex_: waiting for in-flight starts to end
-  std::size_t starting_ = 0;    // guarded by mutex_: starts sent, not yet answered
+  bool stopping_ = false;  // guarded by mutex_
+  bool woken_ = false;     // guarded by mutex_
+  // Set (under mutex_) while the consumer waits for room; read without the lock by
+  // instance_finished(), which then looks again under it.
+  std::atomic<bool> short_of_room_{false};
+  std::atomic<std::size_t> freed_{0};    // instances finished since the consumer ran short of room
+  const std::size_t refill_;             // how many of those wake it
+  std::size_t starting_ = 0;             // guarded by mutex_: starts sent, not yet answered
+  std::vector<queue::Message> orphans_;  // guarded by mutex_: for take_orphans()
   std::thread thread_;
 };
 

@@ -93,6 +93,23 @@ TEST_F(DurableFunctionsTest, StartingProcessEventWithAnEventRunsItLikeAnIngested
   EXPECT_EQ(json::parse(call(verb::get, "/api/queue").body).at("deadletter").at("count"), 0);
 }
 
+// An event posted with the id of an instance started through the management API cannot start
+// its own: its queue message is taken all the same (by the consumer, in a commit of its own), and
+// the event counts once.
+TEST_F(DurableFunctionsTest, AnEventWhoseInstanceIdIsTakenLeavesTheQueueAndCountsOnce) {
+  start();
+  const std::string event = R"({"event_id":"df-3","stream_id":"s-taken","type":"cheer","bits":7})";
+  ASSERT_EQ(manage(verb::post, "orchestrators/process_event/df-3", event).status, 202u);
+  EXPECT_EQ(finished("df-3").at("runtimeStatus"), "Completed");
+  auto posted = call(verb::post, "/api/events", event);
+  ASSERT_EQ(posted.status, 202u) << posted.body;
+  EXPECT_TRUE(testing::eventually([&] {
+    return json::parse(call(verb::get, "/api/queue").body).at("depth") == 0;
+  })) << "the message was never taken";
+  EXPECT_EQ(stats("s-taken").at("events"), 1);
+  EXPECT_EQ(stats("s-taken").at("bits"), 7);
+}
+
 TEST_F(DurableFunctionsTest, AnInputThatIsNoEventIsRefusedNamingTheFieldAndStartsNothing) {
   start();
   const std::pair<std::string, std::string> cases[] = {
@@ -136,11 +153,12 @@ TEST_F(DurableFunctionsTest, StartAndWaitAnswersWithTheOutputOrTheUsual202) {
 }
 
 TEST_F(DurableFunctionsTest, AFailedInstanceIs500WhenAskedAndAlwaysDeadLettered) {
-  start({"--set", "webhooks.down.url=http://127.0.0.1:1/", "--set",
-         "pipeline.retry.max_attempts=1"});
-  auto failed = manage(verb::post,
-                       "orchestrators/process_event/f-1?timeout=30&returnInternalServerErrorOnFailure=true",
-                       R"({"stream_id":"s-f","type":"follower"})");
+  start(
+      {"--set", "webhooks.down.url=http://127.0.0.1:1/", "--set", "pipeline.retry.max_attempts=1"});
+  auto failed =
+      manage(verb::post,
+             "orchestrators/process_event/f-1?timeout=30&returnInternalServerErrorOnFailure=true",
+             R"({"stream_id":"s-f","type":"follower"})");
   EXPECT_EQ(failed.status, 500u) << failed.body;
   EXPECT_EQ(json::parse(failed.body).at("runtimeStatus"), "Failed");
   EXPECT_EQ(manage(verb::get, "instances/f-1").status, 200u);
@@ -179,8 +197,7 @@ TEST_F(DurableFunctionsTest, RestartRunsTheInputAgainUnderANewIdOrItsOwn) {
 }
 
 TEST_F(DurableFunctionsTest, AKeyInTheUrlIsAcceptedAndCarriedInEveryUriHandedOut) {
-  start({"--set", std::string("keys.df.secret=") + kKey, "--set",
-         "keys.df.scopes=ingest,admin"});
+  start({"--set", std::string("keys.df.secret=") + kKey, "--set", "keys.df.scopes=ingest,admin"});
   const std::string code = std::string("code=") + kEncodedKey;
   EXPECT_EQ(manage(verb::post, "orchestrators/process_event/k-1",
                    R"({"stream_id":"s-k","type":"follower"})")
@@ -191,14 +208,14 @@ TEST_F(DurableFunctionsTest, AKeyInTheUrlIsAcceptedAndCarriedInEveryUriHandedOut
                 .status,
             401u);
 
-  auto started = manage(verb::post,
-                        "orchestrators/process_event/k-1?taskHub=hub&connection=Storage&" + code,
-                        R"({"stream_id":"s-k","type":"follower"})");
+  auto started =
+      manage(verb::post, "orchestrators/process_event/k-1?taskHub=hub&connection=Storage&" + code,
+             R"({"stream_id":"s-k","type":"follower"})");
   ASSERT_EQ(started.status, 202u) << started.body;
   const json::value payload = json::parse(started.body);
-  for (const char* uri : {"statusQueryGetUri", "sendEventPostUri", "terminatePostUri",
-                          "suspendPostUri", "resumePostUri", "restartPostUri",
-                          "purgeHistoryDeleteUri"}) {
+  for (const char* uri :
+       {"statusQueryGetUri", "sendEventPostUri", "terminatePostUri", "suspendPostUri",
+        "resumePostUri", "restartPostUri", "purgeHistoryDeleteUri"}) {
     EXPECT_TRUE(payload.at(uri).as_string().ends_with(code)) << uri << ": " << payload.at(uri);
   }
   // The status URI works as it is, with no header.
@@ -207,7 +224,8 @@ TEST_F(DurableFunctionsTest, AKeyInTheUrlIsAcceptedAndCarriedInEveryUriHandedOut
   EXPECT_EQ(json::parse(call(verb::get, status_target).body).at("runtimeStatus"), "Completed");
 
   // Ingest answers the same way; a key sent in a header is never put in a URI.
-  auto ingested = call(verb::post, "/api/events?" + code, R"({"stream_id":"s-k","type":"follower"})");
+  auto ingested =
+      call(verb::post, "/api/events?" + code, R"({"stream_id":"s-k","type":"follower"})");
   ASSERT_EQ(ingested.status, 202u) << ingested.body;
   EXPECT_TRUE(json::parse(ingested.body).at("statusQueryGetUri").as_string().ends_with(code));
   auto keyed_client = std::move(http::Client::create(server_->url(), kKey).value());
