@@ -33,14 +33,11 @@
 #include <string_view>
 #include <variant>
 
+#include "sluice/effects.h"
 #include "sluice/status.h"
 #include "sluice/task.h"
 
 namespace sluice {
-
-namespace storage {
-class Mutation;
-}
 
 using Micros = std::int64_t;  // microseconds since the Unix epoch (UTC), or a duration
 
@@ -181,7 +178,7 @@ class ActivityContext {
   // Local effects: writes added here commit atomically with this attempt's completion, and only
   // if it succeeds — exactly once however often the activity runs. Outside effects (webhooks)
   // are at-least-once; use idempotency_key() with them.
-  virtual storage::Mutation& effects() = 0;
+  virtual Effects& effects() = 0;
 };
 
 using OrchestratorFunction = std::function<Task<std::string>(OrchestrationContext&, std::string)>;
@@ -194,9 +191,8 @@ struct InputRefusal {
 // Checks the input of an instance started from outside the engine (the management API) before
 // anything is stored: returns the input to start it with, which may be the given one rewritten
 // into the orchestrator's own form, or why it is refused.
-using InputAdmission =
-    std::function<std::variant<std::string, InputRefusal>(std::string_view instance_id,
-                                                          std::string input)>;
+using InputAdmission = std::function<std::variant<std::string, InputRefusal>(
+    std::string_view instance_id, std::string input)>;
 // An activity returns its output, or a Status that fails this attempt.
 using ActivityFunction = std::function<Result<std::string>(ActivityContext&, std::string_view)>;
 // Ends an asynchronous activity's attempt. Call it once, from any thread.
@@ -231,7 +227,7 @@ class Registry {
   }
   // A local activity runs on the partition thread, in the same turn as the step that schedules
   // it, and its result and effects commit with that turn: no worker hand-off, no second commit.
-  // For short work that never blocks and whose only effects are its Mutation (or are
+  // For short work that never blocks and whose only effects are its Effects (or are
   // at-least-once anyway). Retries, failures and history are those of any activity; after a
   // restart a pending local activity runs on the worker pool like the others.
   void add_local_activity(std::string name, ActivityFunction function) {

@@ -24,6 +24,14 @@ Status check_key_part(std::string_view what, std::string_view part) {
 
 }  // namespace
 
+Result<std::string> document_key(std::string_view container, std::string_view partition,
+                                 std::string_view id) {
+  SLUICE_RETURN_IF_ERROR(check_key_part("container", container));
+  SLUICE_RETURN_IF_ERROR(check_key_part("partition", partition));
+  SLUICE_RETURN_IF_ERROR(check_key_part("id", id));
+  return storage::key_prefix({container, partition}) + std::string(id);
+}
+
 DocumentContainer::DocumentContainer(storage::Backend& backend, std::string name,
                                      std::string partition_key_path)
     : backend_(backend),

@@ -30,6 +30,11 @@ struct Page {
   std::optional<std::string> next_cursor;  // absent on the last page
 };
 
+// The storage key of document `id` in `partition` of `container`; an error names the part that
+// is empty, longer than 255 bytes or holds a NUL.
+Result<std::string> document_key(std::string_view container, std::string_view partition,
+                                 std::string_view id);
+
 class DocumentContainer {
  public:
   // `partition_key_path` is "/member". `backend` must outlive the container.

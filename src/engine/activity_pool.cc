@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "core/thread_name.h"
+#include "engine/activity_effects.h"
 
 namespace sluice::engine {
 namespace {
@@ -22,8 +23,8 @@ class Context final : public ActivityContext {
                    [this] { idempotency_key_ = fmt::format("{}:{}", instance_id_, task_id_); });
     return idempotency_key_;
   }
-  storage::Mutation& effects() override { return effects_; }
-  storage::Mutation take_effects() { return std::move(effects_); }
+  Effects& effects() override { return effects_; }
+  storage::Mutation take_effects() { return std::move(effects_.mutation()); }
 
  private:
   const std::string& instance_id_;
@@ -31,7 +32,7 @@ class Context final : public ActivityContext {
   const std::string& name_;
   mutable std::once_flag idempotency_key_made_;
   mutable std::string idempotency_key_;
-  storage::Mutation effects_;
+  ActivityEffects effects_;
 };
 
 // The history event that records an attempt's outcome. A non-empty `failure_name` records a

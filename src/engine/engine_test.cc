@@ -7,6 +7,7 @@
 #include <future>
 #include <thread>
 
+#include "engine/activity_effects.h"
 #include "storage/rocks/rocks_backend.h"
 #include "tests/support/temp_directory.h"
 
@@ -211,7 +212,7 @@ class EngineTest : public ::testing::Test {
     registry_.add_orchestrator("local_flaky_with_retry", local_flaky_with_retry);
     registry_.add_local_activity(
         "local", [](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
-          ctx.effects().add("local-effects", 1);
+          mutation_of(ctx.effects()).add("local-effects", 1);
           return std::string(input);
         });
     registry_.add_orchestrator("local_mark", [](OrchestrationContext& ctx, std::string) {
@@ -219,20 +220,20 @@ class EngineTest : public ::testing::Test {
     });
     registry_.add_local_activity(
         "mark", [](ActivityContext& ctx, std::string_view) -> Result<std::string> {
-          ctx.effects().put(storage::Table::kMeta, "mark", "written by the run");
+          mutation_of(ctx.effects()).put(storage::Table::kMeta, "mark", "written by the run");
           return std::string("marked");
         });
     // Writes its effect on every attempt; only the successful one may commit it.
     registry_.add_local_activity(
         "local_flaky", [this](ActivityContext& ctx, std::string_view) -> Result<std::string> {
-          ctx.effects().add("local-effects", 1);
+          mutation_of(ctx.effects()).add("local-effects", 1);
           if (++flaky_calls_ <= flaky_failures_) return unavailable("not yet");
           return std::string("finally");
         });
     // Finishes only when the test says so, from the test's thread.
     registry_.add_async_activity(
         "later", [this](ActivityContext& ctx, std::string_view input, ActivityDone done) {
-          ctx.effects().add("later-effects", 1);
+          mutation_of(ctx.effects()).add("later-effects", 1);
           std::lock_guard lock(later_mutex_);
           later_.emplace_back(std::string(input), std::move(done));
         });
@@ -252,7 +253,7 @@ class EngineTest : public ::testing::Test {
     registry_.add_activity("effect",
                            [this](ActivityContext& ctx, std::string_view) -> Result<std::string> {
                              ++effect_runs_;
-                             ctx.effects().add("effects", 1);
+                             mutation_of(ctx.effects()).add("effects", 1);
                              std::unique_lock lock(hold_mutex_);
                              hold_released_.wait(lock, [this] { return !hold_effects_; });
                              return std::string("ok");
@@ -466,9 +467,10 @@ TEST_F(EngineTest, TheDefaultPolicyRetriesNoFailureThatCannotPass) {
     InstanceRecord record = wait_finished(id);
     EXPECT_EQ(record.status, RuntimeStatus::kFailed) << activity;
     const std::vector<HistoryEvent> history = engine_->history(id).value();
-    EXPECT_EQ(std::count_if(history.begin(), history.end(),
-                            [](const HistoryEvent& e) { return e.type == EventType::kTimerCreated; }),
-              0)
+    EXPECT_EQ(
+        std::count_if(history.begin(), history.end(),
+                      [](const HistoryEvent& e) { return e.type == EventType::kTimerCreated; }),
+        0)
         << activity;
   }
   // A transient failure is still retried.

@@ -7,6 +7,7 @@
 #include <variant>
 
 #include "core/ids.h"
+#include "engine/activity_effects.h"
 #include "storage/mutation.h"
 
 namespace sluice::pipeline {
@@ -92,10 +93,10 @@ std::string dead_letter_record(const std::string& instance_id, const std::string
 // takes it, checked the same way and put in an envelope received now, or an envelope as the
 // intake consumer writes it (a status read with showInput shows one). An event without an
 // `event_id` takes the instance's id, as an ingested event's instance takes the event's.
-std::variant<std::string, InputRefusal> admit_event(std::string_view instance_id,
-                                                    std::string input, const Clock& clock,
-                                                    IdGenerator& ids) {
-  if (auto envelope = open_envelope(input); envelope && read_event_facts(envelope->event_json).ok()) {
+std::variant<std::string, InputRefusal> admit_event(std::string_view instance_id, std::string input,
+                                                    const Clock& clock, IdGenerator& ids) {
+  if (auto envelope = open_envelope(input);
+      envelope && read_event_facts(envelope->event_json).ok()) {
     return input;
   }
   boost::system::error_code error;
@@ -196,15 +197,16 @@ void register_pipeline(Registry& registry, StreamStore& streams,
       "stats",
       [&streams, &clock](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
         SLUICE_ASSIGN_OR_RETURN(const ReadEnvelope* read, read_envelope(input));
-        SLUICE_RETURN_IF_ERROR(
-            streams.count(ctx.effects(), read->facts, format_rfc3339(clock.now())));
+        SLUICE_RETURN_IF_ERROR(streams.count(engine::mutation_of(ctx.effects()), read->facts,
+                                             format_rfc3339(clock.now())));
         return std::string("counted");
       });
   registry.add_local_activity(
       "logging", [&streams](ActivityContext& ctx, std::string_view input) -> Result<std::string> {
         SLUICE_ASSIGN_OR_RETURN(const ReadEnvelope* read, read_envelope(input));
-        SLUICE_RETURN_IF_ERROR(streams.log(ctx.effects(), read->facts, read->envelope.event_json,
-                                           read->envelope.received_at, ctx.instance_id()));
+        SLUICE_RETURN_IF_ERROR(streams.log(engine::mutation_of(ctx.effects()), read->facts,
+                                           read->envelope.event_json, read->envelope.received_at,
+                                           ctx.instance_id()));
         return std::string("logged");
       });
   if (options.webhooks.empty()) {
@@ -250,7 +252,7 @@ void register_pipeline(Registry& registry, StreamStore& streams,
         if (id == nullptr || !id->is_string()) {
           return invalid_argument("dead-letter record is malformed");
         }
-        dead_letters.add(ctx.effects(), id->get_string(), record);
+        dead_letters.add(engine::mutation_of(ctx.effects()), id->get_string(), record);
         return std::string("dead-lettered");
       });
 }

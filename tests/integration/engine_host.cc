@@ -15,6 +15,7 @@
 #include "app/node.h"
 #include "core/config.h"
 #include "core/logging.h"
+#include "engine/activity_effects.h"
 
 namespace {
 
@@ -64,8 +65,8 @@ int main(int argc, char** argv) {
           std::this_thread::sleep_for(std::chrono::milliseconds(1));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(2));  // stands for real work
-        ctx.effects().add("effects/" + ctx.instance_id(), 1);
-        ctx.effects().add("effects/total", 1);
+        sluice::engine::mutation_of(ctx.effects()).add("effects/" + ctx.instance_id(), 1);
+        sluice::engine::mutation_of(ctx.effects()).add("effects/total", 1);
         return std::string(input);
       });
   if (!(*node)->start().ok()) return 2;
