@@ -178,7 +178,7 @@ auto list_events(boost::asio::thread_pool& pool, pipeline::StreamStore& streams,
 }
 
 auto list_dead_letters_page(boost::asio::thread_pool& pool, queue::DeadLetterStore& store,
-                       StreamQuery query) {
+                            StreamQuery query) {
   return run_blocking(
       pool, [&store, query = std::move(query)] { return store.list(query.cursor, query.limit); });
 }
@@ -400,8 +400,8 @@ boost::asio::awaitable<Response> Api::stream_events(Request& request, std::strin
   if (auto refusal = refuse_invalid_stream(stream_id)) co_return std::move(*refusal);
   auto query = parse_stream_query(request.target());
   if (auto* refusal = std::get_if<Response>(&query)) co_return std::move(*refusal);
-  auto page = co_await list_events(blocking_, streams_, stream_id,
-                                   std::get<StreamQuery>(std::move(query)));
+  auto page =
+      co_await list_events(blocking_, streams_, stream_id, std::get<StreamQuery>(std::move(query)));
   if (!page.ok()) co_return status_response(page.status());
   json::array items;
   for (auto& item : page->items) items.push_back(std::move(item));
@@ -424,7 +424,8 @@ void Api::release_dead_letter(const std::string& id) {
 boost::asio::awaitable<Response> Api::list_dead_letters(Request& request) {
   auto query = parse_stream_query(request.target());  // limit and cursor, as for events
   if (auto* refusal = std::get_if<Response>(&query)) co_return std::move(*refusal);
-  auto page = co_await list_dead_letters_page(blocking_, dead_letters_, std::get<StreamQuery>(query));
+  auto page =
+      co_await list_dead_letters_page(blocking_, dead_letters_, std::get<StreamQuery>(query));
   if (!page.ok()) co_return status_response(page.status());
   json::array items;
   for (const auto& letter : *page) items.push_back(json::parse(letter.record));
@@ -458,8 +459,8 @@ boost::asio::awaitable<Response> Api::change_dead_letter(Request& request, std::
   Response response;
   if (replay) {
     UriBase base = management_.uri_base(request);
-    response = co_await replay_dead_letter(blocking_, engine_, dead_letters_, clock_, id,
-                                           std::move(base));
+    response =
+        co_await replay_dead_letter(blocking_, engine_, dead_letters_, clock_, id, std::move(base));
   } else {
     response = co_await delete_dead_letter(blocking_, dead_letters_, id);
   }
