@@ -4,17 +4,17 @@
 #include <cstdint>
 #include <string>
 
-#include "core/config.h"
+#include "app/config.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace sluice;
-  ConfigSources sources;
+  settings::Sources sources;
   sources.file = "fuzz.toml";
   sources.file_contents = std::string(reinterpret_cast<const char*>(data), size);
   sources.environment = [](const std::string&) -> std::optional<std::string> {
     return std::nullopt;
   };
-  auto config = load_config(sources);
+  auto config = app::load_config(sources);
   if (!config.ok() && config.status().message().empty()) __builtin_trap();
   return 0;
 }

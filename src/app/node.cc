@@ -2,50 +2,15 @@
 
 #include <fmt/format.h>
 
-#include <boost/asio/ip/address.hpp>
-
 #include "core/logging.h"
 #include "pipeline/envelope.h"
 #include "pipeline/process_event.h"
 
 namespace sluice::app {
-namespace {
-
-// True for addresses only this machine can reach (127.0.0.0/8, ::1).
-bool is_loopback(const std::string& host) {
-  boost::system::error_code error;
-  const auto address = boost::asio::ip::make_address(host, error);
-  return !error && address.is_loopback();
-}
-
-pipeline::PipelineOptions pipeline_options(const Config& config) {
-  pipeline::PipelineOptions options;
-  options.retry.max_attempts = config.retry_max_attempts;
-  options.retry.first_interval = Micros{config.retry_first_interval_ms} * 1000;
-  options.retry.backoff_coefficient = config.retry_backoff_coefficient;
-  options.retry.max_interval = Micros{config.retry_max_interval_ms} * 1000;
-  options.webhooks = config.webhooks;
-  return options;
-}
-
-// The settings that need more than their own value to be checked.
-Status check_settings(const Config& config) {
-  if (config.api_keys.empty() && !is_loopback(config.listen_host)) {
-    return invalid_argument(
-        fmt::format("listen: {} is reachable from other machines and no API key is configured; set "
-                    "keys.NAME.secret and keys.NAME.scopes, or listen on 127.0.0.1",
-                    config.listen_host));
-  }
-  SLUICE_RETURN_IF_ERROR(pipeline::check_webhooks(config.webhooks));
-  return {};
-}
-
-}  // namespace
 
 Result<std::unique_ptr<Node>> Node::open(const Config& config) {
-  SLUICE_RETURN_IF_ERROR(check_settings(config));
   auto backend =
-      storage::RocksBackend::open(config.storage.location, config.storage_min_free_mb << 20);
+      storage::RocksBackend::open(config.storage.url.location, config.storage.min_free_mb << 20);
   if (!backend.ok()) {
     return Status(backend.status().code(), fmt::format("storage: {}", backend.status().message()));
   }
@@ -54,7 +19,6 @@ Result<std::unique_ptr<Node>> Node::open(const Config& config) {
 }
 
 Result<std::unique_ptr<Node>> Node::open(const Config& config, storage::Backend& backend) {
-  SLUICE_RETURN_IF_ERROR(check_settings(config));
   return open_on(config, nullptr, backend);
 }
 
@@ -63,8 +27,8 @@ Result<std::unique_ptr<Node>> Node::open_on(const Config& config,
                                             storage::Backend& backend) {
   std::unique_ptr<Node> node(new Node(config, std::move(owned), backend));
   // The queue keeps a reference to the node's clock.
-  auto intake = queue::IntakeQueue::open(node->backend_, node->clock_, config.queue_name,
-                                         config.queue_max_depth);
+  auto intake = queue::IntakeQueue::open(node->backend_, node->clock_, config.queue.name,
+                                         config.queue.max_depth);
   if (!intake.ok()) {
     return Status(intake.status().code(), fmt::format("storage: {}", intake.status().message()));
   }
@@ -76,10 +40,11 @@ Node::Node(const Config& config, std::unique_ptr<storage::Backend> owned, storag
     : config_(config),
       owned_backend_(std::move(owned)),
       backend_(backend),
-      dead_letters_(backend_, config.deadletter_name),
+      dead_letters_(backend_, config.queue.deadletter),
       streams_(backend_) {
-  pipeline::register_pipeline(registry_, streams_, dead_letters_, alerts_, webhook_sender_, clock_,
-                              pipeline_options(config_));
+  pipeline::register_pipeline(
+      registry_, streams_, dead_letters_, alerts_, webhook_sender_, clock_,
+      pipeline::PipelineOptions{config_.pipeline.retry(), config_.pipeline.webhooks});
 }
 
 Node::~Node() {
@@ -91,10 +56,10 @@ Status Node::start() {
   engine_ = std::make_unique<engine::Engine>(
       backend_, clock_, registry_,
       engine::EngineOptions{
-          .partitions = config_.engine_partitions,
-          .activity_workers = config_.activity_workers,
-          .max_active_instances = config_.max_active_instances,
-          .retention = static_cast<Micros>(config_.retention_hours) * 3'600'000'000,
+          .partitions = config_.engine.partitions,
+          .activity_workers = config_.engine.activity_workers,
+          .max_active_instances = config_.engine.max_active_instances,
+          .retention = static_cast<Micros>(config_.engine.retention_hours) * 3'600'000'000,
           .on_finished = [this](const engine::InstanceRecord& record) {
             consumer_->instance_finished();
             completions_.notify(record);
@@ -105,31 +70,31 @@ Status Node::start() {
           }});
   // Before the engine starts: it tells the consumer of every instance that finishes.
   consumer_ = std::make_unique<pipeline::IntakeConsumer>(*intake_, *engine_, backend_,
-                                                         config_.pipeline_max_in_flight);
+                                                         config_.pipeline.max_in_flight);
   if (Status recovered = engine_->start(); !recovered.ok()) {
     return Status(recovered.code(), fmt::format("storage: {}", recovered.message()));
   }
   api_ = std::make_unique<http::Api>(
       *intake_, dead_letters_, ids_, clock_,
-      http::ApiOptions{config_.max_batch_events,
-                       fmt::format("{}:{}", config_.listen_host, config_.listen_port),
-                       config_.api_keys},
+      http::ApiOptions{config_.http.max_batch_events,
+                       fmt::format("{}:{}", config_.http.host, config_.http.port),
+                       config_.http.api_keys},
       *engine_, registry_, streams_, completions_, metrics_);
   server_ = std::make_unique<http::Server>(
-      http::ServerOptions{.host = config_.listen_host,
-                          .port = config_.listen_port,
-                          .threads = config_.http_threads,
-                          .max_body_bytes = config_.max_body_bytes,
-                          .max_header_bytes = config_.max_header_bytes,
-                          .read_timeout = std::chrono::seconds(config_.read_timeout_seconds),
-                          .max_connections = config_.max_connections},
+      http::ServerOptions{.host = config_.http.host,
+                          .port = config_.http.port,
+                          .threads = config_.http.threads,
+                          .max_body_bytes = config_.http.max_body_bytes,
+                          .max_header_bytes = config_.http.max_header_bytes,
+                          .read_timeout = std::chrono::seconds(config_.http.read_timeout_seconds),
+                          .max_connections = config_.http.max_connections},
       [this](http::Request& request) { return api_->handle(request); });
   server_->set_stop_listener([this] { completions_.cancel_all(); });
   SLUICE_RETURN_IF_ERROR(server_->listen());
   // Tests and scripts read the port from this line when they ask for port 0.
-  spdlog::info("listening on {}:{} (storage {}, queue {})", config_.listen_host, server_->port(),
-               config_.storage.to_string(), config_.queue_name);
-  if (config_.pipeline_paused) {
+  spdlog::info("listening on {}:{} (storage {}, queue {})", config_.http.host, server_->port(),
+               config_.storage.url.to_string(), config_.queue.name);
+  if (config_.pipeline.paused) {
     spdlog::warn("pipeline.paused is set: events are queued, not processed");
   } else {
     consumer_->start();

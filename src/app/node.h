@@ -13,8 +13,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "app/config.h"
 #include "core/clock.h"
-#include "core/config.h"
 #include "core/ids.h"
 #include "engine/engine.h"
 #include "http/api.h"
@@ -33,8 +33,7 @@ namespace sluice::app {
 
 class Node {
  public:
-  // Opens storage and checks the settings that need more than their own value. An error names
-  // the key at fault ("storage: …", "listen: …").
+  // Opens storage. An error names the key at fault ("storage: …").
   static Result<std::unique_ptr<Node>> open(const Config& config);
   // The same on `backend` instead of the storage the configuration names; `backend` must outlive
   // the node (the tests use one that injects faults).

@@ -26,6 +26,7 @@ struct ServeFlags {
   std::optional<std::string> listen;
   std::optional<std::string> data;
   std::vector<std::string> settings;  // KEY=VALUE
+  bool help_settings = false;         // print every setting and exit
 };
 int serve(const ServeFlags& flags);
 

@@ -31,6 +31,8 @@ int main(int argc, char** argv) {
                             "data directory for the embedded store (./data)");
   serve_command->add_option("--set", serve_flags.settings,
                             "any setting, as KEY=VALUE (repeatable)");
+  serve_command->add_flag("--help-settings", serve_flags.help_settings,
+                          "print every setting: default, meaning, environment variable");
 
   SendFlags send_flags;
   auto* send_command = app.add_subcommand(

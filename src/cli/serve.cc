@@ -7,7 +7,6 @@
 
 #include "app/node.h"
 #include "cli/commands.h"
-#include "core/config.h"
 #include "core/logging.h"
 
 namespace sluice::cli {
@@ -21,7 +20,11 @@ int configuration_error(std::string_view message) {
 }  // namespace
 
 int serve(const ServeFlags& flags) {
-  ConfigSources sources;
+  if (flags.help_settings) {
+    fmt::print("{}", settings::help_text(app::describe_settings()));
+    return kExitOk;
+  }
+  settings::Sources sources;
   sources.file = flags.config_file;
   if (flags.data) sources.overrides.emplace_back("storage", "rocksdb:" + *flags.data);
   if (flags.listen) sources.overrides.emplace_back("listen", *flags.listen);
@@ -32,9 +35,9 @@ int serve(const ServeFlags& flags) {
     }
     sources.overrides.emplace_back(setting.substr(0, equals), setting.substr(equals + 1));
   }
-  auto loaded = load_config(sources);
+  auto loaded = app::load_config(sources);
   if (!loaded.ok()) return configuration_error(loaded.status().message());
-  configure_logging(loaded->log_level);
+  configure_logging(loaded->log.level);
   auto node = app::Node::open(*loaded);
   if (!node.ok()) return configuration_error(node.status().message());
   if (Status started = (*node)->start(); !started.ok()) {

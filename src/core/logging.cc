@@ -4,6 +4,11 @@
 
 namespace sluice {
 
+void declare_settings(settings::Schema& schema, LogSettings& log) {
+  schema.choice("log.level", log.level, {"trace", "debug", "info", "warn", "error", "off"},
+                "trace, debug, info, warn, error, off");
+}
+
 void configure_logging(std::string_view level) {
   auto logger = spdlog::stderr_logger_mt("sluice");
   logger->set_pattern("%Y-%m-%dT%H:%M:%S.%eZ %^%l%$ %v", spdlog::pattern_time_type::utc);

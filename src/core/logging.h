@@ -4,11 +4,21 @@
 
 #include <spdlog/spdlog.h>
 
+#include <string>
 #include <string_view>
+
+#include "core/settings.h"
 
 namespace sluice {
 
-// `level` is one of trace, debug, info, warn, error, off (checked by the configuration).
+struct LogSettings {
+  std::string level = "info";
+};
+
+// log.level.
+void declare_settings(settings::Schema& schema, LogSettings& log);
+
+// `level` is one of trace, debug, info, warn, error, off (checked by the settings).
 void configure_logging(std::string_view level);
 
 }  // namespace sluice

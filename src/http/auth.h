@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "core/config.h"
+#include "http/http_settings.h"
 #include "http/json_response.h"
 
 namespace sluice::http {

@@ -165,19 +165,6 @@ std::vector<webhooks::WebhookRequest> webhook_requests(const std::vector<Webhook
 
 }  // namespace
 
-Status check_webhooks(const std::vector<WebhookConfig>& webhooks) {
-  for (const auto& webhook : webhooks) {
-    for (const auto& type : webhook.event_types) {
-      if (!is_event_type(type)) {
-        return invalid_argument(fmt::format(
-            "webhooks.{}.events: \"{}\" is not one of follower, subscription, donation, cheer",
-            webhook.name, type));
-      }
-    }
-  }
-  return {};
-}
-
 void register_pipeline(Registry& registry, StreamStore& streams,
                        queue::DeadLetterStore& dead_letters, AlertFeed& alerts,
                        webhooks::WebhookSender& sender, const Clock& clock,

@@ -14,9 +14,9 @@
 #include <string>
 
 #include "core/clock.h"
-#include "core/config.h"
 #include "pipeline/alert_feed.h"
 #include "pipeline/envelope.h"
+#include "pipeline/pipeline_settings.h"
 #include "pipeline/stream_store.h"
 #include "queue/dead_letter_store.h"
 #include "sluice/orchestration.h"
@@ -33,9 +33,6 @@ struct PipelineOptions {
                     .max_interval = 30'000'000};
   std::vector<WebhookConfig> webhooks;  // each gets the events of its types
 };
-
-// Refuses a webhook whose event filter names an unknown type, naming the key.
-Status check_webhooks(const std::vector<WebhookConfig>& webhooks);
 
 // Registers process_event and its activities. Every reference must outlive the registry's use.
 void register_pipeline(Registry& registry, StreamStore& streams,

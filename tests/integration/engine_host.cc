@@ -12,8 +12,8 @@
 #include <string>
 #include <thread>
 
+#include "app/config.h"
 #include "app/node.h"
-#include "core/config.h"
 #include "core/logging.h"
 #include "engine/activity_effects.h"
 
@@ -40,13 +40,13 @@ int main(int argc, char** argv) {
     if (std::string(argv[i]) == "--hold-while") hold_file = argv[i + 1];
   }
   sluice::configure_logging("info");
-  sluice::ConfigSources sources;
+  sluice::settings::Sources sources;
   sources.overrides = {{"storage", "rocksdb:" + data},
                        {"listen", listen},
                        {"http.threads", "2"},
                        {"engine.partitions", "2"},
                        {"engine.activity_workers", "8"}};
-  auto config = sluice::load_config(sources);
+  auto config = sluice::app::load_config(sources);
   if (!config.ok()) {
     spdlog::error("{}", config.status().to_string());
     return 2;

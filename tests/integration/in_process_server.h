@@ -54,12 +54,12 @@ class InProcessServer {
   pipeline::StreamStore& streams() { return node_->streams(); }
 
  private:
-  static Config config(std::vector<std::pair<std::string, std::string>> settings) {
-    ConfigSources sources;
+  static app::Config config(std::vector<std::pair<std::string, std::string>> settings) {
+    settings::Sources sources;
     sources.environment = [](const std::string&) { return std::optional<std::string>(); };
     sources.overrides = {{"listen", "127.0.0.1:0"}, {"http.threads", "2"}};
     for (auto& setting : settings) sources.overrides.push_back(std::move(setting));
-    return load_config(sources).value();
+    return app::load_config(sources).value();
   }
 
   std::unique_ptr<app::Node> node_;
