@@ -135,10 +135,13 @@ class [[nodiscard]] Result {
     if (!sluice_status_.ok()) return sluice_status_; \
   } while (false)
 
+// `result` and `lhs` name a variable and a declaration; they cannot be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define SLUICE_ASSIGN_OR_RETURN_IMPL(result, lhs, expression) \
   auto result = (expression);                                 \
   if (!result.ok()) return result.status();                   \
   lhs = std::move(result).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 // SLUICE_ASSIGN_OR_RETURN(auto x, f()): binds x to f()'s value or returns f()'s Status.
 #define SLUICE_ASSIGN_OR_RETURN(lhs, expression) \

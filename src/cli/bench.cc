@@ -15,6 +15,7 @@
 #include <boost/json.hpp>
 #include <boost/url/parse.hpp>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -175,7 +176,8 @@ Percentiles client_percentiles(std::vector<std::int64_t>& micros) {
   if (micros.empty()) return out;
   std::sort(micros.begin(), micros.end());
   auto at = [&micros](double p) {
-    const auto index = static_cast<std::size_t>(p * static_cast<double>(micros.size() - 1) + 0.5);
+    const auto index =
+        static_cast<std::size_t>(std::llround(p * static_cast<double>(micros.size() - 1)));
     return static_cast<double>(micros[std::min(index, micros.size() - 1)]) / 1000;
   };
   return {at(0.50), at(0.90), at(0.99), static_cast<double>(micros.back()) / 1000};

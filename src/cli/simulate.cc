@@ -13,6 +13,7 @@
 #include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <map>
 #include <mutex>
@@ -76,7 +77,7 @@ void send_traffic(const SimulateFlags& flags, unsigned connection, Steady::time_
   // Steady: one request every `interval`. Bursts: `per_burst` events as fast as possible at the
   // start of every period.
   const double requests_per_second =
-      flags.rate > 0 ? flags.rate / flags.batch / flags.connections : 0;
+      flags.rate > 0 ? flags.rate / static_cast<double>(flags.batch * flags.connections) : 0;
   const auto interval = std::chrono::duration_cast<Steady::duration>(
       std::chrono::duration<double>(requests_per_second > 0 ? 1 / requests_per_second : 0));
   const std::int64_t per_burst =
@@ -156,7 +157,8 @@ void print_progress(const Progress& progress, const Observed& observed, std::int
 
 std::int64_t percentile(const std::vector<std::int64_t>& sorted, double p) {
   if (sorted.empty()) return 0;
-  const auto index = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  const auto index =
+      static_cast<std::size_t>(std::llround(p * static_cast<double>(sorted.size() - 1)));
   return sorted[std::min(index, sorted.size() - 1)];
 }
 

@@ -104,7 +104,7 @@ bool parse_rfc3339(std::string_view text, Micros& out) {
         offset_minute > 59) {
       return false;
     }
-    offset_minutes = (offset_hour * 60 + offset_minute) * (text[pos] == '-' ? -1 : 1);
+    offset_minutes = std::int64_t{offset_hour * 60 + offset_minute} * (text[pos] == '-' ? -1 : 1);
     pos += 6;
   } else {
     return false;

@@ -172,7 +172,7 @@ Schema::Declared Schema::boolean(std::string_view key, bool& field, std::string_
 Schema::Declared Schema::choice(std::string_view key, std::string& field,
                                 std::vector<std::string> choices, std::string_view help) {
   return scalar(key, fmt::format("`{}`", field), help,
-                [&field, choices](std::string_view value) -> Status {
+                [&field, choices = std::move(choices)](std::string_view value) -> Status {
                   if (std::find(choices.begin(), choices.end(), value) == choices.end()) {
                     return invalid_argument(
                         fmt::format("\"{}\" is not one of {}", value, fmt::join(choices, ", ")));

@@ -22,7 +22,7 @@ class DocumentContainerTest : public ::testing::Test {
 
   testing::TempDirectory directory_;
   std::unique_ptr<storage::RocksBackend> backend_ =
-      std::move(storage::RocksBackend::open(directory_.str()).value());
+      storage::RocksBackend::open(directory_.str()).value();
   DocumentContainer events_{*backend_, "events", "/stream_id"};
   DocumentContainer stats_{*backend_, "stats", "/stream_id"};
 };

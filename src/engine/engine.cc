@@ -48,7 +48,10 @@ Engine::Engine(storage::Backend& backend, const Clock& clock, const Registry& re
   for (unsigned i = 0; i < count; ++i) {
     partitions_.push_back(std::make_unique<Partition>(
         backend, clock, registry, activities_,
-        [this](PartitionInput input) { partition_for(input.instance_id).submit(std::move(input)); },
+        [this](PartitionInput input) {
+          Partition& partition = partition_for(input.instance_id);
+          partition.submit(std::move(input));
+        },
         partition_options));
   }
 }
@@ -116,7 +119,8 @@ void Engine::start_instance(StartRequest request, Reply reply, storage::Mutation
   input.instance_id = request.instance_id;
   input.start = std::move(request);
   input.reply = std::move(reply);
-  partition_for(input.instance_id).submit(std::move(input));
+  Partition& partition = partition_for(input.instance_id);
+  partition.submit(std::move(input));
 }
 
 void Engine::send_event(std::string instance_id, HistoryEvent event, Reply reply) {
@@ -125,7 +129,8 @@ void Engine::send_event(std::string instance_id, HistoryEvent event, Reply reply
   input.instance_id = std::move(instance_id);
   input.event = std::move(event);
   input.reply = std::move(reply);
-  partition_for(input.instance_id).submit(std::move(input));
+  Partition& partition = partition_for(input.instance_id);
+  partition.submit(std::move(input));
 }
 
 void Engine::raise_event(std::string instance_id, std::string name, std::string data, Reply reply) {
@@ -154,7 +159,8 @@ void Engine::purge(std::string instance_id, Reply reply) {
   input.kind = PartitionInput::Kind::kPurge;
   input.instance_id = std::move(instance_id);
   input.reply = std::move(reply);
-  partition_for(input.instance_id).submit(std::move(input));
+  Partition& partition = partition_for(input.instance_id);
+  partition.submit(std::move(input));
 }
 
 Status Engine::start_instance_and_wait(StartRequest request) {

@@ -263,7 +263,7 @@ class EngineTest : public ::testing::Test {
   ~EngineTest() override { close(); }
 
   void open() {
-    backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
+    backend_ = storage::RocksBackend::open(directory_.str()).value();
     engine_ = std::make_unique<Engine>(*backend_, clock_, registry_, EngineOptions{});
     ASSERT_TRUE(engine_->start().ok());
   }
@@ -613,7 +613,7 @@ TEST_F(EngineTest, ParentAndChildSurviveRestart) {
 
 TEST_F(EngineTest, InstancesInFlightAreBounded) {
   close();
-  backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
+  backend_ = storage::RocksBackend::open(directory_.str()).value();
   engine_ = std::make_unique<Engine>(*backend_, clock_, registry_,
                                      EngineOptions{.partitions = 1, .max_active_instances = 2});
   ASSERT_TRUE(engine_->start().ok());
@@ -669,7 +669,7 @@ TEST_F(EngineTest, AChildThatCannotStartFailsTheParentsCall) {
 
 TEST_F(EngineTest, RetentionPurgesOnlyFinishedInstancesPastThePeriod) {
   close();
-  backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
+  backend_ = storage::RocksBackend::open(directory_.str()).value();
   engine_ = std::make_unique<Engine>(*backend_, clock_, registry_,
                                      EngineOptions{.retention = 3600 * kSecond});
   ASSERT_TRUE(engine_->start().ok());

@@ -73,12 +73,12 @@ TEST(CheckStatus, EveryUriCarriesAKeyGivenInTheUrl) {
   EXPECT_EQ(body.at("sendEventPostUri").as_string(), base + "/raiseEvent/{eventName}?code=k%2Bey");
   EXPECT_EQ(body.at("terminatePostUri").as_string(), base + "/terminate?reason={text}&code=k%2Bey");
   EXPECT_EQ(body.at("restartPostUri").as_string(), base + "/restart?code=k%2Bey");
-  EXPECT_EQ(check_status_response(keyed, "x")[beast_http::field::location],
-            base + "?code=k%2Bey");
+  EXPECT_EQ(check_status_response(keyed, "x")[beast_http::field::location], base + "?code=k%2Bey");
 }
 
 TEST(CheckStatus, EscapesWhatJsonMust) {
-  const boost::json::value body = boost::json::parse(check_status_body({"http://h", ""}, "a\"b\\c"));
+  const boost::json::value body =
+      boost::json::parse(check_status_body({"http://h", ""}, "a\"b\\c"));
   EXPECT_EQ(body.at("id"), "a\"b\\c");
   EXPECT_EQ(body.at("purgeHistoryDeleteUri"),
             "http://h/runtime/webhooks/durabletask/instances/a\"b\\c");

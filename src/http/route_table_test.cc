@@ -22,8 +22,7 @@ RouteHandler echo_parameters() {
   };
 }
 
-Response dispatch(const RouteTable& table, verb method, std::string target,
-                  std::string key = {}) {
+Response dispatch(const RouteTable& table, verb method, std::string target, std::string key = {}) {
   Request request{method, target, 11};
   if (!key.empty()) request.set("X-API-Key", key);
   boost::asio::io_context io;

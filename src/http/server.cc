@@ -142,7 +142,8 @@ asio::awaitable<void> Server::accept_loop() {
       spdlog::warn("accept failed: {}", error.message());
       continue;
     }
-    asio::co_spawn(socket.get_executor(), serve(std::move(socket)), asio::detached);
+    auto executor = socket.get_executor();
+    asio::co_spawn(executor, serve(std::move(socket)), asio::detached);
   }
 }
 

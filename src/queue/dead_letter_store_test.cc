@@ -10,7 +10,7 @@ namespace {
 
 TEST(DeadLetterStoreTest, AddsListsAndRemovesRecords) {
   testing::TempDirectory directory;
-  auto backend = std::move(storage::RocksBackend::open(directory.str()).value());
+  auto backend = storage::RocksBackend::open(directory.str()).value();
   DeadLetterStore store(*backend, "alerts-deadletter");
   DeadLetterStore other(*backend, "other");
 

@@ -42,8 +42,8 @@ TEST(IntakeQueueModelTest, RandomOperationsAgreeWithTheModel) {
   auto reopen = [&] {
     queue.reset();
     backend.reset();
-    backend = std::move(storage::RocksBackend::open(directory.str()).value());
-    queue = std::move(IntakeQueue::open(*backend, clock, "q", kBound).value());
+    backend = storage::RocksBackend::open(directory.str()).value();
+    queue = IntakeQueue::open(*backend, clock, "q", kBound).value();
   };
   reopen();
   Model model;

@@ -21,8 +21,8 @@ class IntakeQueueTest : public ::testing::Test {
   void reopen(std::int64_t max_depth = INT64_MAX) {
     queue_.reset();
     backend_.reset();
-    backend_ = std::move(storage::RocksBackend::open(directory_.str()).value());
-    queue_ = std::move(IntakeQueue::open(*backend_, clock_, "alerts", max_depth).value());
+    backend_ = storage::RocksBackend::open(directory_.str()).value();
+    queue_ = IntakeQueue::open(*backend_, clock_, "alerts", max_depth).value();
   }
 
   static std::vector<NewMessage> messages(std::initializer_list<const char*> ids) {

@@ -34,7 +34,7 @@ class RocksSubject final : public Subject {
   Backend& backend() override { return *backend_; }
   void restart() override {
     backend_.reset();  // closes the database first: one process at a time may hold it
-    backend_ = std::move(RocksBackend::open(directory_.str()).value());
+    backend_ = RocksBackend::open(directory_.str()).value();
   }
 
  private:

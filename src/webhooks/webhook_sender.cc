@@ -22,7 +22,7 @@ std::string sign(std::string_view secret, std::string_view body) {
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
        reinterpret_cast<const unsigned char*>(body.data()), body.size(), digest, &length);
   std::string signature = "sha256=";
-  signature.reserve(signature.size() + 2 * length);
+  signature.reserve(signature.size() + std::size_t{2} * length);
   for (unsigned int i = 0; i < length; ++i)
     fmt::format_to(std::back_inserter(signature), "{:02x}", digest[i]);
   return signature;
