@@ -2,7 +2,11 @@
 # The whole system end to end with `sluice bench`, each run on a fresh server and data directory
 # (fsync on, load generator on the same machine). Prints every run and the medians.
 #
-#   bench/end_to_end.sh [RUNS]      (default 3)
+#   bench/end_to_end.sh [RUNS] [BASELINE]     (RUNS default 3)
+#
+# With BASELINE (another build's sluice binary), every run of a scenario runs the baseline and
+# then this build, one after the other, so both meet the same hour of a shared machine; the
+# medians of both and their ratio (this build / baseline) are printed.
 #
 # Scenarios:
 #   batched   500,000 events in NDJSON batches of 200, closed loop over 4 connections
@@ -14,6 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
+baseline=${2:-}
+[[ -z $baseline || -x $baseline ]] || { echo "baseline $baseline is not an executable" >&2; exit 2; }
 scripts/setup.sh
 cmake --preset release >/dev/null
 cmake --build --preset release --target sluice webhook_sink >/dev/null
@@ -28,24 +34,48 @@ sink_url="http://127.0.0.1:$(grep -o '127.0.0.1:[0-9]*' "${TMPDIR:-/tmp}/sluice-
 median() { sort -n | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 
+medians() {  # LABEL NAME RESULT...: the medians of a scenario's runs
+  local label=$1 name=$2; shift 2
+  for key in completed_per_second accepted_per_second cpu_microseconds_per_event \
+             disk_bytes_per_event peak_memory_bytes; do
+    printf '%s%s median %s: %s\n' "$label" "$name" "$key" \
+      "$(for r in "$@"; do field "round(d['$key'],1)" <<<"$r"; done | median)"
+  done
+  if [[ $name == latency ]]; then
+    for p in p50 p90 p99 max; do
+      printf '%s%s median %s (ms): %s\n' "$label" "$name" "$p" \
+        "$(for r in "$@"; do field "d['latency_ms']['$p']" <<<"$r"; done | median)"
+    done
+  fi
+}
+
+ratio() {  # NAME KEY: median(this build) / median(baseline), from scenario()'s runs
+  local name=$1 key=$2 base cur
+  base=$(for r in "${baseline_results[@]}"; do field "d['$key']" <<<"$r"; done | median)
+  cur=$(for r in "${results[@]}"; do field "d['$key']" <<<"$r"; done | median)
+  printf '%s ratio %s (this build / baseline): %s\n' "$name" "$key" \
+    "$(python3 -c "print(round($cur / $base, 3))")"
+}
+
 scenario() {  # NAME FIELDS BENCH-ARGS...: runs it RUNS times, prints each run and the medians
   local name=$1 fields=$2; shift 2
-  local results=()
+  local results=() baseline_results=()
   for ((i = 1; i <= runs; i++)); do
     local out
+    if [[ -n $baseline ]]; then
+      out=$("$baseline" bench --json "$@" | tail -1)
+      baseline_results+=("$out")
+      echo "baseline $name run $i: $(field "$fields" <<<"$out")"
+    fi
     out=$(build/release/sluice bench --json "$@" | tail -1)
     results+=("$out")
     echo "$name run $i: $(field "$fields" <<<"$out")"
   done
-  for key in completed_per_second accepted_per_second cpu_microseconds_per_event \
-             disk_bytes_per_event peak_memory_bytes; do
-    printf '%s median %s: %s\n' "$name" "$key" \
-      "$(for r in "${results[@]}"; do field "round(d['$key'])" <<<"$r"; done | median)"
-  done
-  if [[ $name == latency ]]; then
-    for p in p50 p90 p99 max; do
-      printf '%s median %s (ms): %s\n' "$name" "$p" \
-        "$(for r in "${results[@]}"; do field "d['latency_ms']['$p']" <<<"$r"; done | median)"
+  medians "" "$name" "${results[@]}"
+  if [[ -n $baseline ]]; then
+    medians "baseline " "$name" "${baseline_results[@]}"
+    for key in completed_per_second cpu_microseconds_per_event peak_memory_bytes; do
+      ratio "$name" "$key"
     done
   fi
 }

@@ -195,6 +195,22 @@ TEST(ConfigTest, ModulesCheckWhatSpansKeysOnceEverythingIsLoaded) {
   auto loaded = load_config(sources({}, {}, file));
   ASSERT_TRUE(loaded.ok()) << loaded.status().to_string();
   EXPECT_EQ(loaded->pipeline.retry_backoff_coefficient, 1.5);
+  // ...but not a whole number where an integer is declared.
+  std::ofstream(file) << "[http]\nthreads = 4.0\n";
+  auto fraction = load_config(sources({}, {}, file));
+  ASSERT_FALSE(fraction.ok());
+  EXPECT_TRUE(fraction.status().message().starts_with("http.threads: "))
+      << fraction.status().message();
+}
+
+TEST(ConfigTest, AWebhookUrlIsNotRepeatedInItsError) {
+  // Webhook URLs often carry a token in their path or query.
+  auto config = load_config(sources({}, {{"webhooks.a.url", "ftp://hooks/T0KEN"}}));
+  ASSERT_FALSE(config.ok());
+  EXPECT_TRUE(config.status().message().starts_with("webhooks.a.url: "))
+      << config.status().message();
+  EXPECT_EQ(config.status().message().find("T0KEN"), std::string::npos)
+      << config.status().message();
 }
 
 TEST(ConfigTest, ASecretNeverAppearsInAnError) {

@@ -31,7 +31,8 @@ int serve(const ServeFlags& flags) {
   for (const auto& setting : flags.settings) {
     const size_t equals = setting.find('=');
     if (equals == std::string::npos || equals == 0) {
-      return configuration_error(fmt::format("--set {}: expected KEY=VALUE", setting));
+      // Not echoed: the argument may be a secret written with a typo.
+      return configuration_error("--set: expected KEY=VALUE; one argument has no KEY=");
     }
     sources.overrides.emplace_back(setting.substr(0, equals), setting.substr(equals + 1));
   }

@@ -33,7 +33,10 @@ Status flatten(const toml::table& table, const std::string& prefix,
     } else if (const auto* integer = node.as_integer()) {
       out.emplace_back(key, std::to_string(integer->get()));
     } else if (const auto* floating = node.as_floating_point()) {
-      out.emplace_back(key, fmt::format("{}", floating->get()));
+      // Shown as a fraction even when whole, so that `threads = 4.0` is refused as no integer.
+      std::string shown = fmt::format("{}", floating->get());
+      if (shown.find_first_not_of("-0123456789") == std::string::npos) shown += ".0";
+      out.emplace_back(key, shown);
     } else if (const auto* boolean = node.as_boolean()) {
       out.emplace_back(key, boolean->get() ? "true" : "false");
     } else if (const auto* array = node.as_array();
@@ -72,16 +75,6 @@ std::string table_key(std::string_view family, std::string_view name, std::strin
   return fmt::format("{}.{}.{}", family, name, field);
 }
 
-// The value of a secret setting, wherever a parser's message repeats it, becomes "…".
-std::string scrub(std::string message, std::string_view secret) {
-  if (secret.empty()) return message;
-  for (size_t at = message.find(secret); at != std::string::npos;
-       at = message.find(secret, at + 3)) {
-    message.replace(at, secret.size(), "…");
-  }
-  return message;
-}
-
 }  // namespace
 
 Status error(std::string_view key, std::string_view problem) {
@@ -117,7 +110,8 @@ bool split_list(std::string_view text, std::vector<std::string>& items) {
 
 std::string environment_name(std::string_view key) {
   std::string name = "SLUICE_";
-  for (char c : key) name += c == '.' ? '_' : static_cast<char>(std::toupper(c));
+  for (char c : key)
+    name += c == '.' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   return name;
 }
 
@@ -206,20 +200,15 @@ Schema::Declared Schema::Table::field(std::string_view name, std::string_view sh
 void Schema::check(std::function<Status()> rule) { checks_.push_back(std::move(rule)); }
 
 Status Schema::apply(std::string_view key, std::string_view value, std::string_view source) {
-  // A table field is secret when its declaration is; the description holds NAME in its key.
-  auto secret = [&](const std::string& declared_key) {
-    return std::any_of(descriptions_.begin(), descriptions_.end(),
-                       [&](const Description& d) { return d.key == declared_key && d.secret; });
-  };
-  auto run = [&](const Parser& parse, bool is_secret) -> Status {
+  // A secret's parser describes what it expects and never repeats the value; the rest may.
+  auto run = [&](const Parser& parse) -> Status {
     Status status = parse(value);
     if (status.ok()) return status;
-    const std::string problem = is_secret ? scrub(status.message(), value) : status.message();
-    return error(key, problem);
+    return error(key, status.message());
   };
   for (const auto& entry : entries_) {
     if (entry->parse) {
-      if (entry->key == key) return run(entry->parse, secret(entry->key));
+      if (entry->key == key) return run(entry->parse);
       continue;
     }
     std::string_view name, field;
@@ -236,7 +225,7 @@ Status Schema::apply(std::string_view key, std::string_view value, std::string_v
       return error(key, fmt::format("unknown setting; {}.NAME takes {}", entry->key,
                                     fmt::join(entry->fields, ", ")));
     }
-    return run(parse, secret(table_key(entry->key, "NAME", field)));
+    return run(parse);
   }
   return error(key, fmt::format("unknown setting (from {})", source));
 }

@@ -23,7 +23,6 @@
 #include <concepts>
 #include <cstdint>
 #include <functional>
-#include <limits>
 #include <memory>
 #include <optional>
 #include <string>
@@ -88,7 +87,7 @@ class Schema {
         : descriptions_(descriptions), index_(index) {}
     // Shown instead of the field's initial value ("cores" for a 0 resolved at load).
     Declared& shown_default(std::string_view text);
-    // Never printed: not in errors, not as a default.
+    // Never printed: not as a default, and its parser's errors never repeat the value.
     Declared& secret();
 
    private:

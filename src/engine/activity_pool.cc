@@ -4,7 +4,7 @@
 
 #include <mutex>
 
-#include "core/thread_name.h"
+#include "core/worker.h"
 #include "engine/activity_effects.h"
 
 namespace sluice::engine {
@@ -90,23 +90,14 @@ struct ActivityPool::Attempt {
 
 ActivityPool::ActivityPool(const Registry& registry, const Clock& clock, unsigned workers)
     : registry_(registry), clock_(clock), gate_(std::make_shared<Gate>()) {
-  for (unsigned i = 0; i < workers; ++i)
-    workers_.emplace_back([this] {
-      set_thread_name("activities");
-      run();
-    });
+  workers_.start(
+      "activities", [this](const std::stop_token& stop) { run(stop); }, workers);
 }
 
 ActivityPool::~ActivityPool() { stop(); }
 
 void ActivityPool::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  ready_.notify_all();
-  for (auto& worker : workers_) worker.join();
+  workers_.stop();
   // Asynchronous attempts still out report to no one from here on: recovery redoes them.
   std::lock_guard lock(gate_->mutex);
   gate_->open = false;
@@ -115,7 +106,7 @@ void ActivityPool::stop() {
 void ActivityPool::submit(ActivityWork work, ActivityResultSink sink) {
   {
     std::lock_guard lock(mutex_);
-    if (stopping_) return;  // recovery re-dispatches it on the next start
+    if (workers_.stop_requested()) return;  // recovery re-dispatches it on the next start
     queue_.emplace_back(std::move(work), std::move(sink));
   }
   ready_.notify_one();
@@ -136,13 +127,14 @@ void ActivityPool::finish(const std::shared_ptr<Gate>& gate,
   attempt->sink(work.instance_id, std::move(result), std::move(effects));
 }
 
-void ActivityPool::run() {
+void ActivityPool::run(const std::stop_token& stop) {
   while (true) {
     std::shared_ptr<Attempt> attempt;
     {
       std::unique_lock lock(mutex_);
-      ready_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (stopping_) return;
+      // Queued work is dropped on a stop: recovery runs it again.
+      ready_.wait(lock, stop, [this] { return !queue_.empty(); });
+      if (stop.stop_requested()) return;
       attempt = std::make_shared<Attempt>(std::move(queue_.front().first),
                                           std::move(queue_.front().second));
       queue_.pop_front();

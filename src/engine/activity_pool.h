@@ -11,9 +11,9 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <vector>
 
+#include "core/worker.h"
 #include "engine/history.h"
 #include "sluice/orchestration.h"
 #include "storage/mutation.h"
@@ -57,7 +57,7 @@ class ActivityPool {
     bool open = true;  // guarded by mutex
   };
 
-  void run();
+  void run(const std::stop_token& stop);
   // Hands an attempt's outcome to its sink, once. A non-empty `failure_name` records a failure
   // of that name with the status's message.
   static void finish(const std::shared_ptr<Gate>& gate, const std::shared_ptr<Attempt>& attempt,
@@ -68,10 +68,9 @@ class ActivityPool {
   const Clock& clock_;
   std::shared_ptr<Gate> gate_;
   std::mutex mutex_;
-  std::condition_variable ready_;
+  std::condition_variable_any ready_;
   std::deque<std::pair<ActivityWork, ActivityResultSink>> queue_;  // guarded by mutex_
-  bool stopping_ = false;                                          // guarded by mutex_
-  std::vector<std::thread> workers_;
+  Worker workers_;
 };
 
 }  // namespace sluice::engine

@@ -1,10 +1,11 @@
 #include "engine/engine.h"
 
 #include <chrono>
+#include <condition_variable>
 #include <future>
+#include <mutex>
 
 #include "core/logging.h"
-#include "core/thread_name.h"
 #include "storage/key_encoding.h"
 
 namespace sluice::engine {
@@ -78,16 +79,14 @@ Status Engine::start() {
   }
   for (auto& partition : partitions_) partition->start();
   if (retention_ > 0) {
-    retention_stopping_ = false;
-    retention_thread_ = std::thread([this] {
-      set_thread_name("retention");
-      std::unique_lock lock(retention_mutex_);
-      while (!retention_wake_.wait_for(lock, std::chrono::minutes(1),
-                                       [this] { return retention_stopping_; })) {
-        lock.unlock();
+    retention_sweeper_.start("retention", [this](const std::stop_token& stop) {
+      std::mutex mutex;  // the sweeper waits for nothing but a minute or a stop
+      std::condition_variable_any stopped;
+      std::unique_lock lock(mutex);
+      while (!stopped.wait_for(lock, stop, std::chrono::minutes(1),
+                               [&stop] { return stop.stop_requested(); })) {
         auto purged = purge_expired();
         if (!purged.ok()) spdlog::warn("retention sweep failed: {}", purged.status().to_string());
-        lock.lock();
       }
     });
   }
@@ -95,14 +94,7 @@ Status Engine::start() {
 }
 
 void Engine::stop() {
-  if (retention_thread_.joinable()) {
-    {
-      std::lock_guard lock(retention_mutex_);
-      retention_stopping_ = true;
-    }
-    retention_wake_.notify_one();
-    retention_thread_.join();
-  }
+  retention_sweeper_.stop();
   // Workers first: a partition must not go while an activity may still hand it a result.
   activities_.stop();
   for (auto& partition : partitions_) partition->stop();
@@ -112,10 +104,12 @@ Partition& Engine::partition_for(std::string_view instance_id) {
   return *partitions_[hash_id(instance_id) % partitions_.size()];
 }
 
-void Engine::start_instance(StartRequest request, Reply reply, storage::Mutation effects) {
+void Engine::start_instance(StartRequest request, Reply reply, storage::Mutation effects,
+                            std::vector<Expectation> expected) {
   PartitionInput input;
   input.kind = PartitionInput::Kind::kStart;
   input.effects = std::move(effects);
+  input.expected = std::move(expected);
   input.instance_id = request.instance_id;
   input.start = std::move(request);
   input.reply = std::move(reply);
@@ -152,6 +146,18 @@ void Engine::suspend(std::string instance_id, std::string reason, Reply reply) {
 void Engine::resume(std::string instance_id, std::string reason, Reply reply) {
   send_event(std::move(instance_id),
              {EventType::kExecutionResumed, 0, -1, "", std::move(reason), 0}, std::move(reply));
+}
+
+void Engine::commit_if(std::string instance_id, std::vector<Expectation> expected,
+                       storage::Mutation effects, Reply reply) {
+  PartitionInput input;
+  input.kind = PartitionInput::Kind::kCommit;
+  input.instance_id = std::move(instance_id);
+  input.expected = std::move(expected);
+  input.effects = std::move(effects);
+  input.reply = std::move(reply);
+  Partition& partition = partition_for(input.instance_id);
+  partition.submit(std::move(input));
 }
 
 void Engine::purge(std::string instance_id, Reply reply) {

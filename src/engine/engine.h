@@ -6,15 +6,13 @@
 // Management calls are asynchronous: `reply` runs (on a partition thread; it must not block)
 // once the request is durable or refused. Reads go straight to storage and block.
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/ids.h"
+#include "core/worker.h"
 #include "engine/activity_pool.h"
 #include "engine/history.h"
 #include "engine/instance_record.h"
@@ -60,8 +58,13 @@ class Engine {
   void stop();
 
   // `effects` commit in the same batch as the start, and only if it succeeds (a queue consumer
-  // takes its message this way).
-  void start_instance(StartRequest request, Reply reply, storage::Mutation effects = {});
+  // takes its message this way). With `expected`, the start is made only if they hold.
+  void start_instance(StartRequest request, Reply reply, storage::Mutation effects = {},
+                      std::vector<Expectation> expected = {});
+  // Commits `effects` if every expectation holds, in order with the inputs for `instance_id`
+  // (which need not exist): the way to change what a start elsewhere may rest on.
+  void commit_if(std::string instance_id, std::vector<Expectation> expected,
+                 storage::Mutation effects, Reply reply);
   void raise_event(std::string instance_id, std::string name, std::string data, Reply reply);
   void terminate(std::string instance_id, std::string reason, Reply reply);
   void suspend(std::string instance_id, std::string reason, Reply reply);
@@ -108,11 +111,7 @@ class Engine {
   ActivityPool activities_;
   std::vector<std::unique_ptr<Partition>> partitions_;
   const Micros retention_;
-
-  std::mutex retention_mutex_;
-  std::condition_variable retention_wake_;
-  bool retention_stopping_ = false;  // guarded by retention_mutex_
-  std::thread retention_thread_;
+  Worker retention_sweeper_;
 };
 
 }  // namespace sluice::engine

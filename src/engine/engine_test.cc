@@ -792,3 +792,65 @@ TEST_F(EngineTest, AStartsOwnEffectsCommitBeforeWhatItsLocalActivitiesWrite) {
 
 }  // namespace
 }  // namespace sluice::engine
+
+namespace sluice::engine {
+namespace {
+
+TEST_F(EngineTest, OfChangesRestingOnOneValueOnlyOneApplies) {
+  // As two requests that both read one dead letter, then try to replay or delete it.
+  storage::Mutation letter;
+  letter.put(storage::Table::kMeta, "letter", "v1");
+  letter.add("letters", 1);
+  ASSERT_TRUE(backend_->commit(letter).ok());
+  const Expectation as_read{storage::Table::kMeta, "letter", "v1"};
+  auto removal = [] {
+    storage::Mutation mutation;
+    mutation.erase(storage::Table::kMeta, "letter");
+    mutation.add("letters", -1);
+    return mutation;
+  };
+  // Many at once, so that several meet in one turn of the partition and others in later turns.
+  constexpr int kChanges = 16;
+  std::vector<std::promise<Status>> answers(kChanges);
+  for (int i = 0; i < kChanges; ++i) {
+    Reply reply = [&answer = answers[i]](Status status) { answer.set_value(std::move(status)); };
+    if (i % 2 == 0) {
+      engine_->commit_if("letter:replay-1", {as_read}, removal(), std::move(reply));
+    } else {
+      engine_->start_instance({"local_mark", "letter:replay-1"}, std::move(reply), removal(),
+                              {as_read});
+    }
+  }
+  int applied = 0;
+  for (auto& answer : answers) {
+    const Status status = answer.get_future().get();
+    if (status.ok()) {
+      ++applied;
+    } else {
+      EXPECT_TRUE(status.code() == StatusCode::kFailedPrecondition ||
+                  status.code() == StatusCode::kAlreadyExists)
+          << status.to_string();
+    }
+  }
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(backend_->counter("letters").value(), 0);
+  EXPECT_FALSE(backend_->get(storage::Table::kMeta, "letter").value().has_value());
+}
+
+TEST_F(EngineTest, AStartRestingOnAValueThatChangedIsRefusedAndWritesNothing) {
+  storage::Mutation letter;
+  letter.put(storage::Table::kMeta, "letter", "v2");
+  ASSERT_TRUE(backend_->commit(letter).ok());
+  storage::Mutation effects;
+  effects.add("letters", -1);
+  std::promise<Status> answer;
+  engine_->start_instance({"local_mark", "stale"},
+                          [&answer](Status status) { answer.set_value(std::move(status)); },
+                          std::move(effects), {{storage::Table::kMeta, "letter", "v1"}});
+  EXPECT_EQ(answer.get_future().get().code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(engine_->instance("stale").value().has_value());
+  EXPECT_EQ(backend_->counter("letters").value(), 0);
+}
+
+}  // namespace
+}  // namespace sluice::engine

@@ -6,7 +6,7 @@
 #include <chrono>
 
 #include "core/logging.h"
-#include "core/thread_name.h"
+#include "core/worker.h"
 #include "storage/key_encoding.h"
 
 namespace sluice::engine {
@@ -47,19 +47,13 @@ Partition::Partition(storage::Backend& backend, const Clock& clock, const Regist
 Partition::~Partition() { stop(); }
 
 void Partition::start() {
-  thread_ = std::thread([this] {
-    set_thread_name("partition");
-    run();
-  });
+  worker_.start("partition", [this](const std::stop_token& stop) { run(stop); });
 }
 
 void Partition::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  ready_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  // A submit() that saw no stop request under mutex_ queued its input before the drain below
+  // takes mutex_; one that comes later sees the request and refuses.
+  worker_.stop();
   // Whatever was still queued is answered, so that no caller waits for ever.
   std::vector<PartitionInput> unanswered;
   {
@@ -74,7 +68,7 @@ void Partition::stop() {
 void Partition::submit(PartitionInput input) {
   {
     std::lock_guard lock(mutex_);
-    if (!stopping_) {
+    if (!worker_.stop_requested()) {
       inbox_.push_back(std::move(input));
       if (inbox_.size() == 1) ready_.notify_one();
       return;
@@ -93,27 +87,28 @@ void Partition::wake() {
 
 std::size_t Partition::active_instances() const { return active_count_.load(); }
 
-void Partition::run() {
+void Partition::run(const std::stop_token& stop) {
   std::vector<PartitionInput> inputs;
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      auto timer_due = [this] {
-        return !timers_.empty() && timers_.begin()->first <= clock_.now();
+      auto has_work = [this] {
+        return !inbox_.empty() || woken_ ||
+               (!timers_.empty() && timers_.begin()->first <= clock_.now());
       };
-      while (!stopping_ && inbox_.empty() && !woken_ && !timer_due()) {
+      while (!stop.stop_requested() && !has_work()) {
         if (timers_.empty()) {
-          ready_.wait(lock);
+          ready_.wait(lock, stop, has_work);
         } else {
           // Sleep until the next timer is due (a test that moves a clock by hand calls wake()),
           // but look again every second: the wait runs on the steady clock and timers on the
           // wall clock, which may be stepped forward.
           const Micros wait =
               std::clamp<Micros>(timers_.begin()->first - clock_.now(), 1000, 1'000'000);
-          ready_.wait_for(lock, std::chrono::microseconds(wait));
+          ready_.wait_for(lock, stop, std::chrono::microseconds(wait), has_work);
         }
       }
-      if (stopping_) return;
+      if (stop.stop_requested()) return;
       woken_ = false;
       if (inbox_.size() <= options_.max_batch_inputs) {
         inputs.swap(inbox_);
@@ -131,7 +126,7 @@ void Partition::run() {
       const auto backoff = std::chrono::milliseconds(
           std::min<std::int64_t>(2000, 10ll << std::min(failed_commits_ - 1, 8u)));
       std::unique_lock lock(mutex_);
-      ready_.wait_for(lock, backoff, [this] { return stopping_; });
+      ready_.wait_for(lock, stop, backoff, [] { return false; });
     }
   }
 }
@@ -384,10 +379,14 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
   steps.reserve(inputs.size());
   std::vector<std::pair<Reply, Status>> replies;
   storage::Mutation mutation;
+  std::set<std::pair<Table, std::string>> rested_on;  // keys of this turn's expectations
 
   for (auto& input : inputs) {
     Status status;
-    if (input.kind == PartitionInput::Kind::kStart) {
+    if (!input.expected.empty()) status = check(input.expected, rested_on);
+    if (!status.ok()) {
+      // Refused: something it rests on changed.
+    } else if (input.kind == PartitionInput::Kind::kStart) {
       status = start_instance(input, steps, now, mutation);
       if (!status.ok() && input.start.parent_task >= 0) {
         // A child that cannot start fails its parent's call rather than leave it waiting.
@@ -400,6 +399,8 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
       }
     } else if (input.kind == PartitionInput::Kind::kPurge) {
       status = purge_instance(input.instance_id, mutation);
+    } else if (input.kind == PartitionInput::Kind::kCommit) {
+      mutation.absorb(std::move(input.effects));
     } else if (auto found = instances_.find(input.instance_id); found == instances_.end()) {
       status = not_found(fmt::format("instance {} is not running", input.instance_id));
     } else {
@@ -413,6 +414,11 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
       if (!is_result || instance.runner->is_waiting_on(input.event.task_id)) {
         if (type == EventType::kTaskCompleted) mutation.absorb(std::move(input.effects));
         run_event(step_for(instance, steps, now), std::move(input.event), mutation);
+      }
+    }
+    if (status.ok()) {
+      for (auto& expectation : input.expected) {
+        rested_on.emplace(expectation.table, std::move(expectation.key));
       }
     }
     if (input.reply) replies.emplace_back(std::move(input.reply), std::move(status));
@@ -466,6 +472,17 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     notify_parent(instance->record);
     if (options_.on_finished) options_.on_finished(instance->record);
   }
+}
+
+Status Partition::check(const std::vector<Expectation>& expected,
+                        const std::set<std::pair<Table, std::string>>& rested_on) {
+  for (const auto& expectation : expected) {
+    const Status changed = failed_precondition("what the request rests on changed meanwhile");
+    if (rested_on.contains({expectation.table, expectation.key})) return changed;
+    SLUICE_ASSIGN_OR_RETURN(auto value, backend_.get(expectation.table, expectation.key));
+    if (!value || *value != expectation.value) return changed;
+  }
+  return {};
 }
 
 Status Partition::purge_instance(const std::string& id, storage::Mutation& mutation) {

@@ -16,11 +16,12 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "core/worker.h"
 #include "engine/activity_pool.h"
 #include "engine/history.h"
 #include "engine/instance_record.h"
@@ -40,16 +41,29 @@ struct StartRequest {
   std::int64_t parent_task = -1;  // and its task id there
 };
 
+// A stored value that an input rests on: the input applies only if `key` of `table` still holds
+// exactly `value` when its turn comes, and no earlier input of that turn rested on the same key.
+// Inputs that rest on one key are sent to one partition (by their instance_id), which orders
+// them, so of two that race, one applies and the other is refused with kFailedPrecondition.
+struct Expectation {
+  storage::Table table;
+  std::string key;
+  std::string value;
+};
+
 struct PartitionInput {
-  enum class Kind { kStart, kEvent, kPurge };
+  // kCommit: only `effects`, ordered with the other inputs for `instance_id`.
+  enum class Kind { kStart, kEvent, kPurge, kCommit };
   Kind kind = Kind::kEvent;
   std::string instance_id;
   StartRequest start;  // kStart
   HistoryEvent event;  // kEvent
   // kEvent: an activity's local effects, committed only with its completion. kStart: what the
   // starter commits with the start (a queue consumer's take), only if the start succeeds.
+  // kCommit: the whole change.
   storage::Mutation effects;
-  Reply reply;  // may be empty
+  std::vector<Expectation> expected;  // kStart, kCommit
+  Reply reply;                        // may be empty
 };
 
 // Called on a partition thread once an instance's end is durable; it must not block.
@@ -74,7 +88,7 @@ class Partition {
   // Before start(): loads and replays these unfinished instances.
   Status recover(const std::vector<std::string>& instance_ids);
   void start();
-  // Finishes the turn in progress; inputs not yet taken are dropped unanswered.
+  // Finishes the turn in progress; inputs not yet taken are answered kUnavailable.
   void stop();
 
   // Thread-safe.
@@ -101,11 +115,14 @@ class Partition {
     unsigned local_runs = 0;  // local activities run in this step
   };
 
-  void run();
+  void run(const std::stop_token& stop);
   void take_turn(std::vector<PartitionInput>& inputs);
   using Steps = std::vector<Step>;  // reserved per turn: one Step per input at most
   Step& step_for(Instance& instance, Steps& steps, Micros now);
   Status purge_instance(const std::string& id, storage::Mutation& mutation);
+  // Whether every expectation holds: read from storage, and not rested on earlier this turn.
+  Status check(const std::vector<Expectation>& expected,
+               const std::set<std::pair<storage::Table, std::string>>& rested_on);
   // Unless it refuses, adds the start's own effects to `effects`, then what its run's local
   // activities write.
   Status start_instance(PartitionInput& input, Steps& steps, Micros now,
@@ -140,11 +157,10 @@ class Partition {
   std::atomic<std::size_t> active_count_{0};
 
   mutable std::mutex mutex_;
-  std::condition_variable ready_;
+  std::condition_variable_any ready_;
   std::vector<PartitionInput> inbox_;  // guarded by mutex_
-  bool stopping_ = false;              // guarded by mutex_
   bool woken_ = false;                 // guarded by mutex_
-  std::thread thread_;
+  Worker worker_;
 };
 
 // Storage keys of the engine's tables.

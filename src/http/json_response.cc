@@ -44,6 +44,10 @@ std::string wire_format(const Response& response) {
   return wire;
 }
 
+Response bad_parameter(std::string_view name, std::string_view message) {
+  return error_response(beast_http::status::bad_request, "invalid_parameter", message, name);
+}
+
 Response status_response(const Status& status) {
   switch (status.code()) {
     case StatusCode::kOk:

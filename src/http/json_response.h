@@ -23,6 +23,9 @@ Response json_response(beast_http::status status, const boost::json::value& body
 Response error_response(beast_http::status status, std::string_view code, std::string_view message,
                         std::string_view field = {}, std::optional<std::size_t> index = {});
 
+// 400 invalid_parameter, naming the parameter and what it must be.
+Response bad_parameter(std::string_view name, std::string_view message);
+
 // The one place where a Status becomes an HTTP answer.
 Response status_response(const Status& status);
 

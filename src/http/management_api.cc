@@ -138,10 +138,7 @@ json::array history_body(const std::vector<engine::HistoryEvent>& events) {
   return out;
 }
 
-Response bad_parameter(std::string_view name, std::string_view message) {
-  return error_response(status::bad_request, "invalid_parameter", message, name);
-}
-
+using http::bad_parameter;  // the (name, message) form, beside this one
 Response bad_parameter(const ParameterError& error) {
   return bad_parameter(error.name, error.message);
 }

@@ -13,8 +13,8 @@
 
 #include "engine/engine.h"
 #include "http/completion_waiters.h"
-#include "http/route_table.h"
 #include "http/json_response.h"
+#include "http/route_table.h"
 
 namespace sluice::http {
 

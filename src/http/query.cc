@@ -33,6 +33,35 @@ std::optional<ParameterError> parse_seconds(const QueryParameters& query, std::s
                         fmt::format("must be a whole number of seconds from 0 to {}", max)};
 }
 
+std::variant<PageQuery, ParameterError> parse_page_query(std::string_view target) {
+  PageQuery query;
+  auto url = boost::urls::parse_origin_form(target);
+  if (!url) return ParameterError{"query", "is malformed"};
+  for (auto param : url->params()) {
+    if (param.key == "type") {
+      if (!pipeline::is_event_type(param.value)) {
+        return ParameterError{"type", "must be one of follower, subscription, donation, cheer"};
+      }
+      query.type = param.value;
+    } else if (param.key == "limit") {
+      if (!parse_query_number<std::size_t>(param.value, 1, 1000, query.limit)) {
+        return ParameterError{"limit", "must be a whole number from 1 to 1000"};
+      }
+    } else if (param.key == "cursor") {
+      // Cursors are "<time>-<event id>" or a dead letter's id as handed out; nothing else.
+      const bool cursor_alphabet = std::all_of(param.value.begin(), param.value.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '_' || c == ':' ||
+               c == '-';
+      });
+      if (param.value.empty() || param.value.size() > 150 || !cursor_alphabet) {
+        return ParameterError{"cursor", "is not a cursor this server gave out"};
+      }
+      query.cursor = param.value;
+    }
+  }
+  return query;
+}
+
 std::variant<engine::InstanceQuery, ParameterError> parse_instance_query(
     const QueryParameters& parameters, std::string_view token) {
   engine::InstanceQuery query;

@@ -45,6 +45,17 @@ bool parse_query_number(std::string_view text, Number low, Number high, Number& 
 std::optional<ParameterError> parse_seconds(const QueryParameters& query, std::string_view name,
                                             unsigned max, unsigned& seconds);
 
+// One page of a list: GET /api/streams/{id}/events (which may filter by event `type`) and
+// GET /api/deadletter.
+struct PageQuery {
+  std::string type;  // empty: every type
+  std::size_t limit = 50;
+  std::optional<std::string> cursor;  // as handed out with the previous page
+};
+
+// `type`, `limit` (1 to 1000) and `cursor` from `target`.
+std::variant<PageQuery, ParameterError> parse_page_query(std::string_view target);
+
 // The header that carries a query's continuation token, as Durable Functions names it.
 inline constexpr std::string_view kContinuationHeader = "x-ms-continuation-token";
 // The most instances one page of a query holds.

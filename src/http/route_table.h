@@ -26,8 +26,7 @@ enum class Access { kUndeclared, kOpen, kIngest, kRead, kAdmin };
 
 // The segments that a route's `{name}` parts matched, in order.
 using PathParameters = std::vector<std::string>;
-using RouteHandler =
-    std::function<boost::asio::awaitable<Response>(Request&, PathParameters)>;
+using RouteHandler = std::function<boost::asio::awaitable<Response>(Request&, PathParameters)>;
 
 struct Route {
   beast_http::verb method;

@@ -2,17 +2,17 @@
 
 #include <fmt/format.h>
 
+#include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
-#include <thread>
 #include <vector>
 
 #include "core/logging.h"
-#include "core/thread_name.h"
+#include "core/worker.h"
 
 namespace sluice::http {
 
@@ -93,14 +93,15 @@ void Server::run() {
   });
   asio::co_spawn(*contexts_[0], accept_loop(), asio::detached);
 
-  std::vector<std::thread> threads;
-  for (std::size_t i = 1; i < contexts_.size(); ++i)
-    threads.emplace_back([this, i] {
-      set_thread_name("http");
-      contexts_[i]->run();
-    });
+  // Each further thread runs its own context; they return, as this one does, once stop() has
+  // ended every connection.
+  std::atomic<std::size_t> next_context{1};
+  Worker others;
+  others.start(
+      "http", [&](const std::stop_token&) { contexts_[next_context++]->run(); },
+      static_cast<unsigned>(contexts_.size() - 1));
   contexts_[0]->run();
-  for (auto& thread : threads) thread.join();
+  others.stop();
 }
 
 void Server::stop() {

@@ -4,7 +4,7 @@
 #include <chrono>
 
 #include "core/logging.h"
-#include "core/thread_name.h"
+#include "core/worker.h"
 #include "pipeline/process_event.h"
 
 namespace sluice::pipeline {
@@ -32,19 +32,11 @@ void IntakeConsumer::start() {
     std::lock_guard lock(mutex_);
     woken_ = true;  // messages left from before a restart wait to be leased
   }
-  thread_ = std::thread([this] {
-    set_thread_name("intake-consume");
-    run();
-  });
+  worker_.start("intake-consume", [this](const std::stop_token& stop) { run(stop); });
 }
 
 void IntakeConsumer::stop() {
-  {
-    std::lock_guard lock(mutex_);
-    stopping_ = true;
-  }
-  ready_.notify_one();
-  if (thread_.joinable()) thread_.join();
+  worker_.stop();
   // Answers to starts still on their way touch only the queue's leases and this object's
   // counter; wait for them so neither is used after it goes.
   std::unique_lock lock(mutex_);
@@ -78,23 +70,25 @@ void IntakeConsumer::instance_finished() {
   ready_.notify_one();
 }
 
-void IntakeConsumer::run() {
+void IntakeConsumer::run(const std::stop_token& stop) {
   while (true) {
     std::size_t room = 0;
     std::vector<queue::Message> orphans;
     {
       std::unique_lock lock(mutex_);
-      while (!stopping_ && orphans_.empty() && ((room = room_locked()) == 0 || !woken_)) {
-        if (room == 0) {
+      auto has_work = [this] { return !orphans_.empty() || (woken_ && room_locked() > 0); };
+      while (!stop.stop_requested() && !has_work()) {
+        if (room_locked() == 0) {
           freed_.store(0, std::memory_order_relaxed);
           short_of_room_ = true;
         }
         // Every change waited for is signalled (appends, answers, finishes); the bound only
         // covers room freed below instance_finished()'s mark while nothing else happens.
-        ready_.wait_for(lock, kLongestSleep);
+        ready_.wait_for(lock, stop, kLongestSleep, has_work);
         short_of_room_ = false;
       }
-      if (stopping_) return;
+      if (stop.stop_requested()) return;
+      room = woken_ ? room_locked() : 0;
       orphans.swap(orphans_);
       if (room > 0) woken_ = false;
     }
@@ -105,7 +99,7 @@ void IntakeConsumer::run() {
     if (!leased.ok()) {
       spdlog::error("intake consumer: {}", leased.status().to_string());
       std::unique_lock lock(mutex_);
-      ready_.wait_for(lock, kLongestSleep, [this] { return stopping_; });
+      ready_.wait_for(lock, stop, kLongestSleep, [] { return false; });
       woken_ = true;  // try again
       continue;
     }
@@ -139,7 +133,7 @@ void IntakeConsumer::run() {
               if (!status.ok()) woken_ = true;  // leased again, or taken, on the next round
               // Only a message given back or stop() need be heard of: a start that succeeded
               // turned a starting instance into a running one and freed no room.
-              wanted = !status.ok() || stopping_;
+              wanted = !status.ok() || worker_.stop_requested();
             }
             if (wanted) ready_.notify_all();
           },

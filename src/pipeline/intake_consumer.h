@@ -10,9 +10,9 @@
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
-#include <thread>
 #include <vector>
 
+#include "core/worker.h"
 #include "engine/engine.h"
 #include "queue/intake_queue.h"
 
@@ -34,7 +34,7 @@ class IntakeConsumer {
 
  private:
   std::size_t room_locked() const;
-  void run();
+  void run(const std::stop_token& stop);
   void wake();
   // Takes, in one commit, messages whose instance id turned out to exist already.
   void take_orphans(std::vector<queue::Message> orphans);
@@ -45,9 +45,8 @@ class IntakeConsumer {
   const std::size_t max_in_flight_;
 
   std::mutex mutex_;
-  std::condition_variable ready_;
-  bool stopping_ = false;  // guarded by mutex_
-  bool woken_ = false;     // guarded by mutex_
+  std::condition_variable_any ready_;
+  bool woken_ = false;  // guarded by mutex_
   // Set (under mutex_) while the consumer waits for room; read without the lock by
   // instance_finished(), which then looks again under it.
   std::atomic<bool> short_of_room_{false};
@@ -55,7 +54,7 @@ class IntakeConsumer {
   const std::size_t refill_;             // how many of those wake it
   std::size_t starting_ = 0;             // guarded by mutex_: starts sent, not yet answered
   std::vector<queue::Message> orphans_;  // guarded by mutex_: for take_orphans()
-  std::thread thread_;
+  Worker worker_;
 };
 
 }  // namespace sluice::pipeline

@@ -19,7 +19,8 @@ settings::Parser webhook_field(std::vector<WebhookConfig>& webhooks, std::string
     return [webhook](std::string_view value) -> Status {
       auto url = boost::urls::parse_absolute_uri(value);
       if (!url || (url->scheme() != "http" && url->scheme() != "https") || url->host().empty()) {
-        return invalid_argument(fmt::format("\"{}\" is not an http:// or https:// URL", value));
+        // Not echoed: a webhook URL often carries a token.
+        return invalid_argument("must be an http:// or https:// URL with a host");
       }
       webhook().url = value;
       return {};

@@ -14,13 +14,13 @@ DeadLetterStore::DeadLetterStore(storage::Backend& backend, std::string name)
 
 void DeadLetterStore::add(storage::Mutation& mutation, std::string_view id,
                           std::string_view record) const {
-  mutation.put(Table::kDeadLetter, key_prefix_ + std::string(id), record);
+  mutation.put(Table::kDeadLetter, key(id), record);
   mutation.add(count_key_, 1);
 }
 
 Result<std::optional<DeadLetter>> DeadLetterStore::get(std::string_view id) {
   SLUICE_ASSIGN_OR_RETURN(auto record,
-                          backend_.get(Table::kDeadLetter, key_prefix_ + std::string(id)));
+                          backend_.get(Table::kDeadLetter, key(id)));
   if (!record) return std::optional<DeadLetter>();
   return std::optional<DeadLetter>(DeadLetter{std::string(id), std::move(*record)});
 }
@@ -41,7 +41,7 @@ Result<std::vector<DeadLetter>> DeadLetterStore::list(std::optional<std::string>
 }
 
 void DeadLetterStore::remove(storage::Mutation& mutation, std::string_view id) const {
-  mutation.erase(Table::kDeadLetter, key_prefix_ + std::string(id));
+  mutation.erase(Table::kDeadLetter, key(id));
   mutation.add(count_key_, -1);
 }
 

@@ -34,6 +34,8 @@ class DeadLetterStore {
   Result<std::vector<DeadLetter>> list(std::optional<std::string> after, std::size_t limit);
   // Adds the removal of a record known to exist to `mutation`.
   void remove(storage::Mutation& mutation, std::string_view id) const;
+  // Where record `id` is kept in Table::kDeadLetter, for a change that rests on its value.
+  std::string key(std::string_view id) const { return key_prefix_ + std::string(id); }
   Result<std::int64_t> count();
   // Commits a mutation built with add/remove on its own.
   Status commit(const storage::Mutation& mutation) { return backend_.commit(mutation); }

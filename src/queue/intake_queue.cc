@@ -7,7 +7,7 @@
 #include <iterator>
 #include <unordered_set>
 
-#include "core/thread_name.h"
+#include "core/worker.h"
 #include "storage/key_encoding.h"
 
 namespace sluice::queue {
@@ -45,32 +45,18 @@ IntakeQueue::IntakeQueue(storage::Backend& backend, const Clock& clock, std::str
       key_prefix_(storage::key_prefix({name_})),
       next_sequence_key_(storage::key_prefix({"queue", name_}) + "next"),
       depth_key_(storage::key_prefix({"queue", name_}) + "depth"),
-      next_sequence_(next_sequence),
-      appender_([this] {
-        set_thread_name("intake-append");
-        run_appender();
-      }),
-      answerer_([this] {
-        set_thread_name("intake-answer");
-        run_answerer();
-      }) {}
+      next_sequence_(next_sequence) {
+  appender_.start("intake-append", [this](const std::stop_token& stop) { run_appender(stop); });
+  answerer_.start("intake-answer", [this](const std::stop_token& stop) { run_answerer(stop); });
+}
 
 IntakeQueue::~IntakeQueue() { stop(); }
 
 void IntakeQueue::stop() {
-  {
-    std::lock_guard lock(append_mutex_);
-    if (stopping_) return;
-    stopping_ = true;
-  }
-  append_ready_.notify_one();
-  appender_.join();
-  {
-    std::lock_guard lock(answer_mutex_);
-    appender_done_ = true;
-  }
-  answer_ready_.notify_one();
-  answerer_.join();
+  // The appender commits everything accepted before it returns; only then may the answerer stop,
+  // once it has answered every group written.
+  appender_.stop();
+  answerer_.stop();
 }
 
 std::string IntakeQueue::message_key(std::uint64_t sequence) const {
@@ -82,7 +68,7 @@ std::string IntakeQueue::message_key(std::uint64_t sequence) const {
 void IntakeQueue::append(std::vector<NewMessage> messages, AppendCallback done) {
   {
     std::lock_guard lock(append_mutex_);
-    if (!stopping_) {
+    if (!appender_.stop_requested()) {
       pending_.push_back({std::move(messages), std::move(done)});
       if (pending_.size() == 1) append_ready_.notify_one();
       return;
@@ -99,13 +85,13 @@ Result<AppendOutcome> IntakeQueue::append_and_wait(std::vector<NewMessage> messa
   return future.get();
 }
 
-void IntakeQueue::run_appender() {
+void IntakeQueue::run_appender(const std::stop_token& stop) {
   std::vector<PendingAppend> group;
   while (true) {
     {
       std::unique_lock lock(append_mutex_);
-      append_ready_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-      if (pending_.empty()) return;  // stopping, and everything accepted has been committed
+      // Without work, only a stop ends the wait: everything accepted has been committed.
+      if (!append_ready_.wait(lock, stop, [this] { return !pending_.empty(); })) return;
       group.swap(pending_);
     }
     WrittenGroup written = write_group(group);
@@ -120,13 +106,13 @@ void IntakeQueue::run_appender() {
 
 // Answers written groups in order, each once the disk has it: one wait covers every group that
 // was written meanwhile.
-void IntakeQueue::run_answerer() {
+void IntakeQueue::run_answerer(const std::stop_token& stop) {
   std::deque<WrittenGroup> groups;
   while (true) {
     {
       std::unique_lock lock(answer_mutex_);
-      answer_ready_.wait(lock, [this] { return appender_done_ || !written_.empty(); });
-      if (written_.empty()) return;  // the appender has stopped and every group is answered
+      // Stopped only after the appender: every group written has been answered.
+      if (!answer_ready_.wait(lock, stop, [this] { return !written_.empty(); })) return;
       groups.swap(written_);
     }
     std::uint64_t ticket = 0;  // a group that failed to be written waits for nothing

@@ -23,10 +23,10 @@
 #include <set>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "core/clock.h"
+#include "core/worker.h"
 #include "queue/message.h"
 #include "sluice/status.h"
 #include "storage/backend.h"
@@ -104,9 +104,9 @@ class IntakeQueue {
 
   IntakeQueue(storage::Backend& backend, const Clock& clock, std::string name,
               std::uint64_t next_sequence, std::int64_t depth, std::int64_t max_depth);
-  void run_appender();
+  void run_appender(const std::stop_token& stop);
   WrittenGroup write_group(std::vector<PendingAppend>& group);
-  void run_answerer();
+  void run_answerer(const std::stop_token& stop);
   std::string message_key(std::uint64_t sequence) const;
 
   storage::Backend& backend_;
@@ -123,18 +123,16 @@ class IntakeQueue {
   std::uint64_t next_sequence_;  // touched only by the appender thread after open()
 
   std::mutex append_mutex_;
-  std::condition_variable append_ready_;
+  std::condition_variable_any append_ready_;
   std::vector<PendingAppend> pending_;  // guarded by append_mutex_
-  bool stopping_ = false;               // guarded by append_mutex_
   std::function<void()> append_listener_;
 
   std::mutex answer_mutex_;
-  std::condition_variable answer_ready_;
+  std::condition_variable_any answer_ready_;
   std::deque<WrittenGroup> written_;  // guarded by answer_mutex_
-  bool appender_done_ = false;        // guarded by answer_mutex_
 
-  std::thread appender_;
-  std::thread answerer_;
+  Worker appender_;
+  Worker answerer_;
 
   std::mutex lease_mutex_;
   std::set<std::uint64_t> leased_;  // guarded by lease_mutex_

@@ -65,8 +65,8 @@ class Backend {
   virtual Result<std::vector<std::optional<std::string>>> get_many(
       Table table, std::span<const std::string> keys) = 0;
 
-  // A counter's value; 0 if it was never changed.
-  virtual Result<std::int64_t> counter(std::string_view key) = 0;
+  // A counter's value (kept in Table::kCounters); 0 if it was never changed.
+  Result<std::int64_t> counter(std::string_view key);
 
   // Up to options.limit entries in key order (reverse order if asked).
   virtual Result<std::vector<Entry>> scan(Table table, const ScanOptions& options) = 0;

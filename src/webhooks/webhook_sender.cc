@@ -9,10 +9,9 @@
 #include <deque>
 #include <future>
 #include <mutex>
-#include <thread>
 #include <unordered_map>
 
-#include "core/thread_name.h"
+#include "core/worker.h"
 
 namespace sluice::webhooks {
 
@@ -79,15 +78,14 @@ struct WebhookSender::Impl {
   CURLM* multi = curl_multi_init();
   std::mutex mutex;
   std::vector<std::unique_ptr<Transfer>> arrived;  // guarded by mutex
-  bool stopping = false;                           // guarded by mutex
-  std::thread thread;
+  Worker worker;
 
   // Only the sender's thread touches these.
   std::deque<std::unique_ptr<Transfer>> waiting;
   std::unordered_map<CURL*, std::unique_ptr<Transfer>> active;
   std::vector<CURL*> spare_handles;
 
-  void run();
+  void run(const std::stop_token& stop);
   void begin(std::unique_ptr<Transfer> transfer);
   void finish(CURL* easy, CURLcode result);
 };
@@ -164,12 +162,14 @@ void WebhookSender::Impl::finish(CURL* easy, CURLcode result) {
   transfer->end(std::move(status));
 }
 
-void WebhookSender::Impl::run() {
+void WebhookSender::Impl::run(const std::stop_token& stop) {
+  // A stop request wakes curl_multi_poll().
+  const std::stop_callback wake_on_stop(stop, [this] { curl_multi_wakeup(multi); });
   while (true) {
     std::vector<std::unique_ptr<Transfer>> starting;
     {
       std::lock_guard lock(mutex);
-      if (stopping) break;
+      if (stop.stop_requested()) break;
       starting.swap(arrived);
     }
     for (auto& transfer : starting) waiting.push_back(std::move(transfer));
@@ -202,19 +202,12 @@ void WebhookSender::Impl::run() {
 WebhookSender::WebhookSender() : impl_(std::make_unique<Impl>()) {
   initialise_curl_once();
   curl_multi_setopt(impl_->multi, CURLMOPT_MAXCONNECTS, kMaxCachedConnections);
-  impl_->thread = std::thread([impl = impl_.get()] {
-    set_thread_name("webhooks");
-    impl->run();
-  });
+  impl_->worker.start("webhooks",
+                      [impl = impl_.get()](const std::stop_token& stop) { impl->run(stop); });
 }
 
 WebhookSender::~WebhookSender() {
-  {
-    std::lock_guard lock(impl_->mutex);
-    impl_->stopping = true;
-  }
-  curl_multi_wakeup(impl_->multi);
-  impl_->thread.join();
+  impl_->worker.stop();
   curl_multi_cleanup(impl_->multi);
 }
 
@@ -230,7 +223,7 @@ void WebhookSender::post_all(std::vector<WebhookRequest> requests,
       transfer->request = std::move(requests[i]);
       transfer->batch = batch;
       transfer->index = i;
-      (impl_->stopping ? refused : impl_->arrived).push_back(std::move(transfer));
+      (impl_->worker.stop_requested() ? refused : impl_->arrived).push_back(std::move(transfer));
     }
   }
   curl_multi_wakeup(impl_->multi);

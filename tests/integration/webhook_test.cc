@@ -4,10 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/json.hpp>
 #include <chrono>
 #include <functional>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "http/client.h"
 #include "tests/integration/server_process.h"
@@ -218,6 +221,59 @@ TEST_F(WebhookTest, DeleteAndPaging) {
             404u);
   EXPECT_EQ(get("/api/queue").at("deadletter").at("count"), 2);
   EXPECT_EQ(get("/api/deadletter/bad%20id", 400).at("error").at("field"), "id");
+}
+
+TEST_F(WebhookTest, OfConcurrentReplaysAndDeletesOfOneLetterExactlyOneApplies) {
+  sink_.set_down(true);
+  start();
+  ASSERT_EQ(
+      client_->post("/api/events", R"({"event_id":"race-1","stream_id":"s1","type":"follower"})")
+          ->status,
+      202u);
+  EXPECT_EQ(wait_until_finished("race-1").at("runtimeStatus"), "Failed");
+  ASSERT_EQ(get("/api/queue").at("deadletter").at("count"), 1);
+  sink_.set_down(false);
+
+  // Each request on its own connection, all let go at once.
+  constexpr int kRequests = 12;
+  std::vector<unsigned> answers(kRequests, 0);
+  std::vector<std::string> bodies(kRequests);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> requests;
+  for (int i = 0; i < kRequests; ++i) {
+    requests.emplace_back([&, i] {
+      auto client = http::Client::create(server_->url()).value();
+      ++ready;
+      while (ready.load() < kRequests) std::this_thread::yield();
+      auto answer =
+          i % 2 == 0 ? client->post("/api/deadletter/race-1/replay", "")
+                     : client->request(boost::beast::http::verb::delete_, "/api/deadletter/race-1");
+      if (answer.ok()) {
+        answers[i] = answer->status;
+        bodies[i] = answer->body;
+      }
+    });
+  }
+  for (auto& request : requests) request.join();
+  int applied = 0;
+  std::string replayed;
+  for (int i = 0; i < kRequests; ++i) {
+    if (answers[i] == 200 || answers[i] == 202) {
+      ++applied;
+      if (answers[i] == 202) replayed = json::parse(bodies[i]).at("id").as_string().c_str();
+    } else {
+      // Refused: changed by another request after it read the letter, or read after that.
+      EXPECT_TRUE(answers[i] == 409 || answers[i] == 404) << answers[i] << " " << bodies[i];
+    }
+  }
+  EXPECT_EQ(applied, 1);
+  EXPECT_EQ(get("/api/queue").at("deadletter").at("count"), 0);
+  get("/api/deadletter/race-1", 404);
+  if (!replayed.empty()) {
+    EXPECT_EQ(replayed, "race-1:replay-1");
+    EXPECT_EQ(wait_until_finished(replayed).at("runtimeStatus"), "Completed");
+  }
+  EXPECT_EQ(get("/api/streams/s1/stats").at("events"), 1);
 }
 
 TEST(WebhookSettingsTest, BadWebhookStopsTheServerNamingTheKey) {

@@ -77,10 +77,6 @@ class FaultInjectingBackend final : public storage::Backend {
     if (crashed_) return dead();
     return disk_.get_many(table, keys);
   }
-  Result<std::int64_t> counter(std::string_view key) override {
-    if (crashed_) return dead();
-    return disk_.counter(key);
-  }
   Result<std::vector<storage::Entry>> scan(storage::Table table,
                                            const storage::ScanOptions& options) override {
     if (crashed_) return dead();

@@ -119,13 +119,6 @@ Result<std::vector<std::optional<std::string>>> MemoryBackend::get_many(
   return values;
 }
 
-Result<std::int64_t> MemoryBackend::counter(std::string_view key) {
-  SLUICE_ASSIGN_OR_RETURN(auto value, get(Table::kCounters, key));
-  if (!value) return std::int64_t{0};
-  if (value->size() != 8) return corruption(fmt::format("counter {} is not 8 bytes", key));
-  return decode_counter(*value);
-}
-
 Result<std::vector<Entry>> MemoryBackend::scan(Table table, const ScanOptions& options) {
   std::lock_guard lock(mutex_);
   const Rows& in = rows(table);

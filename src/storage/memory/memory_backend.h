@@ -30,7 +30,6 @@ class MemoryBackend final : public Backend {
   Result<std::optional<std::string>> get(Table table, std::string_view key) override;
   Result<std::vector<std::optional<std::string>>> get_many(
       Table table, std::span<const std::string> keys) override;
-  Result<std::int64_t> counter(std::string_view key) override;
   Result<std::vector<Entry>> scan(Table table, const ScanOptions& options) override;
 
   // Undoes every applied change not yet durable, newest first; returns how many commits that

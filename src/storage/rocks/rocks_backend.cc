@@ -328,13 +328,6 @@ Result<std::vector<std::optional<std::string>>> RocksBackend::get_many(
   return found;
 }
 
-Result<std::int64_t> RocksBackend::counter(std::string_view key) {
-  SLUICE_ASSIGN_OR_RETURN(auto value, get(Table::kCounters, key));
-  if (!value) return std::int64_t{0};
-  if (value->size() != 8) return corruption(fmt::format("counter {} is not 8 bytes", key));
-  return decode_counter(*value);
-}
-
 Result<std::vector<Entry>> RocksBackend::scan(Table table, const ScanOptions& options) {
   if (failed_.load(std::memory_order_acquire)) return failure();
   // Bounds keep the iterator inside the prefix, so it never wades through another prefix's

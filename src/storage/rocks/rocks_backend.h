@@ -59,7 +59,6 @@ class RocksBackend final : public Backend {
   Result<std::optional<std::string>> get(Table table, std::string_view key) override;
   Result<std::vector<std::optional<std::string>>> get_many(
       Table table, std::span<const std::string> keys) override;
-  Result<std::int64_t> counter(std::string_view key) override;
   Result<std::vector<Entry>> scan(Table table, const ScanOptions& options) override;
 
  private:

@@ -1,0 +1,46 @@
+#pragma once
+
+// OpsApi: what an operator watches: GET /healthz (open), GET /metrics (Prometheus text) and
+// GET /api/queue (the intake queue's depth, age and in-flight count, and the dead letters').
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <vector>
+
+#include "core/clock.h"
+#include "engine/engine.h"
+#include "http/metrics.h"
+#include "http/route_table.h"
+#include "queue/dead_letter_store.h"
+#include "queue/intake_queue.h"
+
+namespace sluice::http {
+
+class OpsApi {
+ public:
+  // Every reference must outlive the object; `blocking` runs the storage reads.
+  OpsApi(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, engine::Engine& engine,
+         Metrics& metrics, const Clock& clock, boost::asio::thread_pool& blocking)
+      : intake_(intake),
+        dead_letters_(dead_letters),
+        engine_(engine),
+        metrics_(metrics),
+        clock_(clock),
+        blocking_(blocking) {}
+
+  std::vector<Route> routes();
+
+ private:
+  boost::asio::awaitable<Response> health();
+  boost::asio::awaitable<Response> metrics();
+  boost::asio::awaitable<Response> queue();
+
+  queue::IntakeQueue& intake_;
+  queue::DeadLetterStore& dead_letters_;
+  engine::Engine& engine_;
+  Metrics& metrics_;
+  const Clock& clock_;
+  boost::asio::thread_pool& blocking_;
+};
+
+}  // namespace sluice::http
