@@ -12,18 +12,18 @@ namespace {
 
 TEST(WorkerTest, StopWakesEveryThreadWhereItWaitsAndReturnsOnceEachHasReturned) {
   std::mutex mutex;
-  std::condition_variable_any never_signalled;
+  std::condition_variable never_signalled;
   std::atomic<int> waiting{0};
   std::atomic<int> returned{0};
   Worker worker;
   worker.start(
       "waiter",
       [&](const std::stop_token& stop) {
+        const WakeOnStop wake_on_stop(stop, mutex, never_signalled);
         std::unique_lock lock(mutex);
         ++waiting;
         // Only the stop request can end this wait.
-        const bool woken = never_signalled.wait(lock, stop, [] { return false; });
-        EXPECT_FALSE(woken);
+        never_signalled.wait(lock, [&stop] { return stop.stop_requested(); });
         ++returned;
       },
       3);

@@ -128,12 +128,13 @@ void ActivityPool::finish(const std::shared_ptr<Gate>& gate,
 }
 
 void ActivityPool::run(const std::stop_token& stop) {
+  const WakeOnStop wake_on_stop(stop, mutex_, ready_);
   while (true) {
     std::shared_ptr<Attempt> attempt;
     {
       std::unique_lock lock(mutex_);
       // Queued work is dropped on a stop: recovery runs it again.
-      ready_.wait(lock, stop, [this] { return !queue_.empty(); });
+      ready_.wait(lock, [&] { return stop.stop_requested() || !queue_.empty(); });
       if (stop.stop_requested()) return;
       attempt = std::make_shared<Attempt>(std::move(queue_.front().first),
                                           std::move(queue_.front().second));

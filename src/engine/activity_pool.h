@@ -68,7 +68,7 @@ class ActivityPool {
   const Clock& clock_;
   std::shared_ptr<Gate> gate_;
   std::mutex mutex_;
-  std::condition_variable_any ready_;
+  std::condition_variable ready_;
   std::deque<std::pair<ActivityWork, ActivityResultSink>> queue_;  // guarded by mutex_
   Worker workers_;
 };

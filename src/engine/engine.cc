@@ -81,9 +81,10 @@ Status Engine::start() {
   if (retention_ > 0) {
     retention_sweeper_.start("retention", [this](const std::stop_token& stop) {
       std::mutex mutex;  // the sweeper waits for nothing but a minute or a stop
-      std::condition_variable_any stopped;
+      std::condition_variable stopped;
+      const WakeOnStop wake_on_stop(stop, mutex, stopped);
       std::unique_lock lock(mutex);
-      while (!stopped.wait_for(lock, stop, std::chrono::minutes(1),
+      while (!stopped.wait_for(lock, std::chrono::minutes(1),
                                [&stop] { return stop.stop_requested(); })) {
         auto purged = purge_expired();
         if (!purged.ok()) spdlog::warn("retention sweep failed: {}", purged.status().to_string());
@@ -295,6 +296,12 @@ void Engine::wake() {
 std::size_t Engine::active_instances() const {
   std::size_t total = 0;
   for (const auto& partition : partitions_) total += partition->active_instances();
+  return total;
+}
+
+std::uint64_t Engine::commit_failures() const {
+  std::uint64_t total = 0;
+  for (const auto& partition : partitions_) total += partition->commit_failures();
   return total;
 }
 

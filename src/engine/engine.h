@@ -100,6 +100,8 @@ class Engine {
   // Re-checks timers at once (for tests that move a manual clock).
   void wake();
   std::size_t active_instances() const;
+  // Partition turns whose commit failed since start (each is tried again).
+  std::uint64_t commit_failures() const;
 
  private:
   Partition& partition_for(std::string_view instance_id);

@@ -9,6 +9,7 @@
 
 #include "engine/activity_effects.h"
 #include "storage/rocks/rocks_backend.h"
+#include "tests/support/eventually.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice::engine {
@@ -292,31 +293,32 @@ class EngineTest : public ::testing::Test {
   // Polls storage until `id` satisfies `done`; fails the test after a minute.
   InstanceRecord wait_until(const std::string& id,
                             const std::function<bool(const InstanceRecord&)>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    while (std::chrono::steady_clock::now() < deadline) {
+    InstanceRecord reached;
+    const bool ok = testing::eventually([&] {
       auto record = engine_->instance(id, /*with_input=*/true);
-      if (record.ok() && *record && done(**record)) return **record;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    ADD_FAILURE() << "instance " << id << " did not reach the expected state";
-    return {};
+      if (!record.ok() || !*record || !done(**record)) return false;
+      reached = std::move(**record);
+      return true;
+    });
+    EXPECT_TRUE(ok) << "instance " << id << " did not reach the expected state";
+    return reached;
   }
   InstanceRecord wait_finished(const std::string& id) {
     return wait_until(id, [](const InstanceRecord& r) { return is_terminal(r.status); });
   }
   // Waits until the history holds `count` events of `type`.
   std::vector<HistoryEvent> wait_for_events(const std::string& id, EventType type, size_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::vector<HistoryEvent> matching;
+    std::vector<HistoryEvent> matching;
+    const bool ok = testing::eventually([&] {
+      matching.clear();
       for (auto& event : engine_->history(id).value()) {
         if (event.type == type) matching.push_back(event);
       }
-      if (matching.size() >= count) return matching;
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    ADD_FAILURE() << "history of " << id << " never had " << count << " " << event_type_name(type);
-    return {};
+      return matching.size() >= count;
+    });
+    EXPECT_TRUE(ok) << "history of " << id << " never had " << count << " "
+                    << event_type_name(type);
+    return ok ? matching : std::vector<HistoryEvent>{};
   }
   void advance(Micros by) {
     clock_.advance(by);
@@ -339,16 +341,15 @@ class EngineTest : public ::testing::Test {
 
   // Waits until `count` asynchronous "later" calls are outstanding and takes them.
   std::vector<std::pair<std::string, ActivityDone>> take_later(size_t count) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    while (std::chrono::steady_clock::now() < deadline) {
-      {
-        std::lock_guard lock(later_mutex_);
-        if (later_.size() >= count) return std::exchange(later_, {});
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
-    ADD_FAILURE() << count << " asynchronous calls never arrived";
-    return {};
+    std::vector<std::pair<std::string, ActivityDone>> taken;
+    const bool ok = testing::eventually([&] {
+      std::lock_guard lock(later_mutex_);
+      if (later_.size() < count) return false;
+      taken = std::exchange(later_, {});
+      return true;
+    });
+    EXPECT_TRUE(ok) << count << " asynchronous calls never arrived";
+    return taken;
   }
 };
 
@@ -365,11 +366,8 @@ TEST_F(EngineTest, FansOutAndInOverAThousandActivities) {
   EXPECT_EQ(history.back().type, EventType::kExecutionCompleted);
   // The finished record can be read just before its turn's commit is on disk; the partition lets
   // the instance go once it is.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (engine_->active_instances() != 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  EXPECT_EQ(engine_->active_instances(), 0u);
+  EXPECT_TRUE(testing::eventually([&] { return engine_->active_instances() == 0; }))
+      << engine_->active_instances() << " still active";
 }
 
 TEST_F(EngineTest, AsynchronousActivitiesHoldNoWorker) {

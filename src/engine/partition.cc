@@ -88,24 +88,25 @@ void Partition::wake() {
 std::size_t Partition::active_instances() const { return active_count_.load(); }
 
 void Partition::run(const std::stop_token& stop) {
+  const WakeOnStop wake_on_stop(stop, mutex_, ready_);
   std::vector<PartitionInput> inputs;
   while (true) {
     {
       std::unique_lock lock(mutex_);
-      auto has_work = [this] {
-        return !inbox_.empty() || woken_ ||
+      auto awake = [this, &stop] {
+        return stop.stop_requested() || !inbox_.empty() || woken_ ||
                (!timers_.empty() && timers_.begin()->first <= clock_.now());
       };
-      while (!stop.stop_requested() && !has_work()) {
+      while (!awake()) {
         if (timers_.empty()) {
-          ready_.wait(lock, stop, has_work);
+          ready_.wait(lock, awake);
         } else {
           // Sleep until the next timer is due (a test that moves a clock by hand calls wake()),
           // but look again every second: the wait runs on the steady clock and timers on the
           // wall clock, which may be stepped forward.
           const Micros wait =
               std::clamp<Micros>(timers_.begin()->first - clock_.now(), 1000, 1'000'000);
-          ready_.wait_for(lock, stop, std::chrono::microseconds(wait), has_work);
+          ready_.wait_for(lock, std::chrono::microseconds(wait), awake);
         }
       }
       if (stop.stop_requested()) return;
@@ -126,7 +127,7 @@ void Partition::run(const std::stop_token& stop) {
       const auto backoff = std::chrono::milliseconds(
           std::min<std::int64_t>(2000, 10ll << std::min(failed_commits_ - 1, 8u)));
       std::unique_lock lock(mutex_);
-      ready_.wait_for(lock, stop, backoff, [] { return false; });
+      ready_.wait_for(lock, backoff, [&stop] { return stop.stop_requested(); });
     }
   }
 }
@@ -433,6 +434,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     failed_commits_ = 0;
   }
   if (!committed.ok()) {
+    commit_failures_.fetch_add(1, std::memory_order_relaxed);
     if (failed_commits_++ % 100 == 0) {
       spdlog::error("partition commit failed (attempt {}): {}", failed_commits_,
                     committed.to_string());

@@ -97,6 +97,7 @@ class Partition {
   void wake();
 
   std::size_t active_instances() const;
+  std::uint64_t commit_failures() const { return commit_failures_.load(); }
 
  private:
   static constexpr std::size_t kNoStep = static_cast<std::size_t>(-1);
@@ -155,9 +156,10 @@ class Partition {
   std::unordered_map<std::string, std::unique_ptr<Instance>> instances_;  // partition thread only
   std::multimap<Micros, std::pair<std::string, std::int64_t>> timers_;    // partition thread only
   std::atomic<std::size_t> active_count_{0};
+  std::atomic<std::uint64_t> commit_failures_{0};  // since start
 
   mutable std::mutex mutex_;
-  std::condition_variable_any ready_;
+  std::condition_variable ready_;
   std::vector<PartitionInput> inbox_;  // guarded by mutex_
   bool woken_ = false;                 // guarded by mutex_
   Worker worker_;

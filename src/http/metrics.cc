@@ -51,7 +51,7 @@ std::string label_value(std::string_view text) {
 
 }  // namespace
 
-std::string Metrics::render(const Gauges& gauges) const {
+std::string Metrics::render(const Readings& readings) const {
   auto out = fmt::memory_buffer();
   // A metric family's HELP and TYPE lines, and its samples.
   auto family = [&out](std::string_view name, std::string_view type, std::string_view help) {
@@ -88,9 +88,12 @@ std::string Metrics::render(const Gauges& gauges) const {
   sample("sluice_event_latency_seconds_sum", static_cast<double>(latency_sum_micros_.load()) / 1e6);
   sample("sluice_event_latency_seconds_count", cumulative);
   single("sluice_intake_queue_depth", "gauge",
-         "Events waiting in the intake queue or being started.", gauges.queue_depth);
+         "Events waiting in the intake queue or being started.", readings.queue_depth);
   single("sluice_instances_running", "gauge",
-         "Orchestration instances started and not yet finished.", gauges.running);
+         "Orchestration instances started and not yet finished.", readings.running);
+  single("sluice_engine_commit_failures_total", "counter",
+         "Partition turns whose commit storage refused (a full disk, say); each is tried again.",
+         readings.commit_failures);
 
   const ProcessUsage usage = read_process_usage();
   single("process_cpu_seconds_total", "counter", "User and system CPU time spent.",

@@ -26,10 +26,11 @@ inline constexpr std::array<Micros, 31> kLatencyBuckets = {
     100'000,   150'000,   200'000,   300'000,   400'000,    500'000,    750'000,   1'000'000,
     1'500'000, 2'000'000, 3'000'000, 5'000'000, 10'000'000, 30'000'000, 60'000'000};
 
-// The gauges the caller reads at scrape time.
-struct Gauges {
+// What the caller reads from the other modules at scrape time.
+struct Readings {
   std::int64_t queue_depth = 0;
   std::int64_t running = 0;
+  std::uint64_t commit_failures = 0;  // the engine's, since start
 };
 
 class Metrics {
@@ -39,7 +40,7 @@ class Metrics {
   // had one.
   void instance_finished(engine::RuntimeStatus status, std::optional<Micros> latency);
 
-  std::string render(const Gauges& gauges) const;
+  std::string render(const Readings& readings) const;
 
  private:
   std::atomic<std::uint64_t> accepted_{0};

@@ -4,7 +4,11 @@
 // as it was read (an engine::Expectation), made on the partition that owns the letter's replay
 // instance, "{id}:replay-{n}" with n one more than the failed run's. So of two changes to one
 // record, a replay and a delete or two of either, one applies and the other is refused with
-// kFailedPrecondition, however many threads or nodes take them; the dead-letter count moves once.
+// kFailedPrecondition, however many requests race; the dead-letter count moves once. The rule
+// holds on several nodes as long as each partition's turns come from one node at a time.
+// Not covered: a record rewritten meanwhile by a run of the same event that was started by other
+// means (a restart through the management API), whose partition is another; such a rewrite can be
+// the one a change then removes.
 
 #include <string>
 #include <string_view>

@@ -71,6 +71,7 @@ void IntakeConsumer::instance_finished() {
 }
 
 void IntakeConsumer::run(const std::stop_token& stop) {
+  const WakeOnStop wake_on_stop(stop, mutex_, ready_);
   while (true) {
     std::size_t room = 0;
     std::vector<queue::Message> orphans;
@@ -78,13 +79,18 @@ void IntakeConsumer::run(const std::stop_token& stop) {
       std::unique_lock lock(mutex_);
       auto has_work = [this] { return !orphans_.empty() || (woken_ && room_locked() > 0); };
       while (!stop.stop_requested() && !has_work()) {
-        if (room_locked() == 0) {
+        const bool short_of_room = room_locked() == 0;
+        if (short_of_room) {
           freed_.store(0, std::memory_order_relaxed);
           short_of_room_ = true;
         }
         // Every change waited for is signalled (appends, answers, finishes); the bound only
-        // covers room freed below instance_finished()'s mark while nothing else happens.
-        ready_.wait_for(lock, stop, kLongestSleep, has_work);
+        // covers room freed below instance_finished()'s mark while nothing else happens. A
+        // finisher that crossed the mark ends the wait even if others took the room meanwhile,
+        // so that the mark is set again.
+        ready_.wait_for(lock, kLongestSleep, [&] {
+          return stop.stop_requested() || has_work() || (short_of_room && !short_of_room_);
+        });
         short_of_room_ = false;
       }
       if (stop.stop_requested()) return;
@@ -99,7 +105,7 @@ void IntakeConsumer::run(const std::stop_token& stop) {
     if (!leased.ok()) {
       spdlog::error("intake consumer: {}", leased.status().to_string());
       std::unique_lock lock(mutex_);
-      ready_.wait_for(lock, stop, kLongestSleep, [] { return false; });
+      ready_.wait_for(lock, kLongestSleep, [&stop] { return stop.stop_requested(); });
       woken_ = true;  // try again
       continue;
     }

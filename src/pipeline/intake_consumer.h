@@ -45,7 +45,7 @@ class IntakeConsumer {
   const std::size_t max_in_flight_;
 
   std::mutex mutex_;
-  std::condition_variable_any ready_;
+  std::condition_variable ready_;
   bool woken_ = false;  // guarded by mutex_
   // Set (under mutex_) while the consumer waits for room; read without the lock by
   // instance_finished(), which then looks again under it.

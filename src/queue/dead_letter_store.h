@@ -37,8 +37,6 @@ class DeadLetterStore {
   // Where record `id` is kept in Table::kDeadLetter, for a change that rests on its value.
   std::string key(std::string_view id) const { return key_prefix_ + std::string(id); }
   Result<std::int64_t> count();
-  // Commits a mutation built with add/remove on its own.
-  Status commit(const storage::Mutation& mutation) { return backend_.commit(mutation); }
 
  private:
   storage::Backend& backend_;

@@ -86,12 +86,13 @@ Result<AppendOutcome> IntakeQueue::append_and_wait(std::vector<NewMessage> messa
 }
 
 void IntakeQueue::run_appender(const std::stop_token& stop) {
+  const WakeOnStop wake_on_stop(stop, append_mutex_, append_ready_);
   std::vector<PendingAppend> group;
   while (true) {
     {
       std::unique_lock lock(append_mutex_);
-      // Without work, only a stop ends the wait: everything accepted has been committed.
-      if (!append_ready_.wait(lock, stop, [this] { return !pending_.empty(); })) return;
+      append_ready_.wait(lock, [&] { return stop.stop_requested() || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and everything accepted has been committed
       group.swap(pending_);
     }
     WrittenGroup written = write_group(group);
@@ -107,12 +108,14 @@ void IntakeQueue::run_appender(const std::stop_token& stop) {
 // Answers written groups in order, each once the disk has it: one wait covers every group that
 // was written meanwhile.
 void IntakeQueue::run_answerer(const std::stop_token& stop) {
+  const WakeOnStop wake_on_stop(stop, answer_mutex_, answer_ready_);
   std::deque<WrittenGroup> groups;
   while (true) {
     {
       std::unique_lock lock(answer_mutex_);
-      // Stopped only after the appender: every group written has been answered.
-      if (!answer_ready_.wait(lock, stop, [this] { return !written_.empty(); })) return;
+      answer_ready_.wait(lock, [&] { return stop.stop_requested() || !written_.empty(); });
+      // Stopped only after the appender: every group it wrote has been answered.
+      if (written_.empty()) return;
       groups.swap(written_);
     }
     std::uint64_t ticket = 0;  // a group that failed to be written waits for nothing

@@ -123,12 +123,12 @@ class IntakeQueue {
   std::uint64_t next_sequence_;  // touched only by the appender thread after open()
 
   std::mutex append_mutex_;
-  std::condition_variable_any append_ready_;
+  std::condition_variable append_ready_;
   std::vector<PendingAppend> pending_;  // guarded by append_mutex_
   std::function<void()> append_listener_;
 
   std::mutex answer_mutex_;
-  std::condition_variable_any answer_ready_;
+  std::condition_variable answer_ready_;
   std::deque<WrittenGroup> written_;  // guarded by answer_mutex_
 
   Worker appender_;

@@ -12,6 +12,7 @@
 
 #include "http/client.h"
 #include "tests/integration/server_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice {
@@ -90,11 +91,11 @@ TEST_F(AuthTest, EachScopeOpensItsRoutesOnly) {
   EXPECT_EQ(call(http_verb::get, "/api/streams/s1/events", bearer(kReadKey)).status, 200u);
   // The instance exists once the consumer has taken the event off the queue: until then, 404.
   unsigned status = 404;
-  for (const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-       status == 404 && std::chrono::steady_clock::now() < deadline;) {
+  testing::eventually([&] {
     status = call(http_verb::get, "/runtime/webhooks/durabletask/instances/a-1", bearer(kReadKey))
                  .status;
-  }
+    return status != 404;
+  });
   EXPECT_TRUE(status == 200u || status == 202u) << status;  // finished, or not yet
   EXPECT_EQ(call(http_verb::post, "/runtime/webhooks/durabletask/instances/a-1/terminate",
                  bearer(kReadKey))
@@ -114,11 +115,9 @@ TEST_F(AuthTest, CommandsPresentTheirKeyAndTheLogNeverShowsOne) {
   EXPECT_EQ(waited.status, 403u);
   EXPECT_NE(waited.body.find("read scope"), std::string::npos) << waited.body;
   ASSERT_EQ(call(http_verb::post, "/api/events", bearer(kIngestKey), kEvent).status, 202u);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-  while (call(http_verb::get, "/api/streams/s1/stats", bearer(kReadKey)).status != 200 &&
-         std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  ASSERT_TRUE(testing::eventually([&] {
+    return call(http_verb::get, "/api/streams/s1/stats", bearer(kReadKey)).status == 200;
+  })) << "the event was never counted";
   auto refused = testing::run_sluice({"stats", "s1", "--url", server_->url()});
   EXPECT_EQ(refused.exit.code, 1);
   EXPECT_NE(refused.output.find("HTTP 401"), std::string::npos) << refused.output;

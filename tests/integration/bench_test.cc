@@ -9,11 +9,11 @@
 #include <future>
 #include <map>
 #include <memory>
-#include <sstream>
 
 #include "http/client.h"
 #include "pipeline/traffic.h"
 #include "tests/integration/server_process.h"
+#include "tests/support/metric_samples.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice {
@@ -32,18 +32,6 @@ json::object report(const std::string& output) {
 }
 
 double number(const json::value& value) { return value.to_number<double>(); }
-
-// Samples of a Prometheus text answer, by name and labels.
-std::map<std::string, double> samples(const std::string& text) {
-  std::map<std::string, double> out;
-  std::istringstream lines(text);
-  for (std::string line; std::getline(lines, line);) {
-    if (line.empty() || line[0] == '#') continue;
-    const std::size_t space = line.rfind(' ');
-    out[line.substr(0, space)] = std::stod(line.substr(space + 1));
-  }
-  return out;
-}
 
 TEST(BenchTest, StartsItsOwnServerAndReportsEveryFigureForBatches) {
   auto run = testing::run_sluice(
@@ -112,7 +100,8 @@ TEST(BenchTest, AcceptOnlyLeavesTheEventsQueued) {
   const json::object out = report(run.output);
   EXPECT_EQ(out.at("events"), 500);
   EXPECT_EQ(out.at("requests"), 10);
-  auto metrics = samples(http::Client::create(server.url()).value()->get("/metrics")->body);
+  auto metrics =
+      testing::metric_samples(http::Client::create(server.url()).value()->get("/metrics")->body);
   EXPECT_EQ(metrics.at("sluice_intake_queue_depth"), 500);
   EXPECT_EQ(metrics.at("sluice_events_accepted_total"), 500);
 }
@@ -132,7 +121,10 @@ TEST(BenchTest, SendsAgainWhatALostConnectionCarried) {
   auto client = http::Client::create(url).value();
   while (bench.wait_for(std::chrono::milliseconds(5)) != std::future_status::ready) {
     auto metrics = client->get("/metrics");
-    if (metrics.ok() && samples(metrics->body)["sluice_events_accepted_total"] >= 1000) break;
+    if (metrics.ok() &&
+        testing::metric_samples(metrics->body).at("sluice_events_accepted_total") >= 1000) {
+      break;
+    }
   }
   ASSERT_NE(bench.wait_for(std::chrono::seconds(0)), std::future_status::ready)
       << "the benchmark ended before the server could be killed: " << bench.get().output;
@@ -147,7 +139,7 @@ TEST(BenchTest, SendsAgainWhatALostConnectionCarried) {
   const json::object out = report(run.output);
   EXPECT_EQ(out.at("events"), 50000);
   EXPECT_GT(number(out.at("resent")), 0);
-  auto metrics = samples(http::Client::create(url).value()->get("/metrics")->body);
+  auto metrics = testing::metric_samples(http::Client::create(url).value()->get("/metrics")->body);
   EXPECT_EQ(metrics.at("sluice_intake_queue_depth"), 50000);
 }
 
@@ -181,7 +173,7 @@ TEST(MetricsTest, CountsAcceptedAndFinishedEventsAndTheirLatency) {
   EXPECT_NE(answer->headers[boost::beast::http::field::content_type].find("text/plain"),
             std::string::npos);
   // at(): a metric that is missing or renamed fails the test rather than reading as 0.
-  const auto metrics = samples(answer->body);
+  const auto metrics = testing::metric_samples(answer->body);
   EXPECT_EQ(metrics.at("sluice_events_accepted_total"), 50);
   EXPECT_EQ(metrics.at(R"(sluice_instances_finished_total{status="Completed"})"), 50);
   EXPECT_EQ(metrics.at(R"(sluice_instances_finished_total{status="Failed"})"), 0);

@@ -16,6 +16,7 @@
 #include "pipeline/traffic.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/webhook_sink.h"
+#include "tests/support/eventually.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice {
@@ -71,18 +72,18 @@ TEST_F(CrashTortureTest, TenKillsUnderLoadLoseAndDoubleNothing) {
         const bool batch = std::uniform_int_distribution(0, 1)(random) == 0;
         std::string body;
         for (int i = 0, n = batch ? 40 : 1; i < n; ++i) body += traffic[p].next() + "\n";
-        const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(2);
-        while (true) {
-          auto client = http::Client::create(url());
-          auto response = (*client)->post("/api/events", body,
-                                          batch ? "application/x-ndjson" : "application/json");
-          if (response.ok() && response->status == 202) break;
-          if (std::chrono::steady_clock::now() > deadline) {
-            ADD_FAILURE() << "the server never took a request back";
-            producing = false;
-            return;
-          }
-          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        const bool taken = testing::eventually(
+            [&] {
+              auto client = http::Client::create(url());
+              auto response = (*client)->post("/api/events", body,
+                                              batch ? "application/x-ndjson" : "application/json");
+              return response.ok() && response->status == 202;
+            },
+            std::chrono::minutes(2));
+        if (!taken) {
+          ADD_FAILURE() << "the server never took a request back";
+          producing = false;
+          return;
         }
       }
     });
@@ -99,12 +100,12 @@ TEST_F(CrashTortureTest, TenKillsUnderLoadLoseAndDoubleNothing) {
   for (auto& producer : producers) producer.join();
 
   auto client = std::move(http::Client::create(url()).value());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-  while (std::chrono::steady_clock::now() < deadline) {
-    const json::value queue = get(*client, "/api/queue");
-    if (queue.at("depth") == 0 && queue.at("running") == 0) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  }
+  testing::eventually(
+      [&] {
+        const json::value queue = get(*client, "/api/queue");
+        return queue.at("depth") == 0 && queue.at("running") == 0;
+      },
+      std::chrono::minutes(3));
   const json::value queue = get(*client, "/api/queue");
   ASSERT_EQ(queue.at("depth"), 0) << "events left in the queue";
   ASSERT_EQ(queue.at("running"), 0) << "orchestrations still running";

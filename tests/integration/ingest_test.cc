@@ -12,6 +12,7 @@
 
 #include "http/client.h"
 #include "tests/integration/server_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice {
@@ -289,14 +290,10 @@ TEST_F(IngestTest, ConnectionsBeyondTheLimitGet503) {
   EXPECT_EQ(json::parse(refused->body).at("error").at("code"), "too_many_connections");
   EXPECT_EQ(refused->headers["Retry-After"], "1");
   first.reset();  // a place comes free
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  unsigned status = 0;
-  while (status != 200 && std::chrono::steady_clock::now() < deadline) {
+  EXPECT_TRUE(testing::eventually([&] {
     auto again = http::Client::create(server_->url()).value()->get("/healthz");
-    status = again.ok() ? again->status : 0;
-    if (status != 200) std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  EXPECT_EQ(status, 200u);
+    return again.ok() && again->status == 200;
+  })) << "no place came free";
 }
 
 TEST_F(IngestTest, AnswersExpectContinueBeforeTheBody) {

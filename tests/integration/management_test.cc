@@ -10,6 +10,7 @@
 #include "http/client.h"
 #include "tests/integration/in_process_server.h"
 #include "tests/integration/server_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice {
@@ -61,25 +62,25 @@ class ManagementTest : public ::testing::Test {
 
   // Polls the status route until the instance has finished.
   json::object wait_finished(const std::string& id, const std::string& options = "") {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    while (std::chrono::steady_clock::now() < deadline) {
+    json::object finished;
+    const bool done = testing::eventually([&] {
       auto response = call(verb::get, "instances/" + id + options);
-      if (response.status == 200) return body(response).as_object();
-      EXPECT_EQ(response.status, 202u) << response.body;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    ADD_FAILURE() << id << " did not finish";
-    return {};
+      EXPECT_TRUE(response.status == 200 || response.status == 202) << response.body;
+      if (response.status != 200) return false;
+      finished = body(response).as_object();
+      return true;
+    });
+    EXPECT_TRUE(done) << id << " did not finish";
+    return finished;
   }
   json::object wait_status(const std::string& id, std::string_view runtime_status) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    while (std::chrono::steady_clock::now() < deadline) {
-      json::object status = body(call(verb::get, "instances/" + id)).as_object();
-      if (status.at("runtimeStatus").as_string() == runtime_status) return status;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    ADD_FAILURE() << id << " never became " << runtime_status;
-    return {};
+    json::object status;
+    const bool reached = testing::eventually([&] {
+      status = body(call(verb::get, "instances/" + id)).as_object();
+      return status.at("runtimeStatus").as_string() == runtime_status;
+    });
+    EXPECT_TRUE(reached) << id << " never became " << runtime_status;
+    return reached ? status : json::object{};
   }
 
   testing::TempDirectory directory_;

@@ -13,6 +13,7 @@
 #include "http/client.h"
 #include "pipeline/traffic.h"
 #include "tests/integration/server_process.h"
+#include "tests/support/eventually.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice {
@@ -31,15 +32,15 @@ json::value get_json(http::Client& client, const std::string& target,
 
 // Waits until the queue is empty and no instance is running.
 void wait_drained(http::Client& client) {
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(3);
-  while (std::chrono::steady_clock::now() < deadline) {
-    const json::value queue = get_json(client, "/api/queue");
-    const json::value running = get_json(
-        client, "/runtime/webhooks/durabletask/instances?runtimeStatus=Pending,Running&top=1");
-    if (queue.at("depth") == 0 && running.as_array().empty()) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ADD_FAILURE() << "the pipeline did not drain";
+  const bool drained = testing::eventually(
+      [&] {
+        const json::value queue = get_json(client, "/api/queue");
+        const json::value running = get_json(
+            client, "/runtime/webhooks/durabletask/instances?runtimeStatus=Pending,Running&top=1");
+        return queue.at("depth") == 0 && running.as_array().empty();
+      },
+      std::chrono::minutes(3));
+  EXPECT_TRUE(drained) << "the pipeline did not drain";
 }
 
 void expect_stats(http::Client& client,

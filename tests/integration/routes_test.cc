@@ -26,7 +26,8 @@ TEST(RoutesTest, EveryRouteDeclaresItsAccessAndRefusesCallersWithout) {
   std::size_t open = 0;
   for (const http::Route& route : host.routes().routes()) {
     const std::string target = std::regex_replace(route.pattern, std::regex("\\{[^}]*\\}"), "x-1");
-    const std::string name = std::string(boost::beast::http::to_string(route.method)) + " " + target;
+    const std::string name =
+        std::string(boost::beast::http::to_string(route.method)) + " " + target;
     ASSERT_NE(route.access, http::Access::kUndeclared) << name;
     auto without_key = anonymous->request(route.method, target);
     ASSERT_TRUE(without_key.ok()) << name;

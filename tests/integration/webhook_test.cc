@@ -15,6 +15,7 @@
 #include "http/client.h"
 #include "tests/integration/server_process.h"
 #include "tests/integration/webhook_sink.h"
+#include "tests/support/eventually.h"
 #include "tests/support/temp_directory.h"
 #include "webhooks/webhook_sender.h"
 
@@ -51,17 +52,15 @@ class WebhookTest : public ::testing::Test {
   // Polls `target` until `done` holds; fails after a minute.
   json::value wait_for(const std::string& target,
                        const std::function<bool(const json::value&)>& done) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
-    while (std::chrono::steady_clock::now() < deadline) {
+    json::value body;
+    const bool reached = testing::eventually([&] {
       auto response = client_->get(target);
-      if (response.ok() && response->status < 500) {
-        json::value body = json::parse(response->body);
-        if (done(body)) return body;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    ADD_FAILURE() << target << " never reached the expected state";
-    return nullptr;
+      if (!response.ok() || response->status >= 500) return false;
+      body = json::parse(response->body);
+      return done(body);
+    });
+    EXPECT_TRUE(reached) << target << " never reached the expected state";
+    return reached ? body : json::value(nullptr);
   }
   json::value wait_until_finished(const std::string& instance) {
     return wait_for("/runtime/webhooks/durabletask/instances/" + instance,
