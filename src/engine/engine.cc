@@ -83,6 +83,8 @@ Status Engine::start() {
       std::mutex mutex;  // the sweeper waits for nothing but a minute or a stop
       std::condition_variable stopped;
       const WakeOnStop wake_on_stop(stop, mutex, stopped);
+      // Declared after wake_on_stop, so released before it: its destructor waits for a wake-up
+      // that is running, and that wake-up takes this lock.
       std::unique_lock lock(mutex);
       while (!stopped.wait_for(lock, std::chrono::minutes(1),
                                [&stop] { return stop.stop_requested(); })) {
