@@ -19,8 +19,7 @@ void DeadLetterStore::add(storage::Mutation& mutation, std::string_view id,
 }
 
 Result<std::optional<DeadLetter>> DeadLetterStore::get(std::string_view id) {
-  SLUICE_ASSIGN_OR_RETURN(auto record,
-                          backend_.get(Table::kDeadLetter, key(id)));
+  SLUICE_ASSIGN_OR_RETURN(auto record, backend_.get(Table::kDeadLetter, key(id)));
   if (!record) return std::optional<DeadLetter>();
   return std::optional<DeadLetter>(DeadLetter{std::string(id), std::move(*record)});
 }
