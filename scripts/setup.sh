@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   clang-14 libclang-rt-14-dev clang-format clang-tidy
   libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-  librocksdb-dev libsimdjson-dev libpq-dev libcurl4-openssl-dev libssl-dev libjemalloc-dev
+  librocksdb-dev libsimdjson-dev libpq-dev postgresql-15 libcurl4-openssl-dev libssl-dev libjemalloc-dev
   libspdlog-dev libfmt-dev libcli11-dev libtomlplusplus-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   wrk procps

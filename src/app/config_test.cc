@@ -57,11 +57,18 @@ TEST(ConfigTest, FlagsOverrideEnvironmentOverrideFile) {
 
 TEST(ConfigTest, EveryBadValueNamesItsKey) {
   const std::vector<std::pair<std::string, std::string>> bad = {
-      {"listen", "nowhere"},           {"listen", "127.0.0.1:70000"},
-      {"storage", "ftp://x"},          {"storage", "rocksdb:"},
-      {"queue.name", "Bad Name"},      {"http.max_body_bytes", "12"},
-      {"http.max_body_bytes", "lots"}, {"http.threads", "-1"},
-      {"log.level", "loud"},           {"no.such.key", "1"},
+      {"listen", "nowhere"},
+      {"listen", "127.0.0.1:70000"},
+      {"storage", "ftp://x"},
+      {"storage", "rocksdb:"},
+      {"storage", "postgresql://h/db?nosuch=1"},
+      {"storage", "host=h nosuchoption=1"},
+      {"queue.name", "Bad Name"},
+      {"http.max_body_bytes", "12"},
+      {"http.max_body_bytes", "lots"},
+      {"http.threads", "-1"},
+      {"log.level", "loud"},
+      {"no.such.key", "1"},
   };
   for (const auto& [key, value] : bad) {
     auto config = load_config(sources({}, {{key, value}}));
@@ -69,6 +76,26 @@ TEST(ConfigTest, EveryBadValueNamesItsKey) {
     EXPECT_EQ(config.status().code(), StatusCode::kInvalidArgument);
     EXPECT_TRUE(config.status().message().starts_with(key + ":")) << config.status().message();
   }
+}
+
+TEST(ConfigTest, PostgresConnectionStringsAreCheckedAndShownWithoutTheirPassword) {
+  for (const std::string value : {"postgresql://ann:hunter2@db.example:5433/sluice",
+                                  "host=db.example port=5433 user=ann password=hunter2 "
+                                  "dbname=sluice"}) {
+    auto config = load_config(sources({}, {{"storage", value}}));
+    ASSERT_TRUE(config.ok()) << config.status().to_string();
+    EXPECT_EQ(config->storage.url.scheme, "postgresql");
+    EXPECT_EQ(config->storage.url.location, value);  // handed to libpq as given
+    const std::string shown = config->storage.url.to_string();
+    EXPECT_NE(shown.find("host=db.example"), std::string::npos) << shown;
+    EXPECT_NE(shown.find("port=5433"), std::string::npos) << shown;
+    EXPECT_EQ(shown.find("hunter2"), std::string::npos) << shown;
+  }
+  // libpq's own complaint could quote the password: it is left out.
+  auto bad = load_config(sources({}, {{"storage", "postgresql://ann:hunter2@h:5432/db?x=%zz"}}));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_TRUE(bad.status().message().starts_with("storage:")) << bad.status().message();
+  EXPECT_EQ(bad.status().message().find("hunter2"), std::string::npos) << bad.status().message();
 }
 
 TEST(ConfigTest, BadEnvironmentValueNamesKeyAndVariable) {

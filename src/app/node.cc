@@ -5,14 +5,31 @@
 #include "core/logging.h"
 #include "pipeline/envelope.h"
 #include "pipeline/process_event.h"
+#include "storage/postgres/postgres_backend.h"
+#include "storage/rocks/rocks_backend.h"
 
 namespace sluice::app {
 
+namespace {
+
+Result<std::unique_ptr<storage::Backend>> open_backend(const storage::StorageSettings& storage) {
+  if (storage.url.scheme == "postgresql") {
+    SLUICE_ASSIGN_OR_RETURN(auto backend, storage::PostgresBackend::open(storage.url.location));
+    return std::unique_ptr<storage::Backend>(std::move(backend));
+  }
+  SLUICE_ASSIGN_OR_RETURN(
+      auto backend, storage::RocksBackend::open(storage.url.location, storage.min_free_mb << 20));
+  return std::unique_ptr<storage::Backend>(std::move(backend));
+}
+
+}  // namespace
+
 Result<std::unique_ptr<Node>> Node::open(const Config& config) {
-  auto backend =
-      storage::RocksBackend::open(config.storage.url.location, config.storage.min_free_mb << 20);
+  auto backend = open_backend(config.storage);
   if (!backend.ok()) {
-    return Status(backend.status().code(), fmt::format("storage: {}", backend.status().message()));
+    return Status(backend.status().code(),
+                  fmt::format("storage: {} ({})", backend.status().message(),
+                              config.storage.url.to_string()));
   }
   storage::Backend& opened = **backend;
   return open_on(config, std::move(*backend), opened);

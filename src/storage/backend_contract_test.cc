@@ -13,7 +13,9 @@
 
 #include "storage/document_patch.h"
 #include "storage/memory/memory_backend.h"
+#include "storage/postgres/postgres_backend.h"
 #include "storage/rocks/rocks_backend.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice::storage {
@@ -50,6 +52,27 @@ class MemorySubject final : public Subject {
 
  private:
   MemoryBackend backend_;
+};
+
+// A database of its own on a private server; a restart opens it again with new connections.
+class PostgresSubject final : public Subject {
+ public:
+  PostgresSubject() : conninfo_(server().create_database()) { restart(); }
+  Backend& backend() override { return *backend_; }
+  void restart() override {
+    backend_.reset();
+    auto opened = PostgresBackend::open(conninfo_, 4);
+    if (!opened.ok()) throw std::runtime_error(opened.status().to_string());
+    backend_ = std::move(*opened);
+  }
+
+ private:
+  static testing::PostgresServer& server() {
+    static testing::PostgresServer shared;
+    return shared;
+  }
+  std::string conninfo_;
+  std::unique_ptr<PostgresBackend> backend_;
 };
 
 struct Kind {
@@ -167,6 +190,32 @@ TEST_P(BackendContractTest, APatchOverAPutDocumentChangesOnlyItsFields) {
   ASSERT_TRUE(backend().commit(patched).ok());
   EXPECT_EQ(boost::json::parse(*backend().get(Table::kDocuments, "doc").value()),
             boost::json::parse(R"({"n":3,"name":"ann","at":"2026-01-01T00:00:00Z"})"));
+}
+
+TEST_P(BackendContractTest, OneCommitAppliesItsOperationsInOrderKeyByKeyTableByTable) {
+  Mutation first;
+  first.add("k", 5);
+  first.put(Table::kDocuments, "k", R"({"n":1})");  // the same key in another table
+  DocumentPatch patch;
+  patch.increment({"n"}, 1);
+  first.patch("k", patch);
+  first.put(Table::kCounters, "set", encode_counter(10));
+  first.add("set", 1);
+  ASSERT_TRUE(backend().commit(first).ok());
+  EXPECT_EQ(*backend().counter("k"), 5);
+  EXPECT_EQ(*backend().counter("set"), 11);
+  EXPECT_EQ(boost::json::parse(*backend().get(Table::kDocuments, "k").value()),
+            boost::json::parse(R"({"n":2})"));
+
+  Mutation second;
+  second.add("k", 1);
+  second.erase(Table::kCounters, "k");  // a set value replaces the adds before it
+  second.add("k", 3);
+  second.patch("k", patch);
+  second.erase(Table::kDocuments, "k");
+  ASSERT_TRUE(backend().commit(second).ok());
+  EXPECT_EQ(*backend().counter("k"), 3);
+  EXPECT_FALSE(backend().get(Table::kDocuments, "k").value().has_value());
 }
 
 TEST_P(BackendContractTest, ErasesAndScansInOrderBothWays) {
@@ -331,7 +380,8 @@ TEST_P(BackendContractTest, RandomOperationsAgreeWithTheModel) {
 INSTANTIATE_TEST_SUITE_P(
     Backends, BackendContractTest,
     ::testing::Values(Kind{"RocksDB", [] { return std::make_unique<RocksSubject>(); }},
-                      Kind{"Memory", [] { return std::make_unique<MemorySubject>(); }}),
+                      Kind{"Memory", [] { return std::make_unique<MemorySubject>(); }},
+                      Kind{"PostgreSQL", [] { return std::make_unique<PostgresSubject>(); }}),
     [](const ::testing::TestParamInfo<Kind>& param) { return param.param.name; });
 
 }  // namespace

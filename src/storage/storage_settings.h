@@ -12,13 +12,15 @@
 
 namespace sluice::storage {
 
-// "rocksdb:./data" (the embedded default).
+// "rocksdb:./data" (the embedded default), or a PostgreSQL database: a libpq URI
+// ("postgresql://user:pass@host:port/db") or key=value connection string ("host=… dbname=…").
 struct StorageUrl {
-  std::string scheme;    // "rocksdb"
-  std::string location;  // for rocksdb, the data directory
+  std::string scheme;    // "rocksdb" or "postgresql"
+  std::string location;  // the data directory; the connection string
 
   static Result<StorageUrl> parse(std::string_view text);
-  std::string to_string() const { return scheme + ":" + location; }
+  // For logs and messages: a connection string's parts without its password.
+  std::string to_string() const;
 };
 
 struct StorageSettings {

@@ -1,0 +1,410 @@
+#include "storage/postgres/postgres_backend.h"
+
+#include <fmt/format.h>
+
+#include <array>
+#include <map>
+
+#include "storage/document_patch.h"
+
+namespace sluice::storage {
+namespace {
+
+using postgres::Connection;
+using postgres::Parameters;
+using postgres::Rows;
+using postgres::Statement;
+
+// Held while the schema is created or migrated, so that nodes starting together take turns.
+constexpr std::int64_t kSchemaLockId = 0x736c75696365;  // "sluice"
+
+// A commit that meets a deadlock or a serialization failure is tried again this often.
+constexpr int kCommitAttempts = 8;
+
+std::string qualified(Table table) { return fmt::format("sluice.{}", table_name(table)); }
+std::string value_type(Table table) { return table == Table::kCounters ? "bigint" : "bytea"; }
+
+// Migrations by version: element i brings a database from version i to i + 1.
+std::vector<std::vector<std::string>> migrations() {
+  std::vector<std::string> first;
+  for (Table table : kAllTables) {
+    // Counters and documents are rewritten in place all the time: room on each page lets
+    // PostgreSQL update them without touching the index (a heap-only update).
+    const bool rewritten = table == Table::kCounters || table == Table::kDocuments;
+    first.push_back(fmt::format("CREATE TABLE {} (k bytea PRIMARY KEY, v {} NOT NULL){}",
+                                qualified(table), value_type(table),
+                                rewritten ? " WITH (fillfactor = 70)" : ""));
+  }
+  // Counters wrap around at the ends of int64 as they do in memory and in RocksDB, where
+  // PostgreSQL's bigint would fail the commit.
+  first.push_back(
+      "CREATE FUNCTION sluice.wrapping_add(a bigint, b bigint) RETURNS bigint "
+      "LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$ SELECT (CASE "
+      "WHEN a::numeric + b > 9223372036854775807 THEN a::numeric + b - 18446744073709551616 "
+      "WHEN a::numeric + b < -9223372036854775808 THEN a::numeric + b + 18446744073709551616 "
+      "ELSE a::numeric + b END)::bigint $$");
+  return {first};
+}
+
+std::string scan_name(Table table, bool reverse, bool after, bool upper) {
+  return fmt::format("scan_{}_{}{}{}", table_name(table), reverse ? 'r' : 'f', after ? 'a' : '-',
+                     upper ? 'u' : '-');
+}
+
+std::vector<Statement> statements() {
+  std::vector<Statement> out;
+  for (Table table : kAllTables) {
+    const std::string name(table_name(table));
+    const std::string from = qualified(table);
+    out.push_back({"get_" + name, fmt::format("SELECT v FROM {} WHERE k = $1", from)});
+    out.push_back(
+        {"get_many_" + name, fmt::format("SELECT k, v FROM {} WHERE k = ANY($1::bytea[])", from)});
+    out.push_back({"put_" + name, fmt::format("INSERT INTO {} (k, v) SELECT * FROM "
+                                              "unnest($1::bytea[], $2::{}[]) ON CONFLICT (k) DO "
+                                              "UPDATE SET v = EXCLUDED.v",
+                                              from, value_type(table))});
+    out.push_back(
+        {"erase_" + name, fmt::format("DELETE FROM {} WHERE k = ANY($1::bytea[])", from)});
+    for (bool reverse : {false, true}) {
+      for (bool after : {false, true}) {
+        for (bool upper : {false, true}) {
+          // $1 prefix, then the upper bound and the cursor when present, then the limit.
+          std::string sql = fmt::format("SELECT k, v FROM {} WHERE k >= $1", from);
+          int next = 2;
+          if (upper) sql += fmt::format(" AND k < ${}", next++);
+          if (after) sql += fmt::format(" AND k {} ${}", reverse ? '<' : '>', next++);
+          sql += fmt::format(" ORDER BY k{} LIMIT ${}", reverse ? " DESC" : "", next);
+          out.push_back({scan_name(table, reverse, after, upper), std::move(sql)});
+        }
+      }
+    }
+  }
+  out.push_back({"add_counters",
+                 "INSERT INTO sluice.counters AS c (k, v) SELECT * FROM unnest($1::bytea[], "
+                 "$2::bigint[]) ON CONFLICT (k) DO UPDATE SET v = sluice.wrapping_add(c.v, "
+                 "EXCLUDED.v)"});
+  // Documents about to be patched: created empty where missing (in key order, so that two commits
+  // never wait for each other in a circle), then locked and read.
+  out.push_back({"create_documents",
+                 "INSERT INTO sluice.documents (k, v) SELECT k, ''::bytea FROM unnest($1::bytea[]) "
+                 "AS u(k) ORDER BY k ON CONFLICT (k) DO NOTHING"});
+  out.push_back({"lock_documents",
+                 "SELECT k, v FROM sluice.documents WHERE k = ANY($1::bytea[]) ORDER BY k FOR "
+                 "UPDATE"});
+  return out;
+}
+
+std::string statement(std::string_view verb, Table table) {
+  return fmt::format("{}_{}", verb, table_name(table));
+}
+
+// A stored value as the Backend hands it out: counters as 8 little-endian bytes.
+std::string value_of(Table table, const Rows& rows, int row, int column) {
+  if (table == Table::kCounters) return encode_counter(rows.int64(row, column));
+  return std::string(rows.bytes(row, column));
+}
+
+std::int64_t wrapping_add(std::int64_t a, std::int64_t b) {
+  return static_cast<std::int64_t>(static_cast<std::uint64_t>(a) + static_cast<std::uint64_t>(b));
+}
+
+// What a Mutation leaves behind, key by key: its operations applied in order to what the commit
+// knows without reading. Counter adds and document patches on keys the mutation did not set
+// first stay deltas, applied where the rows are.
+struct Outcome {
+  std::array<std::map<std::string, std::optional<std::string>>, kAllTables.size()> writes;
+  std::map<std::string, std::int64_t> counter_deltas;
+  std::map<std::string, std::vector<std::string_view>> document_patches;
+
+  std::map<std::string, std::optional<std::string>>& of(Table table) {
+    return writes[static_cast<std::size_t>(table)];
+  }
+};
+
+Result<Outcome> fold(const Mutation& mutation) {
+  Outcome outcome;
+  for (const auto& operation : mutation.operations()) {
+    auto& written = outcome.of(operation.table);
+    switch (operation.kind) {
+      case Mutation::Kind::kPut:
+      case Mutation::Kind::kErase:
+        if (operation.table == Table::kCounters && operation.kind == Mutation::Kind::kPut &&
+            operation.value.size() != 8) {
+          return invalid_argument(fmt::format("counter {} set to a value of {} bytes, not 8",
+                                              operation.key, operation.value.size()));
+        }
+        written[operation.key] = operation.kind == Mutation::Kind::kPut
+                                     ? std::optional<std::string>(operation.value)
+                                     : std::nullopt;
+        // A value set replaces the deltas before it (adds live only on counters, patches only on
+        // documents).
+        if (operation.table == Table::kCounters) outcome.counter_deltas.erase(operation.key);
+        if (operation.table == Table::kDocuments) outcome.document_patches.erase(operation.key);
+        break;
+      case Mutation::Kind::kAdd: {
+        const std::int64_t delta = decode_counter(operation.value);
+        if (auto set = written.find(operation.key); set != written.end()) {
+          const std::int64_t base = set->second ? decode_counter(*set->second) : 0;
+          set->second = encode_counter(wrapping_add(base, delta));
+        } else {
+          auto& sum = outcome.counter_deltas[operation.key];
+          sum = wrapping_add(sum, delta);
+        }
+        break;
+      }
+      case Mutation::Kind::kPatch:
+        if (auto set = written.find(operation.key); set != written.end()) {
+          SLUICE_ASSIGN_OR_RETURN(
+              std::string patched,
+              apply_patches(set->second.value_or(""), {std::string_view(operation.value)}));
+          set->second = std::move(patched);
+        } else {
+          outcome.document_patches[operation.key].push_back(operation.value);
+        }
+        break;
+    }
+  }
+  return outcome;
+}
+
+std::vector<std::string_view> keys_of(const auto& map) {
+  std::vector<std::string_view> keys;
+  keys.reserve(map.size());
+  for (const auto& [key, value] : map) keys.push_back(key);
+  return keys;
+}
+
+}  // namespace
+
+PostgresBackend::PostgresBackend(const std::string& conninfo, std::size_t connections)
+    : pool_(conninfo, statements(), connections) {}
+
+Result<std::unique_ptr<PostgresBackend>> PostgresBackend::open(const std::string& conninfo,
+                                                               std::size_t connections) {
+  SLUICE_ASSIGN_OR_RETURN(auto admin, Connection::open(conninfo, {}));
+  // One transaction (everything up to the sync) under the schema lock: look at the version,
+  // then bring the schema up to this build's.
+  SLUICE_RETURN_IF_ERROR(
+      admin->send_text(fmt::format("SELECT pg_advisory_xact_lock({})", kSchemaLockId)));
+  SLUICE_RETURN_IF_ERROR(admin->send_text("CREATE SCHEMA IF NOT EXISTS sluice"));
+  SLUICE_RETURN_IF_ERROR(admin->send_text(
+      "CREATE TABLE IF NOT EXISTS sluice.schema_version (version integer NOT NULL)"));
+  SLUICE_RETURN_IF_ERROR(admin->send_text("SELECT version::bigint FROM sluice.schema_version"));
+  SLUICE_RETURN_IF_ERROR(admin->flush());
+  auto give_up = [&](Status status) {
+    (void)admin->sync();
+    (void)admin->finish();
+    return status;
+  };
+  // The lock, the schema and the table answer with no rows; the fourth statement reads the version.
+  for (int i = 0; i < 3; ++i) {
+    if (auto done = admin->next(); !done.ok()) return give_up(done.status());
+  }
+  auto found = admin->next();
+  if (!found.ok()) return give_up(found.status());
+  const std::int64_t version = found->size() == 0 ? 0 : found->int64(0, 0);
+  if (version > kSchemaVersion) {
+    return give_up(failed_precondition(
+        fmt::format("the database holds sluice schema version {}; this build knows versions up "
+                    "to {}: upgrade sluice",
+                    version, kSchemaVersion)));
+  }
+  int sent = 0;
+  const auto all = migrations();
+  for (auto step = static_cast<std::size_t>(version); step < all.size(); ++step) {
+    for (const auto& sql : all[step]) {
+      SLUICE_RETURN_IF_ERROR(admin->send_text(sql));
+      ++sent;
+    }
+  }
+  if (version < kSchemaVersion) {
+    SLUICE_RETURN_IF_ERROR(admin->send_text("DELETE FROM sluice.schema_version"));
+    SLUICE_RETURN_IF_ERROR(admin->send_text(
+        fmt::format("INSERT INTO sluice.schema_version VALUES ({})", kSchemaVersion)));
+    sent += 2;
+  }
+  SLUICE_RETURN_IF_ERROR(admin->sync());
+  Status migrated;
+  for (int i = 0; i < sent && migrated.ok(); ++i) migrated = admin->next().status();
+  const Status finished = admin->finish();
+  SLUICE_RETURN_IF_ERROR(migrated);
+  SLUICE_RETURN_IF_ERROR(finished);
+
+  std::unique_ptr<PostgresBackend> backend(new PostgresBackend(conninfo, connections));
+  // Prepares the statements once now, so that a database that cannot take them fails the open.
+  SLUICE_RETURN_IF_ERROR(backend->pool_.acquire().status());
+  return backend;
+}
+
+Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutation) {
+  SLUICE_ASSIGN_OR_RETURN(Outcome outcome, fold(mutation));
+  int pending = 0;  // statements sent whose results are unread
+  bool synced = false;
+  auto give_up = [&](Status status) {
+    if (!synced) (void)connection.sync();
+    (void)connection.finish();
+    return status;
+  };
+
+  if (!outcome.document_patches.empty()) {
+    const auto keys = keys_of(outcome.document_patches);
+    Parameters locked;
+    locked.bytes_array(keys);
+    SLUICE_RETURN_IF_ERROR(connection.send("create_documents", locked));
+    SLUICE_RETURN_IF_ERROR(connection.send("lock_documents", locked));
+    SLUICE_RETURN_IF_ERROR(connection.flush());
+    if (auto created = connection.next(); !created.ok()) return give_up(created.status());
+    auto rows = connection.next();
+    if (!rows.ok()) return give_up(rows.status());
+    std::map<std::string_view, std::string_view> current;
+    for (int row = 0; row < rows->size(); ++row) current[rows->bytes(row, 0)] = rows->bytes(row, 1);
+    auto& documents = outcome.of(Table::kDocuments);
+    for (const auto& [key, patches] : outcome.document_patches) {
+      auto patched = apply_patches(current[key], patches);
+      if (!patched.ok()) return give_up(patched.status());
+      documents[key] = std::move(*patched);
+    }
+  }
+
+  for (Table table : kAllTables) {
+    std::vector<std::string_view> erased, put;
+    std::vector<std::string_view> values;
+    std::vector<std::int64_t> numbers;
+    for (const auto& [key, value] : outcome.of(table)) {
+      if (!value) {
+        erased.push_back(key);
+      } else {
+        put.push_back(key);
+        if (table == Table::kCounters) {
+          numbers.push_back(decode_counter(*value));
+        } else {
+          values.push_back(*value);
+        }
+      }
+    }
+    if (!erased.empty()) {
+      Parameters parameters;
+      parameters.bytes_array(erased);
+      SLUICE_RETURN_IF_ERROR(connection.send(statement("erase", table), parameters));
+      ++pending;
+    }
+    if (!put.empty()) {
+      Parameters parameters;
+      parameters.bytes_array(put);
+      if (table == Table::kCounters) {
+        parameters.int64_array(numbers);
+      } else {
+        parameters.bytes_array(values);
+      }
+      SLUICE_RETURN_IF_ERROR(connection.send(statement("put", table), parameters));
+      ++pending;
+    }
+  }
+  if (!outcome.counter_deltas.empty()) {
+    std::vector<std::int64_t> deltas;
+    for (const auto& [key, delta] : outcome.counter_deltas) deltas.push_back(delta);
+    Parameters parameters;
+    parameters.bytes_array(keys_of(outcome.counter_deltas)).int64_array(deltas);
+    SLUICE_RETURN_IF_ERROR(connection.send("add_counters", parameters));
+    ++pending;
+  }
+
+  SLUICE_RETURN_IF_ERROR(connection.sync());
+  synced = true;
+  for (; pending > 0; --pending) {
+    if (auto done = connection.next(); !done.ok()) return give_up(done.status());
+  }
+  return connection.finish();
+}
+
+Result<std::uint64_t> PostgresBackend::apply(const Mutation& mutation) {
+  Status status;
+  for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
+    SLUICE_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
+    status = apply_once(*connection, mutation);
+    if (status.ok()) return commits_.fetch_add(1) + 1;
+    // Two commits that waited for each other: PostgreSQL rolled one back; it can go again.
+    const std::string& sqlstate = connection->sqlstate();
+    if (sqlstate != "40P01" && sqlstate != "40001") break;
+  }
+  if (status.code() == StatusCode::kUnavailable) {
+    return Status(
+        status.code(),
+        fmt::format("storage: {}; the commit may or may not have been applied", status.message()));
+  }
+  return Status(status.code(), fmt::format("storage: {}", status.message()));
+}
+
+Status PostgresBackend::wait_durable(std::uint64_t ticket) {
+  // apply() returned after PostgreSQL made the commit durable.
+  if (ticket > commits_.load()) return internal_error("wait_durable: a ticket never handed out");
+  return {};
+}
+
+Result<Rows> PostgresBackend::read(const std::string& statement_name,
+                                   const Parameters& parameters) {
+  Status status;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    SLUICE_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
+    status = connection->send(statement_name, parameters);
+    if (status.ok()) status = connection->sync();
+    if (status.ok()) {
+      auto rows = connection->next();
+      status = connection->finish();
+      if (!rows.ok()) status = rows.status();
+      if (status.ok()) return std::move(*rows);
+    }
+    if (!connection->broken()) break;
+  }
+  return Status(status.code(), fmt::format("storage: {}", status.message()));
+}
+
+Result<std::optional<std::string>> PostgresBackend::get(Table table, std::string_view key) {
+  Parameters parameters;
+  parameters.bytes(key);
+  SLUICE_ASSIGN_OR_RETURN(Rows rows, read(statement("get", table), parameters));
+  if (rows.size() == 0) return std::optional<std::string>();
+  return std::optional<std::string>(value_of(table, rows, 0, 0));
+}
+
+Result<std::vector<std::optional<std::string>>> PostgresBackend::get_many(
+    Table table, std::span<const std::string> keys) {
+  std::vector<std::optional<std::string>> found(keys.size());
+  if (keys.empty()) return found;
+  std::vector<std::string_view> views(keys.begin(), keys.end());
+  Parameters parameters;
+  parameters.bytes_array(views);
+  SLUICE_ASSIGN_OR_RETURN(Rows rows, read(statement("get_many", table), parameters));
+  std::map<std::string_view, int> row_of;
+  for (int row = 0; row < rows.size(); ++row) row_of[rows.bytes(row, 0)] = row;
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (auto it = row_of.find(keys[i]); it != row_of.end()) {
+      found[i] = value_of(table, rows, it->second, 1);
+    }
+  }
+  return found;
+}
+
+Result<std::vector<Entry>> PostgresBackend::scan(Table table, const ScanOptions& options) {
+  // Keys under the prefix sort before the prefix with its last byte below 0xff raised by one.
+  std::string upper = options.prefix;
+  while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
+  if (!upper.empty()) upper.back() = static_cast<char>(upper.back() + 1);
+  Parameters parameters;
+  parameters.bytes(options.prefix);
+  if (!upper.empty()) parameters.bytes(upper);
+  if (options.after) parameters.bytes(*options.after);
+  parameters.int64(static_cast<std::int64_t>(
+      std::min<std::size_t>(options.limit, std::numeric_limits<std::int64_t>::max())));
+  SLUICE_ASSIGN_OR_RETURN(
+      Rows rows, read(scan_name(table, options.reverse, options.after.has_value(), !upper.empty()),
+                      parameters));
+  std::vector<Entry> entries;
+  entries.reserve(static_cast<std::size_t>(rows.size()));
+  for (int row = 0; row < rows.size(); ++row) {
+    entries.push_back({std::string(rows.bytes(row, 0)), value_of(table, rows, row, 1)});
+  }
+  return entries;
+}
+
+}  // namespace sluice::storage

@@ -1,0 +1,60 @@
+#pragma once
+
+// PostgresBackend: the Backend on a PostgreSQL database, which several sluice nodes can share.
+// Each Table is a table of the schema `sluice` (key bytea primary key, value bytea; counters
+// bigint), so keys keep their bytewise order. Every commit is one transaction sent in one pipeline
+// of fixed-shape prepared statements (a batch of keys travels as one array parameter), committed
+// with synchronous_commit on: when apply() returns, the change is durable, and wait_durable()
+// has nothing left to wait for.
+//
+// Counters add on the server (ON CONFLICT DO UPDATE), so writers never read them. A document
+// patch needs the document: a commit that patches documents first locks and reads them (rows
+// created empty when missing, so two first patches cannot both insert), applies the patches with
+// DocumentPatch as RocksDB's merge operator does, and writes the results in the same
+// transaction: two round trips instead of one.
+//
+// The schema is created and migrated here, under an advisory lock so that nodes starting together
+// take turns; a database whose schema is newer than this build is refused.
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "storage/backend.h"
+#include "storage/postgres/connection.h"
+
+namespace sluice::storage {
+
+class PostgresBackend final : public Backend {
+ public:
+  static constexpr int kSchemaVersion = 1;
+
+  // Connects with `conninfo` (a libpq URI or key=value string), creates or migrates the schema,
+  // and keeps up to `connections` connections for concurrent callers. Fails with Unavailable when
+  // the server cannot be reached, FailedPrecondition when its schema is newer than this build.
+  static Result<std::unique_ptr<PostgresBackend>> open(const std::string& conninfo,
+                                                       std::size_t connections = 16);
+
+  Result<std::uint64_t> apply(const Mutation& mutation) override;
+  std::uint64_t applied() override { return commits_.load(); }
+  Status wait_durable(std::uint64_t ticket) override;
+  Result<std::optional<std::string>> get(Table table, std::string_view key) override;
+  Result<std::vector<std::optional<std::string>>> get_many(
+      Table table, std::span<const std::string> keys) override;
+  Result<std::vector<Entry>> scan(Table table, const ScanOptions& options) override;
+
+ private:
+  PostgresBackend(const std::string& conninfo, std::size_t connections);
+
+  // One attempt at a commit on one connection.
+  Status apply_once(postgres::Connection& connection, const Mutation& mutation);
+  // Runs one statement on a pooled connection, once more on a fresh one if the first was lost
+  // (reads only: they are safe to repeat).
+  Result<postgres::Rows> read(const std::string& statement, const postgres::Parameters& parameters);
+
+  postgres::ConnectionPool pool_;
+  std::atomic<std::uint64_t> commits_{0};
+};
+
+}  // namespace sluice::storage
