@@ -14,9 +14,9 @@
 #include "core/clock.h"
 #include "http/client.h"
 #include "queue/intake_queue.h"
-#include "storage/rocks/rocks_backend.h"
 #include "tests/integration/server_process.h"
 #include "tests/support/temp_directory.h"
+#include "tests/support/test_storage.h"
 
 namespace sluice {
 namespace {
@@ -113,7 +113,7 @@ TEST(CrashTest, EveryAcknowledgedEventSurvivesSigkillExactlyOnce) {
   }
 
   // Read the queue straight from storage: each acknowledged id once, nothing never sent.
-  auto backend = std::move(storage::RocksBackend::open(data.str()).value());
+  auto backend = testing::open_storage(data.str());
   SystemClock clock;
   auto queue = std::move(queue::IntakeQueue::open(*backend, clock, "alerts").value());
   std::map<std::string, int> copies;

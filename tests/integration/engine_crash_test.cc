@@ -16,10 +16,10 @@
 
 #include "engine/engine.h"
 #include "http/client.h"
-#include "storage/rocks/rocks_backend.h"
 #include "tests/integration/server_process.h"
 #include "tests/support/eventually.h"
 #include "tests/support/temp_directory.h"
+#include "tests/support/test_storage.h"
 
 namespace sluice {
 namespace {
@@ -101,7 +101,7 @@ TEST(EngineCrashTest, InstancesKilledMidFanOutCompleteExactlyOnce) {
     EXPECT_EQ(host.stop().code, 0) << host.log();
   }
 
-  auto backend = std::move(storage::RocksBackend::open(data.str()).value());
+  auto backend = testing::open_storage(data.str());
   SystemClock clock;
   Registry registry;
   engine::Engine reader(*backend, clock, registry, {});

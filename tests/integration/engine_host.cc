@@ -1,6 +1,6 @@
 // engine_host: a node assembled as `sluice serve` assembles it, with test orchestrators added, in
 // a process of its own, for crash tests that SIGKILL it.
-// Usage: engine_host serve --listen HOST:PORT --data DIR [--hold-while FILE]
+// Usage: engine_host serve --listen HOST:PORT --set storage=STORAGE [--hold-while FILE]
 //
 // Orchestrator "fan_out" (input: N) calls activity "effect" N times in parallel and returns the
 // sum of 0..N-1. Each "effect" takes a couple of milliseconds and adds 1, as a local effect, to
@@ -32,16 +32,19 @@ sluice::Task<std::string> fan_out(sluice::OrchestrationContext& ctx, std::string
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string data, listen = "127.0.0.1:0";
+  std::string storage, listen = "127.0.0.1:0";
   static std::string hold_file;
   for (int i = 1; i + 1 < argc; ++i) {
-    if (std::string(argv[i]) == "--data") data = argv[i + 1];
+    const std::string_view value = argv[i + 1];
+    if (std::string(argv[i]) == "--set" && value.starts_with("storage=")) {
+      storage = value.substr(std::string_view("storage=").size());
+    }
     if (std::string(argv[i]) == "--listen") listen = argv[i + 1];
     if (std::string(argv[i]) == "--hold-while") hold_file = argv[i + 1];
   }
   sluice::configure_logging("info");
   sluice::settings::Sources sources;
-  sources.overrides = {{"storage", "rocksdb:" + data},
+  sources.overrides = {{"storage", storage},
                        {"listen", listen},
                        {"http.threads", "2"},
                        {"engine.partitions", "2"},

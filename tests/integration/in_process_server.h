@@ -12,17 +12,18 @@
 
 #include "app/node.h"
 #include "http/client.h"
+#include "tests/support/test_storage.h"
 
 namespace sluice::testing {
 
 class InProcessServer {
  public:
-  // Opens storage in `directory`, on a free loopback port, with `settings` (key, value) applied
-  // over the defaults; the process environment is not read. Register with registry() before
-  // start().
+  // Opens storage for `directory` (tests/support/test_storage.h), on a free loopback port, with
+  // `settings` (key, value) applied over the defaults; the process environment is not read.
+  // Register with registry() before start().
   explicit InProcessServer(const std::string& directory,
                            std::vector<std::pair<std::string, std::string>> settings = {}) {
-    settings.insert(settings.begin(), {"storage", "rocksdb:" + directory});
+    settings.insert(settings.begin(), {"storage", storage_setting(directory)});
     node_ = std::move(app::Node::open(config(std::move(settings))).value());
   }
   // The same on `backend`, which must outlive the server.

@@ -9,6 +9,8 @@
 #include <sstream>
 #include <thread>
 
+#include "tests/support/test_storage.h"
+
 namespace sluice::testing {
 namespace {
 
@@ -59,7 +61,8 @@ std::string sluice_binary() { return SLUICE_BINARY; }
 ServerProcess::ServerProcess(const std::string& data_directory, std::vector<std::string> args,
                              std::string binary)
     : log_path_(temp_log_path()) {
-  std::vector<std::string> full = {"serve", "--listen", "127.0.0.1:0", "--data", data_directory};
+  std::vector<std::string> full = {"serve", "--listen", "127.0.0.1:0", "--set",
+                                   "storage=" + storage_setting(data_directory)};
   full.insert(full.end(), args.begin(), args.end());
   pid_ = spawn(binary, full, log_path_);
   // Wait for the "listening on 127.0.0.1:PORT" line, or for the process to give up.

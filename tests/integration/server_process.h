@@ -22,7 +22,9 @@ struct ExitResult {
 
 class ServerProcess {
  public:
-  // Starts `BINARY serve --listen 127.0.0.1:0 --data DATA ARGS...` and waits until it listens.
+  // Starts `BINARY serve --listen 127.0.0.1:0 --set storage=… ARGS...` with its data in
+  // `data_directory` (or in that directory's database: tests/support/test_storage.h) and waits
+  // until it listens.
   // BINARY is sluice unless given. On failure to start, started() is false and log() says why.
   ServerProcess(const std::string& data_directory, std::vector<std::string> args = {},
                 std::string binary = sluice_binary());
