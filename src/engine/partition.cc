@@ -91,6 +91,11 @@ void Partition::run(const std::stop_token& stop) {
   const WakeOnStop wake_on_stop(stop, mutex_, ready_);
   std::vector<PartitionInput> inputs;
   while (true) {
+    if (!unloaded_.empty() && !reload_unloaded()) {
+      back_off(stop);
+      if (stop.stop_requested()) return;
+      continue;
+    }
     {
       std::unique_lock lock(mutex_);
       auto awake = [this, &stop] {
@@ -121,15 +126,44 @@ void Partition::run(const std::stop_token& stop) {
     }
     take_turn(inputs);
     inputs.clear();
-    if (failed_commits_ > 0) {
-      // Storage refuses (a full disk, say): wait before trying again, longer each time up to
-      // two seconds, rather than spin on work that cannot be saved.
-      const auto backoff = std::chrono::milliseconds(
-          std::min<std::int64_t>(2000, 10ll << std::min(failed_commits_ - 1, 8u)));
-      std::unique_lock lock(mutex_);
-      ready_.wait_for(lock, backoff, [&stop] { return stop.stop_requested(); });
-    }
+    if (failed_commits_ > 0) back_off(stop);  // storage refuses (a full disk, a lost database)
   }
+}
+
+void Partition::back_off(const std::stop_token& stop) {
+  const auto backoff = std::chrono::milliseconds(
+      std::min<std::int64_t>(2000, 10ll << std::min(std::max(failed_commits_, 1u) - 1, 8u)));
+  std::unique_lock lock(mutex_);
+  ready_.wait_for(lock, backoff, [&stop] { return stop.stop_requested(); });
+}
+
+bool Partition::reload_unloaded() {
+  while (!unloaded_.empty()) {
+    const std::string id = unloaded_.back();
+    auto reloaded = load(id);
+    if (!reloaded.ok()) {
+      if (failed_commits_++ % 100 == 0) {
+        spdlog::error("partition cannot read back instance {}: {}", id,
+                      reloaded.status().to_string());
+      }
+      return false;
+    }
+    std::unique_ptr<Instance> instance = std::move(*reloaded);
+    unloaded_.pop_back();
+    // Absent: a start whose commit did not land (its requester was told it failed).
+    if (!instance) continue;
+    if (instance->runner->finished()) {
+      // The commit that ended it landed after all: it ends now, as it would have then.
+      notify_parent(instance->record);
+      if (options_.on_finished) options_.on_finished(instance->record);
+      continue;
+    }
+    auto pending = instance->runner->pending_work();
+    instances_.emplace(id, std::move(instance));
+    carry_out(id, pending);
+  }
+  active_count_ = instances_.size();
+  return true;
 }
 
 void Partition::collect_due_timers(std::vector<PartitionInput>& inputs, Micros now) {
@@ -439,19 +473,14 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
       spdlog::error("partition commit failed (attempt {}): {}", failed_commits_,
                     committed.to_string());
     }
-    // Memory ran ahead of the disk: reload every touched instance from what was committed.
+    // Memory ran ahead of storage: every touched instance is read back from what was
+    // committed, which may include this commit (a lost connection leaves its outcome unknown).
     for (const auto& step : steps) {
-      const std::string id = step.instance->record.instance_id;
-      const bool created = step.created;
+      std::string id = step.instance->record.instance_id;
       instances_.erase(id);
-      if (created) continue;
-      auto reloaded = load(id);
-      if (reloaded.ok() && *reloaded) {
-        auto pending = (*reloaded)->runner->pending_work();
-        instances_.emplace(id, std::move(*reloaded));
-        carry_out(id, pending);
-      }
+      unloaded_.push_back(std::move(id));
     }
+    (void)reload_unloaded();  // what storage cannot answer now, run() asks again
   }
   for (auto& [reply, status] : replies) reply(committed.ok() ? status : committed);
   if (!committed.ok()) {

@@ -143,6 +143,12 @@ class Partition {
   // Tells a finished sub-orchestration's parent how it ended.
   void notify_parent(const InstanceRecord& child);
   Result<std::unique_ptr<Instance>> load(const std::string& id);
+  // Reads back the instances a failed commit left in doubt (unloaded_); false while storage
+  // cannot answer.
+  bool reload_unloaded();
+  // After a failed commit or read: waits, longer each time up to two seconds, rather than spin
+  // on work that cannot be saved.
+  void back_off(const std::stop_token& stop);
   void collect_due_timers(std::vector<PartitionInput>& inputs, Micros now);
 
   storage::Backend& backend_;
@@ -154,7 +160,10 @@ class Partition {
   const PartitionOptions options_;
 
   std::unordered_map<std::string, std::unique_ptr<Instance>> instances_;  // partition thread only
-  std::multimap<Micros, std::pair<std::string, std::int64_t>> timers_;    // partition thread only
+  // Instances of a turn whose commit failed, not yet read back from storage (which may hold the
+  // commit after all: its outcome can be unknown). No input is taken until they are back.
+  std::vector<std::string> unloaded_;                                   // partition thread only
+  std::multimap<Micros, std::pair<std::string, std::int64_t>> timers_;  // partition thread only
   std::atomic<std::size_t> active_count_{0};
   std::atomic<std::uint64_t> commit_failures_{0};  // since start
 

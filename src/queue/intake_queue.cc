@@ -201,9 +201,11 @@ IntakeQueue::WrittenGroup IntakeQueue::write_group(std::vector<PendingAppend>& g
     mutation.put(Table::kMeta, next_sequence_key_, next);
     mutation.add(depth_key_, static_cast<std::int64_t>(sequence - first_sequence));
     auto ticket = backend_.apply(mutation);
+    // Sequences are spent even by a failed commit: one whose outcome is unknown may have landed,
+    // and its messages must never be overwritten (a gap costs nothing).
+    next_sequence_ = sequence;
     if (!ticket.ok()) return fail_all(ticket.status());
     written.ticket = *ticket;
-    next_sequence_ = sequence;
     depth_ += static_cast<std::int64_t>(sequence - first_sequence);
     if (append_listener_) append_listener_();
   } else {

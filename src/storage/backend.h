@@ -54,6 +54,10 @@ class Backend {
   // apply() applies `mutation` atomically and returns a ticket: the change is readable at once
   // and on disk once wait_durable(ticket) returns OK. applied() is a ticket for every apply()
   // that has returned, for an answer that rests on what was read rather than written.
+  //
+  // An error means nothing was applied, except Unavailable from a database that went away while
+  // the commit was on its way and stayed away: then the outcome is unknown, and a caller must not
+  // assume either (it reads back what storage holds, or spends what the commit would have used).
   virtual Result<std::uint64_t> apply(const Mutation& mutation) = 0;
   virtual std::uint64_t applied() = 0;
   virtual Status wait_durable(std::uint64_t ticket) = 0;

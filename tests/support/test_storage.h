@@ -24,15 +24,21 @@ inline bool on_postgres() {
   return chosen != nullptr && std::string(chosen) == "postgresql";
 }
 
+// The process's PostgreSQL server, started on first use (tests stop and start it to cut storage
+// away from a running node).
+inline PostgresServer& test_postgres() {
+  static PostgresServer server;
+  return server;
+}
+
 // The `storage` setting for a server whose data belongs in `directory`.
 inline std::string storage_setting(const std::string& directory) {
   if (!on_postgres()) return "rocksdb:" + directory;
   static std::mutex mutex;
   static std::map<std::string, std::string> databases;  // directory -> connection string
   std::lock_guard lock(mutex);
-  static PostgresServer server;
   auto [it, added] = databases.try_emplace(directory);
-  if (added) it->second = server.create_database();
+  if (added) it->second = test_postgres().create_database();
   return it->second;
 }
 

@@ -3,9 +3,13 @@
 #include <fmt/format.h>
 
 #include <array>
+#include <chrono>
 #include <map>
+#include <random>
+#include <thread>
 
 #include "storage/document_patch.h"
+#include "storage/key_encoding.h"
 
 namespace sluice::storage {
 namespace {
@@ -21,6 +25,15 @@ constexpr std::int64_t kSchemaLockId = 0x736c75696365;  // "sluice"
 // A commit that meets a deadlock or a serialization failure is tried again this often.
 constexpr int kCommitAttempts = 8;
 
+// How long a commit whose connection was lost after COMMIT was sent keeps asking the database
+// how it ended before it reports the outcome unknown.
+// Short, because ingest waits meanwhile: callers cope with an unknown outcome (they read back
+// what storage holds), and a database away this long is not coming back in a moment.
+constexpr auto kResolveFor = std::chrono::seconds(3);
+
+// Every this many commits, one also forgets the tokens of commits minutes old.
+constexpr std::uint64_t kForgetCommitsEvery = 1024;
+
 std::string qualified(Table table) { return fmt::format("sluice.{}", table_name(table)); }
 std::string value_type(Table table) { return table == Table::kCounters ? "bigint" : "bytea"; }
 
@@ -35,6 +48,11 @@ std::vector<std::vector<std::string>> migrations() {
                                 qualified(table), value_type(table),
                                 rewritten ? " WITH (fillfactor = 70)" : ""));
   }
+  // The commits of the last minutes, each by a token of its own: how a commit whose answer was
+  // lost learns whether it landed.
+  first.push_back(
+      "CREATE TABLE sluice.commits (token bytea PRIMARY KEY, at timestamptz NOT NULL DEFAULT "
+      "now())");
   // Counters wrap around at the ends of int64 as they do in memory and in RocksDB, where
   // PostgreSQL's bigint would fail the commit.
   first.push_back(
@@ -79,6 +97,15 @@ std::vector<Statement> statements() {
       }
     }
   }
+  // A commit learns its transaction's id before it sends COMMIT and writes its token with
+  // everything else, so that a connection lost while awaiting the answer can ask whether the
+  // transaction is over (pg_xact_status) and then whether it left its token.
+  out.push_back({"xact_id", "SELECT pg_current_xact_id()::text"});
+  out.push_back({"xact_status", "SELECT pg_xact_status($1::text::xid8)"});
+  out.push_back({"mark_commit", "INSERT INTO sluice.commits (token) VALUES ($1)"});
+  out.push_back({"find_commit", "SELECT 1 FROM sluice.commits WHERE token = $1"});
+  out.push_back(
+      {"forget_commits", "DELETE FROM sluice.commits WHERE at < now() - interval '5 minutes'"});
   out.push_back({"add_counters",
                  "INSERT INTO sluice.counters AS c (k, v) SELECT * FROM unnest($1::bytea[], "
                  "$2::bigint[]) ON CONFLICT (k) DO UPDATE SET v = sluice.wrapping_add(c.v, "
@@ -92,6 +119,14 @@ std::vector<Statement> statements() {
                  "SELECT k, v FROM sluice.documents WHERE k = ANY($1::bytea[]) ORDER BY k FOR "
                  "UPDATE"});
   return out;
+}
+
+// Eight random bytes: what sets one backend's commit tokens apart from every other's.
+std::string random_prefix() {
+  std::random_device random;
+  std::string prefix;
+  append_big_endian(prefix, (std::uint64_t{random()} << 32) | random());
+  return prefix;
 }
 
 std::string statement(std::string_view verb, Table table) {
@@ -177,7 +212,7 @@ std::vector<std::string_view> keys_of(const auto& map) {
 }  // namespace
 
 PostgresBackend::PostgresBackend(const std::string& conninfo, std::size_t connections)
-    : pool_(conninfo, statements(), connections) {}
+    : pool_(conninfo, statements(), connections), token_prefix_(random_prefix()) {}
 
 Result<std::unique_ptr<PostgresBackend>> PostgresBackend::open(const std::string& conninfo,
                                                                std::size_t connections) {
@@ -236,7 +271,8 @@ Result<std::unique_ptr<PostgresBackend>> PostgresBackend::open(const std::string
   return backend;
 }
 
-Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutation) {
+Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutation,
+                                   std::string_view token, std::string& transaction) {
   SLUICE_ASSIGN_OR_RETURN(Outcome outcome, fold(mutation));
   int pending = 0;  // statements sent whose results are unread
   bool synced = false;
@@ -246,21 +282,28 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
     return status;
   };
 
-  if (!outcome.document_patches.empty()) {
-    const auto keys = keys_of(outcome.document_patches);
+  // First round trip: the transaction's id, and the documents to patch, locked.
+  SLUICE_RETURN_IF_ERROR(connection.send("xact_id", {}));
+  const bool patches = !outcome.document_patches.empty();
+  if (patches) {
     Parameters locked;
-    locked.bytes_array(keys);
+    locked.bytes_array(keys_of(outcome.document_patches));
     SLUICE_RETURN_IF_ERROR(connection.send("create_documents", locked));
     SLUICE_RETURN_IF_ERROR(connection.send("lock_documents", locked));
-    SLUICE_RETURN_IF_ERROR(connection.flush());
+  }
+  SLUICE_RETURN_IF_ERROR(connection.flush());
+  auto id = connection.next();
+  if (!id.ok()) return give_up(id.status());
+  transaction = std::string(id->bytes(0, 0));
+  if (patches) {
     if (auto created = connection.next(); !created.ok()) return give_up(created.status());
     auto rows = connection.next();
     if (!rows.ok()) return give_up(rows.status());
     std::map<std::string_view, std::string_view> current;
     for (int row = 0; row < rows->size(); ++row) current[rows->bytes(row, 0)] = rows->bytes(row, 1);
     auto& documents = outcome.of(Table::kDocuments);
-    for (const auto& [key, patches] : outcome.document_patches) {
-      auto patched = apply_patches(current[key], patches);
+    for (const auto& [key, stacked] : outcome.document_patches) {
+      auto patched = apply_patches(current[key], stacked);
       if (!patched.ok()) return give_up(patched.status());
       documents[key] = std::move(*patched);
     }
@@ -309,6 +352,15 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
     ++pending;
   }
 
+  Parameters marked;
+  marked.bytes(token);
+  SLUICE_RETURN_IF_ERROR(connection.send("mark_commit", marked));
+  ++pending;
+  if (tokens_.load() % kForgetCommitsEvery == 0) {
+    SLUICE_RETURN_IF_ERROR(connection.send("forget_commits", {}));
+    ++pending;
+  }
+
   SLUICE_RETURN_IF_ERROR(connection.sync());
   synced = true;
   for (; pending > 0; --pending) {
@@ -321,18 +373,71 @@ Result<std::uint64_t> PostgresBackend::apply(const Mutation& mutation) {
   Status status;
   for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
     SLUICE_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
-    status = apply_once(*connection, mutation);
+    std::string token = token_prefix_;
+    append_big_endian(token, tokens_.fetch_add(1));
+    std::string transaction;
+    status = apply_once(*connection, mutation, token, transaction);
+    if (!status.ok() && connection->broken() && !transaction.empty()) {
+      // The connection went while COMMIT may have been on its way: ask how it ended.
+      auto landed = resolve(token, transaction);
+      if (!landed.ok()) {
+        return Status(landed.status().code(),
+                      fmt::format("storage: {}; the commit may or may not have been applied",
+                                  landed.status().message()));
+      }
+      if (*landed) status = Status();
+    }
     if (status.ok()) return commits_.fetch_add(1) + 1;
     // Two commits that waited for each other: PostgreSQL rolled one back; it can go again.
     const std::string& sqlstate = connection->sqlstate();
     if (sqlstate != "40P01" && sqlstate != "40001") break;
   }
-  if (status.code() == StatusCode::kUnavailable) {
-    return Status(
-        status.code(),
-        fmt::format("storage: {}; the commit may or may not have been applied", status.message()));
+  // Whatever failed, the transaction did not commit.
+  return Status(status.code(), fmt::format("storage: {}; nothing was applied", status.message()));
+}
+
+Result<bool> PostgresBackend::resolve(std::string_view token, const std::string& transaction) {
+  const auto until = std::chrono::steady_clock::now() + kResolveFor;
+  Parameters asked;
+  asked.bytes(transaction);
+  Status status;
+  for (; std::chrono::steady_clock::now() < until;
+       std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
+    // First: is the transaction over? After a crash its id may be handed out again ("in the
+    // future" until then), so its status says only that; its token says whether it committed.
+    auto connection = pool_.acquire();
+    if (!connection.ok()) {
+      status = connection.status();
+      continue;
+    }
+    Status sent = (*connection)->send("xact_status", asked);
+    if (sent.ok()) sent = (*connection)->sync();
+    Result<Rows> answer = sent.ok() ? (*connection)->next() : Result<Rows>(sent);
+    const bool in_the_future = !answer.ok() && (*connection)->sqlstate() == "22023";
+    const Status finished = (*connection)->finish();
+    if (!in_the_future) {
+      if (!answer.ok() || !finished.ok()) {
+        status = !answer.ok() ? answer.status() : finished;
+        continue;
+      }
+      if (!answer->is_null(0, 0) && answer->bytes(0, 0) == "in progress") {
+        // The session that ran it has not ended yet; the server ends it (it has the sync, or
+        // it times the idle transaction out).
+        status = unavailable(fmt::format("transaction {} is still in progress", transaction));
+        continue;
+      }
+    }
+    // Then, in a statement that sees everything committed by now: did it leave its token?
+    Parameters marked;
+    marked.bytes(token);
+    auto found = read("find_commit", marked);
+    if (!found.ok()) {
+      status = found.status();
+      continue;
+    }
+    return found->size() > 0;
   }
-  return Status(status.code(), fmt::format("storage: {}", status.message()));
+  return status;
 }
 
 Status PostgresBackend::wait_durable(std::uint64_t ticket) {

@@ -13,6 +13,13 @@
 // DocumentPatch as RocksDB's merge operator does, and writes the results in the same
 // transaction: two round trips instead of one.
 //
+// A commit's outcome is never left unknown while the database can be reached: each commit writes
+// a token of its own (sluice.commits, kept for minutes) and learns its transaction's id before it
+// commits. When the connection is lost while COMMIT may be on its way, apply() waits on other
+// connections until that transaction is over (pg_xact_status), then looks for the token. So an
+// error from apply() means nothing was applied, unless its message says the outcome is unknown
+// (the database stayed away for seconds).
+//
 // The schema is created and migrated here, under an advisory lock so that nodes starting together
 // take turns; a database whose schema is newer than this build is refused.
 
@@ -47,14 +54,23 @@ class PostgresBackend final : public Backend {
  private:
   PostgresBackend(const std::string& conninfo, std::size_t connections);
 
-  // One attempt at a commit on one connection.
-  Status apply_once(postgres::Connection& connection, const Mutation& mutation);
+  // One attempt at a commit on one connection, which also records `token`; `transaction`
+  // receives its transaction's id as soon as the server has given it.
+  Status apply_once(postgres::Connection& connection, const Mutation& mutation,
+                    std::string_view token, std::string& transaction);
+  // Whether the commit that recorded `token` in transaction `transaction` landed, asked on other
+  // connections once that transaction is over; an error when the database cannot say within
+  // seconds.
+  Result<bool> resolve(std::string_view token, const std::string& transaction);
   // Runs one statement on a pooled connection, once more on a fresh one if the first was lost
   // (reads only: they are safe to repeat).
   Result<postgres::Rows> read(const std::string& statement, const postgres::Parameters& parameters);
 
   postgres::ConnectionPool pool_;
   std::atomic<std::uint64_t> commits_{0};
+  // A commit's token: this backend's random prefix, then a count of the commits it attempted.
+  const std::string token_prefix_;
+  std::atomic<std::uint64_t> tokens_{0};
 };
 
 }  // namespace sluice::storage
