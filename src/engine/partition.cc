@@ -192,8 +192,25 @@ Partition::Step& Partition::step_for(Instance& instance, Steps& steps, Micros no
   return steps[instance.step];
 }
 
-Status Partition::start_instance(PartitionInput& input, Steps& steps, Micros now,
-                                 storage::Mutation& effects) {
+Partition::StoredRecords Partition::read_started(const std::vector<PartitionInput>& inputs) {
+  std::vector<std::string_view> started;  // views of the inputs' ids, which outlive the map
+  std::vector<std::string> ids;
+  for (const auto& input : inputs) {
+    if (input.kind == PartitionInput::Kind::kStart && !instances_.contains(input.instance_id)) {
+      started.push_back(input.instance_id);
+      ids.push_back(input.instance_id);
+    }
+  }
+  StoredRecords stored;
+  if (ids.empty()) return stored;
+  auto records = backend_.get_many(Table::kInstances, ids);
+  if (!records.ok()) return stored;
+  for (std::size_t i = 0; i < ids.size(); ++i) stored.emplace(started[i], std::move((*records)[i]));
+  return stored;
+}
+
+Status Partition::start_instance(PartitionInput& input, const StoredRecords& stored_records,
+                                 Steps& steps, Micros now, storage::Mutation& effects) {
   const std::string& id = input.instance_id;
   const bool child = input.start.parent_task >= 0;
   // Whether `record` is the very child this start asks for (and not another instance that
@@ -214,7 +231,12 @@ Status Partition::start_instance(PartitionInput& input, Steps& steps, Micros now
     return resource_exhausted(
         fmt::format("{} instances are running; try again later", instances_.size()));
   }
-  SLUICE_ASSIGN_OR_RETURN(auto stored, backend_.get(Table::kInstances, id));
+  std::optional<std::string> stored;
+  if (auto known = stored_records.find(id); known != stored_records.end()) {
+    stored = known->second;
+  } else {
+    SLUICE_ASSIGN_OR_RETURN(stored, backend_.get(Table::kInstances, id));
+  }
   std::uint32_t replaced_chunks = 0;
   std::int64_t first_task_id = 0;
   if (stored) {
@@ -415,6 +437,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
   std::vector<std::pair<Reply, Status>> replies;
   storage::Mutation mutation;
   std::set<std::pair<Table, std::string>> rested_on;  // keys of this turn's expectations
+  const StoredRecords started = read_started(inputs);
 
   for (auto& input : inputs) {
     Status status;
@@ -422,7 +445,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     if (!status.ok()) {
       // Refused: something it rests on changed.
     } else if (input.kind == PartitionInput::Kind::kStart) {
-      status = start_instance(input, steps, now, mutation);
+      status = start_instance(input, started, steps, now, mutation);
       if (!status.ok() && input.start.parent_task >= 0) {
         // A child that cannot start fails its parent's call rather than leave it waiting.
         InstanceRecord refused;

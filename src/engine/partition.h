@@ -126,8 +126,14 @@ class Partition {
                const std::set<std::pair<storage::Table, std::string>>& rested_on);
   // Unless it refuses, adds the start's own effects to `effects`, then what its run's local
   // activities write.
-  Status start_instance(PartitionInput& input, Steps& steps, Micros now,
-                        storage::Mutation& effects);
+  // `stored` holds the records of instances this turn starts, read together beforehand (one
+  // read instead of one per start); an id missing from it is read on its own.
+  using StoredRecords = std::unordered_map<std::string_view, std::optional<std::string>>;
+  Status start_instance(PartitionInput& input, const StoredRecords& stored, Steps& steps,
+                        Micros now, storage::Mutation& effects);
+  // The stored records of the instances `inputs` start and are not running; empty if storage
+  // cannot answer now (each start then asks, and fails, on its own).
+  StoredRecords read_started(const std::vector<PartitionInput>& inputs);
   // Applies one input event, records it and what the code produced in answer, and runs the
   // local activities that scheduled; their effects go into `effects`.
   void run_event(Step& step, HistoryEvent event, storage::Mutation& effects);
