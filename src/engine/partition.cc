@@ -139,7 +139,7 @@ void Partition::back_off(const std::stop_token& stop) {
 
 bool Partition::reload_unloaded() {
   while (!unloaded_.empty()) {
-    const std::string id = unloaded_.back();
+    const auto [id, turn] = unloaded_.back();
     auto reloaded = load(id);
     if (!reloaded.ok()) {
       if (failed_commits_++ % 100 == 0) {
@@ -153,9 +153,12 @@ bool Partition::reload_unloaded() {
     // Absent: a start whose commit did not land (its requester was told it failed).
     if (!instance) continue;
     if (instance->runner->finished()) {
-      // The commit that ended it landed after all: it ends now, as it would have then.
-      notify_parent(instance->record);
-      if (options_.on_finished) options_.on_finished(instance->record);
+      // Written by the failed turn: its commit landed after all, and the instance ends now as it
+      // would have then. Otherwise it is the earlier run a refused replacing start left.
+      if (instance->record.updated_at == turn) {
+        notify_parent(instance->record);
+        if (options_.on_finished) options_.on_finished(instance->record);
+      }
       continue;
     }
     auto pending = instance->runner->pending_work();
@@ -501,7 +504,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
     for (const auto& step : steps) {
       std::string id = step.instance->record.instance_id;
       instances_.erase(id);
-      unloaded_.push_back(std::move(id));
+      unloaded_.emplace_back(std::move(id), now);
     }
     (void)reload_unloaded();  // what storage cannot answer now, run() asks again
   }

@@ -166,9 +166,10 @@ class Partition {
   const PartitionOptions options_;
 
   std::unordered_map<std::string, std::unique_ptr<Instance>> instances_;  // partition thread only
-  // Instances of a turn whose commit failed, not yet read back from storage (which may hold the
-  // commit after all: its outcome can be unknown). No input is taken until they are back.
-  std::vector<std::string> unloaded_;                                   // partition thread only
+  // Instances of a turn whose commit failed, with that turn's time, not yet read back from
+  // storage (which may hold the commit after all: its outcome can be unknown). No input is taken
+  // until they are back.
+  std::vector<std::pair<std::string, Micros>> unloaded_;                // partition thread only
   std::multimap<Micros, std::pair<std::string, std::int64_t>> timers_;  // partition thread only
   std::atomic<std::size_t> active_count_{0};
   std::atomic<std::uint64_t> commit_failures_{0};  // since start

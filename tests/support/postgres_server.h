@@ -51,17 +51,21 @@ class PostgresServer {
   PostgresServer(const PostgresServer&) = delete;
   PostgresServer& operator=(const PostgresServer&) = delete;
 
-  // A database of its own for one test, empty: its connection string.
-  std::string create_database() {
+  // A database of its own for one test, empty: its name.
+  std::string new_database() {
     const std::string name = "t" + std::to_string(++databases_);
     run(
         fmt::format("{}/psql -X -q -h {} -p {} -U sluice -d postgres -c 'CREATE DATABASE {}' "
                     ">> {} 2>&1",
                     kBinaries, directory_.str(), port_, name, setup_log()));
-    return conninfo(name);
+    return name;
   }
-  std::string conninfo(const std::string& database) const {
-    return "postgresql://sluice@127.0.0.1:" + std::to_string(port_) + "/" + database;
+  // The same, as its connection string.
+  std::string create_database() { return conninfo(new_database()); }
+  // `database`'s connection string; through `port` (a proxy's) when given.
+  std::string conninfo(const std::string& database, int port = 0) const {
+    return "postgresql://sluice@127.0.0.1:" + std::to_string(port != 0 ? port : port_) + "/" +
+           database;
   }
 
   void start() {

@@ -112,9 +112,17 @@ Parameters& Parameters::int64_array(std::span<const std::int64_t> values) {
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo,
                                                      std::span<const Statement> statements) {
-  // A given connect_timeout in `conninfo` wins over this default: later keywords override.
-  const char* keywords[] = {"connect_timeout", "dbname", nullptr};
-  const char* values[] = {"10", conninfo.c_str(), nullptr};
+  // Defaults that a value in `conninfo` overrides (later keywords win): give up connecting after
+  // 10 s, and notice a server that stopped answering mid-statement (a frozen host, a cut
+  // network) within about 10 s rather than TCP's quarter of an hour.
+  const char* keywords[] = {"connect_timeout",
+                            "keepalives_idle",
+                            "keepalives_interval",
+                            "keepalives_count",
+                            "tcp_user_timeout",
+                            "dbname",
+                            nullptr};
+  const char* values[] = {"10", "5", "2", "3", "10000", conninfo.c_str(), nullptr};
   pg_conn* raw = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (raw == nullptr) return unavailable("cannot allocate a PostgreSQL connection");
   std::unique_ptr<Connection> connection(new Connection(raw));
@@ -152,6 +160,8 @@ Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo
 }
 
 Connection::~Connection() { PQfinish(connection_); }
+
+int Connection::backend_pid() const { return PQbackendPID(connection_); }
 
 bool Connection::broken() const { return broken_ || PQstatus(connection_) != CONNECTION_OK; }
 
@@ -228,6 +238,8 @@ Result<Rows> Connection::next() {
 }
 
 Status Connection::finish() {
+  // An error here is one no statement's result carried: the implicit COMMIT at the sync failed.
+  Status failed;
   int empty_in_a_row = 0;
   while (true) {
     pg_result* result = PQgetResult(connection_);
@@ -241,6 +253,12 @@ Status Connection::finish() {
     }
     empty_in_a_row = 0;
     const ExecStatusType status = PQresultStatus(result);
+    if (status == PGRES_FATAL_ERROR && failed.ok()) {
+      if (const char* code = PQresultErrorField(result, PG_DIAG_SQLSTATE); code != nullptr) {
+        sqlstate_ = code;
+      }
+      failed = status_for(sqlstate_, PQresultErrorMessage(result));
+    }
     PQclear(result);
     if (status == PGRES_PIPELINE_SYNC) break;
   }
@@ -248,7 +266,7 @@ Status Connection::finish() {
     broken_ = true;
     return internal_error("PostgreSQL session left inside a transaction");
   }
-  return {};
+  return failed;
 }
 
 ConnectionPool::ConnectionPool(std::string conninfo, std::vector<Statement> statements,

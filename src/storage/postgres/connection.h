@@ -88,8 +88,11 @@ class Connection {
   // The next statement's result. An error carries the server's message and, in sqlstate(), its
   // code; statements after a failed one (up to the sync) fail as skipped.
   Result<Rows> next();
-  // Reads what is left up to and including the next sync's answer.
+  // Reads what is left up to and including the next sync's answer; fails if the server failed
+  // something no result was read for (the implicit COMMIT at the sync).
   Status finish();
+  // The server process serving this connection.
+  int backend_pid() const;
 
   const std::string& sqlstate() const { return sqlstate_; }
   // The connection can no longer be used: it was lost, or left mid-pipeline by an error.

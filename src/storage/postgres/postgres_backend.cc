@@ -5,6 +5,7 @@
 #include <array>
 #include <chrono>
 #include <map>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -25,11 +26,15 @@ constexpr std::int64_t kSchemaLockId = 0x736c75696365;  // "sluice"
 // A commit that meets a deadlock or a serialization failure is tried again this often.
 constexpr int kCommitAttempts = 8;
 
-// How long a commit whose connection was lost after COMMIT was sent keeps asking the database
-// how it ended before it reports the outcome unknown.
-// Short, because ingest waits meanwhile: callers cope with an unknown outcome (they read back
-// what storage holds), and a database away this long is not coming back in a moment.
+// How long a commit whose connection was lost after COMMIT was sent keeps trying to reach the
+// database to ask how it ended before it reports the outcome unknown. Short, because ingest
+// waits meanwhile: callers cope with an unknown outcome (they read back what storage holds).
 constexpr auto kResolveFor = std::chrono::seconds(3);
+// How long a transaction still running on a lost connection is waited for before its session
+// is ended.
+constexpr auto kEndSessionAfter = std::chrono::seconds(1);
+// And however the database answers, a commit stops asking after this long.
+constexpr auto kResolveAtMost = std::chrono::seconds(30);
 
 // Every this many commits, one also forgets the tokens of commits minutes old.
 constexpr std::uint64_t kForgetCommitsEvery = 1024;
@@ -104,6 +109,11 @@ std::vector<Statement> statements() {
   out.push_back({"xact_status", "SELECT pg_xact_status($1::text::xid8)"});
   out.push_back({"mark_commit", "INSERT INTO sluice.commits (token) VALUES ($1)"});
   out.push_back({"find_commit", "SELECT 1 FROM sluice.commits WHERE token = $1"});
+  // Ends the session of a lost connection whose transaction is still running (the client side
+  // was cut, not the server's): then its outcome is final.
+  out.push_back({"end_session",
+                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1::bigint "
+                 "AND backend_xid = xid($2::text::xid8)"});
   out.push_back(
       {"forget_commits", "DELETE FROM sluice.commits WHERE at < now() - interval '5 minutes'"});
   out.push_back({"add_counters",
@@ -277,7 +287,12 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
   int pending = 0;  // statements sent whose results are unread
   bool synced = false;
   auto give_up = [&](Status status) {
-    if (!synced) (void)connection.sync();
+    if (!synced) {
+      // Rolls back even when only this side failed (a patch that does not apply): an error
+      // ends the implicit transaction, where the sync alone would commit it.
+      (void)connection.send_text("DO $$ BEGIN RAISE EXCEPTION 'sluice: commit abandoned'; END $$");
+      (void)connection.sync();
+    }
     (void)connection.finish();
     return status;
   };
@@ -294,7 +309,7 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
   SLUICE_RETURN_IF_ERROR(connection.flush());
   auto id = connection.next();
   if (!id.ok()) return give_up(id.status());
-  transaction = std::string(id->bytes(0, 0));
+  std::string assigned(id->bytes(0, 0));
   if (patches) {
     if (auto created = connection.next(); !created.ok()) return give_up(created.status());
     auto rows = connection.next();
@@ -361,8 +376,9 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
     ++pending;
   }
 
-  SLUICE_RETURN_IF_ERROR(connection.sync());
+  transaction = std::move(assigned);  // from here on, COMMIT may be on its way
   synced = true;
+  SLUICE_RETURN_IF_ERROR(connection.sync());
   for (; pending > 0; --pending) {
     if (auto done = connection.next(); !done.ok()) return give_up(done.status());
   }
@@ -372,14 +388,22 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
 Result<std::uint64_t> PostgresBackend::apply(const Mutation& mutation) {
   Status status;
   for (int attempt = 0; attempt < kCommitAttempts; ++attempt) {
-    SLUICE_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
     std::string token = token_prefix_;
     append_big_endian(token, tokens_.fetch_add(1));
     std::string transaction;
-    status = apply_once(*connection, mutation, token, transaction);
-    if (!status.ok() && connection->broken() && !transaction.empty()) {
+    int session = 0;
+    bool lost = false;
+    std::string sqlstate;
+    {
+      SLUICE_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
+      session = connection->backend_pid();
+      status = apply_once(*connection, mutation, token, transaction);
+      lost = connection->broken();
+      sqlstate = connection->sqlstate();
+    }  // given back (closed, if lost) before resolve() asks the pool for another
+    if (!status.ok() && lost && !transaction.empty()) {
       // The connection went while COMMIT may have been on its way: ask how it ended.
-      auto landed = resolve(token, transaction);
+      auto landed = resolve(token, transaction, session);
       if (!landed.ok()) {
         return Status(landed.status().code(),
                       fmt::format("storage: {}; the commit may or may not have been applied",
@@ -389,48 +413,64 @@ Result<std::uint64_t> PostgresBackend::apply(const Mutation& mutation) {
     }
     if (status.ok()) return commits_.fetch_add(1) + 1;
     // Two commits that waited for each other: PostgreSQL rolled one back; it can go again.
-    const std::string& sqlstate = connection->sqlstate();
     if (sqlstate != "40P01" && sqlstate != "40001") break;
   }
   // Whatever failed, the transaction did not commit.
   return Status(status.code(), fmt::format("storage: {}; nothing was applied", status.message()));
 }
 
-Result<bool> PostgresBackend::resolve(std::string_view token, const std::string& transaction) {
-  const auto until = std::chrono::steady_clock::now() + kResolveFor;
-  Parameters asked;
-  asked.bytes(transaction);
+Result<bool> PostgresBackend::resolve(std::string_view token, const std::string& transaction,
+                                      int session) {
+  using Clock = std::chrono::steady_clock;
+  auto reachable_until = Clock::now() + kResolveFor;
+  const auto last_try = Clock::now() + kResolveAtMost;
+  std::optional<Clock::time_point> running_since;
   Status status;
-  for (; std::chrono::steady_clock::now() < until;
+  // One statement, answered on `connection`; its own sync, so its own snapshot.
+  auto ask = [](Connection& connection, const std::string& name,
+                const Parameters& parameters) -> Result<Rows> {
+    Status sent = connection.send(name, parameters);
+    if (sent.ok()) sent = connection.sync();
+    Result<Rows> answer = sent.ok() ? connection.next() : Result<Rows>(sent);
+    const Status finished = connection.finish();
+    if (answer.ok() && !finished.ok()) return finished;
+    return answer;
+  };
+  for (; Clock::now() < reachable_until && Clock::now() < last_try;
        std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
-    // First: is the transaction over? After a crash its id may be handed out again ("in the
-    // future" until then), so its status says only that; its token says whether it committed.
     auto connection = pool_.acquire();
     if (!connection.ok()) {
       status = connection.status();
       continue;
     }
-    Status sent = (*connection)->send("xact_status", asked);
-    if (sent.ok()) sent = (*connection)->sync();
-    Result<Rows> answer = sent.ok() ? (*connection)->next() : Result<Rows>(sent);
-    const bool in_the_future = !answer.ok() && (*connection)->sqlstate() == "22023";
-    const Status finished = (*connection)->finish();
-    if (!in_the_future) {
-      if (!answer.ok() || !finished.ok()) {
-        status = !answer.ok() ? answer.status() : finished;
-        continue;
-      }
-      if (!answer->is_null(0, 0) && answer->bytes(0, 0) == "in progress") {
-        // The session that ran it has not ended yet; the server ends it (it has the sync, or
-        // it times the idle transaction out).
-        status = unavailable(fmt::format("transaction {} is still in progress", transaction));
-        continue;
-      }
+    reachable_until = Clock::now() + kResolveFor;
+    // First: is the transaction over? After a crash its id may be handed out again ("in the
+    // future" until then), so its status says only that; its token says whether it committed.
+    Parameters asked;
+    asked.bytes(transaction);
+    auto answer = ask(**connection, "xact_status", asked);
+    if (!answer.ok() && (*connection)->sqlstate() != "22023") {
+      status = answer.status();
+      continue;
     }
-    // Then, in a statement that sees everything committed by now: did it leave its token?
+    if (answer.ok() && !answer->is_null(0, 0) && answer->bytes(0, 0) == "in progress") {
+      // Its session lives on, the client side cut: end it, after a moment to finish by itself.
+      status = unavailable(fmt::format("transaction {} is still in progress", transaction));
+      if (!running_since) running_since = Clock::now();
+      if (Clock::now() - *running_since >= kEndSessionAfter) {
+        Parameters ended;
+        ended.int64(session).bytes(transaction);
+        (void)ask(**connection, "end_session", ended);
+      }
+      continue;
+    }
+    if (answer.ok() && answer->is_null(0, 0)) {
+      return unavailable(fmt::format("transaction {} is too old to look up", transaction));
+    }
+    // Over: a statement begun now sees whatever it committed.
     Parameters marked;
     marked.bytes(token);
-    auto found = read("find_commit", marked);
+    auto found = ask(**connection, "find_commit", marked);
     if (!found.ok()) {
       status = found.status();
       continue;

@@ -59,9 +59,9 @@ class PostgresBackend final : public Backend {
   Status apply_once(postgres::Connection& connection, const Mutation& mutation,
                     std::string_view token, std::string& transaction);
   // Whether the commit that recorded `token` in transaction `transaction` landed, asked on other
-  // connections once that transaction is over; an error when the database cannot say within
-  // seconds.
-  Result<bool> resolve(std::string_view token, const std::string& transaction);
+  // connections once that transaction is over (its session `session` is ended if it lingers);
+  // an error when the database cannot be reached for seconds.
+  Result<bool> resolve(std::string_view token, const std::string& transaction, int session);
   // Runs one statement on a pooled connection, once more on a fresh one if the first was lost
   // (reads only: they are safe to repeat).
   Result<postgres::Rows> read(const std::string& statement, const postgres::Parameters& parameters);
