@@ -9,13 +9,27 @@
 //   (*node)->registry().add_orchestrator(…);    // optional: more orchestrators, before start()
 //   SLUICE_RETURN_IF_ERROR((*node)->start());   // recovery, then listening and consuming
 //   (*node)->run();                             // serves until stop() or SIGINT/SIGTERM, drains
+//
+// On PostgreSQL, nodes share the database and one of them at a time holds the partitions: a node
+// renews its lease (storage.lease_ms) from a thread of its own, and one that finds the partitions
+// held by another live node stands by, answering 503, until that node's lease runs out; then it
+// takes them (raising their epochs), recovers and serves. Every commit it makes is fenced by the
+// epoch: if it ever finds the partitions taken over (it was paused, or cut off past its lease), it
+// commits nothing more, stops, and exits with a failure for its supervisor to restart it.
 
+#include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "app/config.h"
 #include "core/clock.h"
 #include "core/ids.h"
+#include "core/worker.h"
 #include "engine/engine.h"
 #include "http/api.h"
 #include "http/completion_waiters.h"
@@ -26,6 +40,8 @@
 #include "pipeline/stream_store.h"
 #include "queue/dead_letter_store.h"
 #include "queue/intake_queue.h"
+#include "storage/cluster.h"
+#include "storage/postgres/postgres_backend.h"
 #include "storage/rocks/rocks_backend.h"
 #include "webhooks/webhook_sender.h"
 
@@ -38,7 +54,7 @@ class Node {
   // The same on `backend` instead of the storage the configuration names; `backend` must outlive
   // the node (the tests use one that injects faults).
   static Result<std::unique_ptr<Node>> open(const Config& config, storage::Backend& backend);
-  // Stops what still runs, in order: HTTP, the consumer, the intake queue, the engine.
+  // Stops what still runs, in order: HTTP, the consumer, the intake queue, the engine, the lease.
   ~Node();
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
@@ -47,8 +63,9 @@ class Node {
   // start().
   Registry& registry() { return registry_; }
 
-  // Recovers the engine, then listens and logs "listening on HOST:PORT", then starts taking
-  // events off the intake queue unless pipeline.paused is set.
+  // Listens and logs "listening on HOST:PORT"; then recovers the engine and starts taking events
+  // off the intake queue unless pipeline.paused is set. A node that shares PostgreSQL with
+  // another that holds the partitions does that later, once it has taken them ("took over").
   Status start();
   // The port listened on (the system's choice when the configuration asks for port 0).
   std::uint16_t port() const { return server_->port(); }
@@ -58,7 +75,12 @@ class Node {
   // Thread-safe; may come before run() returns or instead of it.
   void stop();
 
-  // Every HTTP route, as declared; valid after start().
+  // Whether this node lost its partitions to another node and stopped for that.
+  bool fenced() const { return fenced_.load(); }
+  // Who holds what: this node alone on RocksDB; the database's view on PostgreSQL.
+  Result<storage::ClusterView> cluster();
+
+  // Every HTTP route, as declared; valid once the node serves.
   const http::RouteTable& routes() const { return api_->routes(); }
 
   const Clock& clock() const { return clock_; }
@@ -70,6 +92,17 @@ class Node {
                                                std::unique_ptr<storage::Backend> owned,
                                                storage::Backend& backend);
   Node(const Config& config, std::unique_ptr<storage::Backend> owned, storage::Backend& backend);
+  // Opens the intake queue, recovers the engine and begins to answer and to consume.
+  Status activate();
+  // PostgreSQL: renews this node's lease until stopped; then ends it, so others need not wait.
+  void renew_lease(const std::stop_token& stop);
+  // PostgreSQL: takes every partition unless another live node holds one, and fences commits
+  // by the epoch; `told` says whether standing by was logged.
+  bool try_take_over(std::span<const unsigned> all, bool& told);
+  // PostgreSQL: tries again every quarter lease until it takes the partitions, then activates.
+  void take_over(const std::stop_token& stopping);
+  std::vector<unsigned> every_partition() const;
+  void log_listening() const;
   void drain();
 
   const Config config_;
@@ -77,7 +110,11 @@ class Node {
   IdGenerator ids_{clock_};
   std::unique_ptr<storage::Backend> owned_backend_;  // unless the caller owns it
   storage::Backend& backend_;
-  std::unique_ptr<queue::IntakeQueue> intake_;  // set by open()
+  storage::PostgresBackend* shared_ = nullptr;  // the backend, when several nodes may share it
+  unsigned partitions_ = 0;
+  std::string name_;                            // unique to this process: address/random
+  std::string address_;                         // host:port listened on
+  std::unique_ptr<queue::IntakeQueue> intake_;  // set by activate()
   queue::DeadLetterStore dead_letters_;
   pipeline::StreamStore streams_;
   pipeline::AlertFeed alerts_;
@@ -88,7 +125,13 @@ class Node {
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<pipeline::IntakeConsumer> consumer_;
   std::unique_ptr<http::Api> api_;
+  std::atomic<http::Api*> serving_{nullptr};  // api_ once the node is active: requests go there
   std::unique_ptr<http::Server> server_;
+  std::atomic<bool> fenced_{false};
+  std::mutex lease_mutex_;
+  std::condition_variable lease_wake_;
+  Worker lease_renewer_;
+  Worker taker_;
   bool drained_ = false;
 };
 

@@ -56,6 +56,9 @@ struct StatsFlags {
 // Prints a stream's stats (JSON). Exit 1 if the stream was never seen.
 int stats(const StatsFlags& flags);
 
+// Prints the nodes sharing the database, whether each is live, and who holds each partition.
+int cluster(const ServerAddress& server);
+
 struct DeadLetterFlags {
   ServerAddress server;
   std::string action;  // list, show, replay, delete

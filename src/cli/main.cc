@@ -66,6 +66,11 @@ int main(int argc, char** argv) {
   stats_command->add_option("stream", stats_flags.stream_id, "stream id")->required();
   add_server_options(stats_command, stats_flags.server);
 
+  ServerAddress cluster_server;
+  auto* cluster_command = app.add_subcommand(
+      "cluster", "Show the nodes sharing the database and who holds each partition");
+  add_server_options(cluster_command, cluster_server);
+
   DeadLetterFlags dlq_flags;
   auto* dlq_command =
       app.add_subcommand("dlq", "Dead letters: list, show ID, replay ID, delete ID");
@@ -148,6 +153,7 @@ int main(int argc, char** argv) {
   if (*status_command) return status(status_flags);
   if (*stats_command) return stats(stats_flags);
   if (*dlq_command) return dead_letters(dlq_flags);
+  if (*cluster_command) return cluster(cluster_server);
   if (*simulate_command) return simulate(simulate_flags);
   if (*bench_command) {
     bench_flags.external =

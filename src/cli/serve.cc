@@ -45,7 +45,8 @@ int serve(const ServeFlags& flags) {
     return configuration_error(started.message());
   }
   (*node)->run();
-  return kExitOk;
+  // A node that lost its partitions to another must be started again to stand by.
+  return (*node)->fenced() ? kExitFailure : kExitOk;
 }
 
 }  // namespace sluice::cli

@@ -1,5 +1,5 @@
 // The read and management commands that print what the server answers: `sluice status ID`,
-// `sluice stats STREAM`, `sluice dlq list|show|replay|delete`.
+// `sluice stats STREAM`, `sluice dlq list|show|replay|delete`, `sluice cluster`.
 
 #include <fmt/format.h>
 
@@ -64,6 +64,10 @@ int dead_letters(const DeadLetterFlags& flags) {
                         "/api/deadletter/" + flags.id + "/replay");
   }
   return print_answer("dlq", flags.server, verb::verb::delete_, "/api/deadletter/" + flags.id);
+}
+
+int cluster(const ServerAddress& server) {
+  return print_answer("cluster", server, verb::verb::get, "/api/cluster");
 }
 
 }  // namespace sluice::cli

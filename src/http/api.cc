@@ -14,7 +14,7 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
               options_.max_batch_events),
       streams_(streams, blocking_),
       dead_letters_(dead_letters, engine, clock, blocking_, management_),
-      ops_(intake, dead_letters, engine, metrics, clock, blocking_),
+      ops_(intake, dead_letters, engine, metrics, clock, blocking_, options_.cluster),
       routes_(declare_routes(), auth_) {}
 
 // Work still on the pool may use any resource: it ends before they go.

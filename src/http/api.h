@@ -31,6 +31,7 @@ struct ApiOptions {
   std::size_t max_batch_events = 10000;
   std::string public_host;  // host:port for absolute URLs when a request has no usable Host
   std::vector<ApiKeyConfig> api_keys;  // none: every route is open
+  ClusterSource cluster;               // GET /api/cluster
 };
 
 class Api {

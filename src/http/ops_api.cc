@@ -21,6 +21,8 @@ std::vector<Route> OpsApi::routes() {
   return {
       {verb::get, "/api/queue", Access::kRead,
        [this](Request&, PathParameters) { return queue(); }},
+      {verb::get, "/api/cluster", Access::kRead,
+       [this](Request&, PathParameters) { return cluster(); }},
       {verb::get, "/metrics", Access::kRead,
        [this](Request&, PathParameters) { return metrics(); }},
       {verb::get, "/healthz", Access::kOpen, [this](Request&, PathParameters) { return health(); }},
@@ -77,6 +79,36 @@ boost::asio::awaitable<Response> OpsApi::queue() {
                                {"running", running},
                                {"deadletter", json::object{{"name", dead_letters_.name()},
                                                            {"count", reading.dead_letters}}}});
+}
+
+boost::asio::awaitable<Response> OpsApi::cluster() {
+  if (!cluster_) co_return status_response(unavailable("this server keeps no cluster view"));
+  auto view = co_await run_blocking(blocking_, [this] { return cluster_(); });
+  if (!view.ok()) co_return status_response(view.status());
+  json::array nodes;
+  for (const auto& node : view->nodes) {
+    json::array held;
+    for (const auto& owner : view->owners) {
+      if (owner.owner == node.name) held.push_back(owner.partition);
+    }
+    json::object entry{{"name", node.name},
+                       {"address", node.address},
+                       {"live", node.live},
+                       {"partitions", std::move(held)}};
+    if (node.started_at != 0) entry["started_at"] = format_rfc3339(node.started_at);
+    if (node.expires_at != 0) entry["lease_expires_at"] = format_rfc3339(node.expires_at);
+    nodes.push_back(std::move(entry));
+  }
+  json::array partitions;
+  for (const auto& owner : view->owners) {
+    partitions.push_back(json::object{
+        {"partition", owner.partition},
+        {"owner", owner.owner.empty() ? json::value(nullptr) : json::value(owner.owner)},
+        {"epoch", owner.epoch}});
+  }
+  co_return json_response(status::ok, json::object{{"partition_count", view->partitions},
+                                                   {"nodes", std::move(nodes)},
+                                                   {"partitions", std::move(partitions)}});
 }
 
 }  // namespace sluice::http

@@ -1,10 +1,12 @@
 #pragma once
 
-// OpsApi: what an operator watches: GET /healthz (open), GET /metrics (Prometheus text) and
-// GET /api/queue (the intake queue's depth, age and in-flight count, and the dead letters').
+// OpsApi: what an operator watches: GET /healthz (open), GET /metrics (Prometheus text),
+// GET /api/queue (the intake queue's depth, age and in-flight count, and the dead letters') and
+// GET /api/cluster (the nodes, whether each is live, and who holds each partition at what epoch).
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <functional>
 #include <vector>
 
 #include "core/clock.h"
@@ -13,20 +15,26 @@
 #include "http/route_table.h"
 #include "queue/dead_letter_store.h"
 #include "queue/intake_queue.h"
+#include "storage/cluster.h"
 
 namespace sluice::http {
+
+// Reads who holds what; blocks.
+using ClusterSource = std::function<Result<storage::ClusterView>()>;
 
 class OpsApi {
  public:
   // Every reference must outlive the object; `blocking` runs the storage reads.
   OpsApi(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, engine::Engine& engine,
-         Metrics& metrics, const Clock& clock, boost::asio::thread_pool& blocking)
+         Metrics& metrics, const Clock& clock, boost::asio::thread_pool& blocking,
+         ClusterSource cluster)
       : intake_(intake),
         dead_letters_(dead_letters),
         engine_(engine),
         metrics_(metrics),
         clock_(clock),
-        blocking_(blocking) {}
+        blocking_(blocking),
+        cluster_(std::move(cluster)) {}
 
   std::vector<Route> routes();
 
@@ -34,6 +42,7 @@ class OpsApi {
   boost::asio::awaitable<Response> health();
   boost::asio::awaitable<Response> metrics();
   boost::asio::awaitable<Response> queue();
+  boost::asio::awaitable<Response> cluster();
 
   queue::IntakeQueue& intake_;
   queue::DeadLetterStore& dead_letters_;
@@ -41,6 +50,7 @@ class OpsApi {
   Metrics& metrics_;
   const Clock& clock_;
   boost::asio::thread_pool& blocking_;
+  ClusterSource cluster_;
 };
 
 }  // namespace sluice::http

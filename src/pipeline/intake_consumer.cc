@@ -35,8 +35,10 @@ void IntakeConsumer::start() {
   worker_.start("intake-consume", [this](const std::stop_token& stop) { run(stop); });
 }
 
+void IntakeConsumer::halt() { worker_.stop(); }
+
 void IntakeConsumer::stop() {
-  worker_.stop();
+  halt();
   // Answers to starts still on their way touch only the queue's leases and this object's
   // counter; wait for them so neither is used after it goes.
   std::unique_lock lock(mutex_);

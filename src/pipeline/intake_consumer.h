@@ -26,6 +26,10 @@ class IntakeConsumer {
   ~IntakeConsumer();
 
   void start();
+  // Takes nothing more off the queue; starts already sent may still be answered.
+  void halt();
+  // Halts, then waits for the answers to every start sent (an engine that cannot commit gives
+  // them when it stops, so stop the engine before this).
   void stop();
 
   // Tells the consumer that an instance finished, so it may have room again. Cheap unless it is

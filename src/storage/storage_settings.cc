@@ -82,6 +82,10 @@ void declare_settings(settings::Schema& schema, StorageSettings& storage) {
       "storage.min_free_mb", storage.min_free_mb, 0, 1u << 30,
       "below this much free disk, every write waits (deletes and purges too): ingest answers "
       "`503` + `Retry-After`, processing pauses, until space returns");
+  schema.integer<std::uint64_t>(
+      "storage.lease_ms", storage.lease_ms, 300, 3'600'000,
+      "PostgreSQL: a node that has not renewed its lease for this long is taken for dead and "
+      "another node takes over its partitions");
 }
 
 }  // namespace sluice::storage

@@ -1,7 +1,8 @@
 #pragma once
 
-// Where durable state lives, and how much disk it must leave free: `storage`,
-// `storage.min_free_mb`.
+// Where durable state lives, how much disk it must leave free, and how long a node sharing a
+// PostgreSQL database holds its partitions without renewing: `storage`, `storage.min_free_mb`,
+// `storage.lease_ms`.
 
 #include <cstdint>
 #include <string>
@@ -26,6 +27,7 @@ struct StorageUrl {
 struct StorageSettings {
   StorageUrl url{"rocksdb", "./data"};
   std::uint64_t min_free_mb = 256;  // commits wait (503) below this much free disk
+  std::uint64_t lease_ms = 10'000;  // PostgreSQL: a node silent this long loses its partitions
 };
 
 void declare_settings(settings::Schema& schema, StorageSettings& storage);

@@ -24,20 +24,25 @@ class ServerProcess {
  public:
   // Starts `BINARY serve --listen 127.0.0.1:0 --set storage=… ARGS...` with its data in
   // `data_directory` (or in that directory's database: tests/support/test_storage.h) and waits
-  // until it listens.
+  // until it serves.
   // BINARY is sluice unless given. On failure to start, started() is false and log() says why.
+  // With `standing_by`, a node that stands by (it shares its database with one that holds the
+  // partitions) counts as started too.
   ServerProcess(const std::string& data_directory, std::vector<std::string> args = {},
-                std::string binary = sluice_binary());
+                std::string binary = sluice_binary(), bool standing_by = false);
   ~ServerProcess();  // kills the process if it is still running
 
   bool started() const { return port_ != 0; }
   std::uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::string log() const;
+  // Whether it serves: a node that stood by has since taken over.
+  bool serving() const;
 
-  void kill_hard();   // SIGKILL, then reap
-  ExitResult stop();  // SIGTERM, then wait for the exit
-  ExitResult wait();  // wait for the process to end by itself
+  void signal(int number);  // SIGSTOP, SIGCONT: the process keeps running
+  void kill_hard();         // SIGKILL, then reap
+  ExitResult stop();        // SIGTERM, then wait for the exit
+  ExitResult wait();        // wait for the process to end by itself
 
  private:
   pid_t pid_ = -1;

@@ -36,6 +36,9 @@ Status status_for(std::string_view sqlstate, std::string message) {
       sqlstate == "40P01" || sqlstate == "55P03" || sqlstate == "53300") {
     return unavailable(std::move(message));
   }
+  // SL001, from sluice.fence(): the partition has been taken over by another node (retrying is
+  // for the node that now holds it).
+  if (sqlstate == "SL001") return unavailable(std::move(message));
   if (sqlstate == "53100" || sqlstate == "53200") return resource_exhausted(std::move(message));
   return internal_error(std::move(message));
 }
@@ -111,21 +114,26 @@ Parameters& Parameters::int64_array(std::span<const std::int64_t> values) {
 }
 
 Result<std::unique_ptr<Connection>> Connection::open(const std::string& conninfo,
-                                                     std::span<const Statement> statements) {
+                                                     std::span<const Statement> statements,
+                                                     const std::string& application_name) {
   // Defaults that a value in `conninfo` overrides (later keywords win): give up connecting after
   // 10 s, and notice a server that stopped answering mid-statement (a frozen host, a cut
   // network) within about 10 s rather than TCP's quarter of an hour.
-  const char* keywords[] = {"connect_timeout",
-                            "keepalives_idle",
-                            "keepalives_interval",
-                            "keepalives_count",
-                            "tcp_user_timeout",
-                            "dbname",
-                            nullptr};
-  const char* values[] = {"10", "5", "2", "3", "10000", conninfo.c_str(), nullptr};
+  const char* keywords[] = {
+      "connect_timeout",  "keepalives_idle", "keepalives_interval", "keepalives_count",
+      "tcp_user_timeout", "dbname",          "application_name",    nullptr};
+  const char* values[] = {"10",
+                          "5",
+                          "2",
+                          "3",
+                          "10000",
+                          conninfo.c_str(),
+                          application_name.empty() ? nullptr : application_name.c_str(),
+                          nullptr};
   pg_conn* raw = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (raw == nullptr) return unavailable("cannot allocate a PostgreSQL connection");
   std::unique_ptr<Connection> connection(new Connection(raw));
+  connection->application_name_ = application_name;
   if (PQstatus(raw) != CONNECTION_OK) {
     std::string message = PQerrorMessage(raw);
     while (!message.empty() && message.back() == '\n') message.pop_back();
@@ -275,18 +283,26 @@ ConnectionPool::ConnectionPool(std::string conninfo, std::vector<Statement> stat
 
 ConnectionPool::~ConnectionPool() = default;
 
+void ConnectionPool::set_application_name(std::string name) {
+  const std::lock_guard lock(mutex_);
+  application_name_ = std::move(name);
+}
+
 Result<ConnectionPool::Lease> ConnectionPool::acquire() {
   std::unique_lock lock(mutex_);
   returned_.wait(lock, [&] { return !idle_.empty() || open_ < capacity_; });
   while (!idle_.empty()) {
     auto connection = std::move(idle_.back());
     idle_.pop_back();
-    if (connection->usable()) return Lease(*this, std::move(connection));
+    if (connection->usable() && connection->application_name() == application_name_) {
+      return Lease(*this, std::move(connection));
+    }
     --open_;
   }
   ++open_;
+  const std::string application_name = application_name_;
   lock.unlock();
-  auto opened = Connection::open(conninfo_, statements_);
+  auto opened = Connection::open(conninfo_, statements_, application_name);
   if (!opened.ok()) {
     lock.lock();
     --open_;

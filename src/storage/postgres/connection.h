@@ -72,7 +72,8 @@ class Connection {
   // Connects with `conninfo` (a URI or key=value string), enters pipeline mode and prepares
   // `statements`.
   static Result<std::unique_ptr<Connection>> open(const std::string& conninfo,
-                                                  std::span<const Statement> statements);
+                                                  std::span<const Statement> statements,
+                                                  const std::string& application_name = {});
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
@@ -95,6 +96,8 @@ class Connection {
   int backend_pid() const;
 
   const std::string& sqlstate() const { return sqlstate_; }
+  // What the server shows for this session in pg_stat_activity; empty: the conninfo's own.
+  const std::string& application_name() const { return application_name_; }
   // The connection can no longer be used: it was lost, or left mid-pipeline by an error.
   bool broken() const;
   // Not broken, and not closed by the server since it was last used (looked at without waiting).
@@ -105,6 +108,7 @@ class Connection {
   Status lost(std::string_view what);
 
   pg_conn* connection_;
+  std::string application_name_;
   std::string sqlstate_;
   bool broken_ = false;
 };
@@ -133,6 +137,9 @@ class ConnectionPool {
   };
 
   Result<Lease> acquire();
+  // Connections opened from now on show `name` as their application name; idle ones opened
+  // before are closed instead of handed out.
+  void set_application_name(std::string name);
 
  private:
   void give_back(std::unique_ptr<Connection> connection);
@@ -144,6 +151,7 @@ class ConnectionPool {
   std::condition_variable returned_;
   std::vector<std::unique_ptr<Connection>> idle_;  // guarded by mutex_
   std::size_t open_ = 0;                           // guarded by mutex_: idle and leased
+  std::string application_name_;                   // guarded by mutex_
 };
 
 }  // namespace sluice::storage::postgres

@@ -66,7 +66,48 @@ std::vector<std::vector<std::string>> migrations() {
       "WHEN a::numeric + b > 9223372036854775807 THEN a::numeric + b - 18446744073709551616 "
       "WHEN a::numeric + b < -9223372036854775808 THEN a::numeric + b + 18446744073709551616 "
       "ELSE a::numeric + b END)::bigint $$");
-  return {first};
+  // Version 2: several nodes. The partition count is fixed when the first node creates it. A
+  // node is live while its lease (expires_at, on this server's clock) lasts; a partition belongs
+  // to one node at a time, and each taking raises its epoch. Every commit of a holder begins with
+  // sluice.fence(), which share-locks the partition's row and fails unless the epoch is still the
+  // holder's: a taking (an UPDATE of that row) waits for commits under way, and commits after it
+  // fail. So a node that lost a partition, however late it wakes, never commits again.
+  std::vector<std::string> cluster;
+  cluster.push_back(
+      "CREATE TABLE sluice.cluster (one boolean PRIMARY KEY DEFAULT true CHECK (one), "
+      "partitions integer NOT NULL CHECK (partitions > 0))");
+  cluster.push_back(
+      "CREATE TABLE sluice.nodes (name text PRIMARY KEY, address text NOT NULL, "
+      "started_at timestamptz NOT NULL DEFAULT now(), expires_at timestamptz NOT NULL)");
+  // Rewritten at every taking: room on the page keeps those updates heap-only.
+  cluster.push_back(
+      "CREATE TABLE sluice.partitions (id integer PRIMARY KEY, owner text, "
+      "epoch bigint NOT NULL DEFAULT 0) WITH (fillfactor = 50)");
+  cluster.push_back(
+      "CREATE FUNCTION sluice.create_cluster(wanted integer) RETURNS integer LANGUAGE plpgsql AS "
+      "$$ "
+      "DECLARE n integer; BEGIN "
+      "INSERT INTO sluice.cluster (partitions) VALUES (wanted) ON CONFLICT DO NOTHING; "
+      "SELECT partitions INTO n FROM sluice.cluster; "
+      "INSERT INTO sluice.partitions (id) SELECT generate_series(0, n - 1) ON CONFLICT DO NOTHING; "
+      "RETURN n; END $$");
+  cluster.push_back(
+      "CREATE FUNCTION sluice.fence(p integer, e bigint) RETURNS void LANGUAGE plpgsql AS $$ "
+      "BEGIN PERFORM 1 FROM sluice.partitions WHERE id = p AND epoch = e FOR SHARE; "
+      "IF NOT FOUND THEN RAISE EXCEPTION 'partition % is no longer held at epoch %: another node "
+      "took it over', p, e USING ERRCODE = 'SL001'; END IF; END $$");
+  // All or nothing: the partitions are taken only if no other live node holds one of them.
+  cluster.push_back(
+      "CREATE FUNCTION sluice.acquire(who text, wanted integer[], lease interval) "
+      "RETURNS SETOF sluice.partitions LANGUAGE plpgsql AS $$ BEGIN "
+      "PERFORM 1 FROM sluice.partitions WHERE id = ANY(wanted) ORDER BY id FOR UPDATE; "
+      "IF EXISTS (SELECT 1 FROM sluice.partitions p JOIN sluice.nodes n ON n.name = p.owner "
+      "WHERE p.id = ANY(wanted) AND p.owner <> who AND n.expires_at > '-infinity' AND "
+      "greatest(n.expires_at, pg_postmaster_start_time() + lease) >= clock_timestamp()) "
+      "THEN RETURN; END IF; "
+      "RETURN QUERY UPDATE sluice.partitions p SET owner = who, epoch = p.epoch + 1 "
+      "WHERE p.id = ANY(wanted) RETURNING p.*; END $$");
+  return {first, cluster};
 }
 
 std::string scan_name(Table table, bool reverse, bool after, bool upper) {
@@ -116,6 +157,39 @@ std::vector<Statement> statements() {
                  "AND backend_xid = xid($2::text::xid8)"});
   out.push_back(
       {"forget_commits", "DELETE FROM sluice.commits WHERE at < now() - interval '5 minutes'"});
+  out.push_back({"fence", "SELECT sluice.fence($1::bigint::integer, $2::bigint)"});
+  out.push_back({"create_cluster", "SELECT sluice.create_cluster($1::bigint::integer)::bigint"});
+  out.push_back(
+      {"heartbeat",
+       "INSERT INTO sluice.nodes AS n (name, address, expires_at) VALUES ($1::text, "
+       "$2::text, clock_timestamp() + $3::bigint * interval '1 millisecond') ON CONFLICT "
+       "(name) DO UPDATE SET address = EXCLUDED.address, expires_at = EXCLUDED.expires_at"});
+  // A node that stopped: no grace after a restart of the server either (see sluice.acquire).
+  out.push_back(
+      {"leave", "UPDATE sluice.nodes SET expires_at = '-infinity' WHERE name = $1::text"});
+  // Nodes gone for an hour that hold nothing.
+  out.push_back({"forget_nodes",
+                 "DELETE FROM sluice.nodes WHERE expires_at < now() - interval '1 hour' AND NOT "
+                 "EXISTS (SELECT 1 FROM sluice.partitions p WHERE p.owner = name)"});
+  // A taking waits this long for the partitions' rows; see acquire().
+  out.push_back({"lock_briefly", "SELECT set_config('lock_timeout', $1::text, true)"});
+  out.push_back({"end_stale_sessions",
+                 "SELECT count(pg_terminate_backend(a.pid))::bigint FROM pg_stat_activity a JOIN "
+                 "sluice.nodes n ON n.name = a.application_name WHERE a.datname = "
+                 "current_database() AND a.pid <> pg_backend_pid() AND n.name <> $1::text AND "
+                 "n.expires_at < clock_timestamp()"});
+  out.push_back({"acquire",
+                 "SELECT id::bigint, epoch FROM sluice.acquire($1::text, $2::bigint[]::integer[], "
+                 "$3::bigint * interval '1 millisecond') ORDER BY id"});
+  out.push_back(
+      {"cluster_nodes",
+       "SELECT name, address, (extract(epoch FROM started_at) * 1e6)::bigint, "
+       "CASE WHEN isfinite(expires_at) THEN (extract(epoch FROM expires_at) * 1e6)::bigint "
+       "ELSE 0 END, "
+       "(expires_at >= clock_timestamp())::int::bigint FROM sluice.nodes ORDER BY name"});
+  out.push_back(
+      {"cluster_partitions",
+       "SELECT id::bigint, coalesce(owner, ''), epoch FROM sluice.partitions ORDER BY id"});
   out.push_back({"add_counters",
                  "INSERT INTO sluice.counters AS c (k, v) SELECT * FROM unnest($1::bytea[], "
                  "$2::bigint[]) ON CONFLICT (k) DO UPDATE SET v = sluice.wrapping_add(c.v, "
@@ -297,7 +371,13 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
     return status;
   };
 
-  // First round trip: the transaction's id, and the documents to patch, locked.
+  // First round trip: the fence, the transaction's id, and the documents to patch, locked.
+  const std::int64_t epoch = fence_epoch_.load();
+  if (epoch >= 0) {
+    Parameters fenced;
+    fenced.int64(fence_partition_.load()).int64(epoch);
+    SLUICE_RETURN_IF_ERROR(connection.send("fence", fenced));
+  }
   SLUICE_RETURN_IF_ERROR(connection.send("xact_id", {}));
   const bool patches = !outcome.document_patches.empty();
   if (patches) {
@@ -307,6 +387,9 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
     SLUICE_RETURN_IF_ERROR(connection.send("lock_documents", locked));
   }
   SLUICE_RETURN_IF_ERROR(connection.flush());
+  if (epoch >= 0) {
+    if (auto held = connection.next(); !held.ok()) return give_up(held.status());
+  }
   auto id = connection.next();
   if (!id.ok()) return give_up(id.status());
   std::string assigned(id->bytes(0, 0));
@@ -412,6 +495,10 @@ Result<std::uint64_t> PostgresBackend::apply(const Mutation& mutation) {
       if (*landed) status = Status();
     }
     if (status.ok()) return commits_.fetch_add(1) + 1;
+    if (sqlstate == "SL001") {
+      if (fenced_) fenced_(status);
+      break;
+    }
     // Two commits that waited for each other: PostgreSQL rolled one back; it can go again.
     if (sqlstate != "40P01" && sqlstate != "40001") break;
   }
@@ -478,6 +565,99 @@ Result<bool> PostgresBackend::resolve(std::string_view token, const std::string&
     return found->size() > 0;
   }
   return status;
+}
+
+Result<unsigned> PostgresBackend::partition_count(unsigned wanted) {
+  Parameters parameters;
+  parameters.int64(wanted);
+  SLUICE_ASSIGN_OR_RETURN(Rows rows, read("create_cluster", parameters));
+  return static_cast<unsigned>(rows.int64(0, 0));
+}
+
+Status PostgresBackend::heartbeat(std::string_view node, std::string_view address,
+                                  std::chrono::milliseconds lease) {
+  Parameters parameters;
+  parameters.bytes(node).bytes(address).int64(lease.count());
+  SLUICE_RETURN_IF_ERROR(read("heartbeat", parameters).status());
+  if (heartbeats_.fetch_add(1) % kForgetCommitsEvery == 0) {
+    SLUICE_RETURN_IF_ERROR(read("forget_nodes", {}).status());
+  }
+  return {};
+}
+
+Status PostgresBackend::leave(std::string_view node) {
+  Parameters parameters;
+  parameters.bytes(node);
+  return read("leave", parameters).status();
+}
+
+void PostgresBackend::identify(std::string_view node) {
+  pool_.set_application_name(std::string(node));
+}
+
+Result<std::vector<PartitionOwner>> PostgresBackend::acquire(std::string_view node,
+                                                             std::span<const unsigned> partitions,
+                                                             std::chrono::milliseconds lease) {
+  std::vector<std::int64_t> ids(partitions.begin(), partitions.end());
+  Parameters parameters;
+  parameters.bytes(node).int64_array(ids).int64(lease.count());
+  // The holder's commits under way hold its partitions' rows, and a taking waits for them; but a
+  // holder paused mid-commit (a document patch takes two round trips) would hold them until it
+  // wakes. So a taking waits briefly, then ends the sessions of every node whose lease ran out
+  // (their commits then fail, and the fence refuses them from here on) and tries again later.
+  Rows rows;
+  {
+    SLUICE_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
+    Parameters brief;
+    brief.bytes("500ms");
+    Status status = connection->send("lock_briefly", brief);
+    if (status.ok()) status = connection->send("acquire", parameters);
+    if (status.ok()) status = connection->sync();
+    if (status.ok()) status = connection->next().status();
+    Result<Rows> answer = status.ok() ? connection->next() : Result<Rows>(status);
+    const Status finished = connection->finish();
+    if (answer.ok() && !finished.ok()) answer = finished;
+    if (!answer.ok()) {
+      if (connection->sqlstate() != "55P03") {
+        return Status(answer.status().code(),
+                      fmt::format("storage: {}", answer.status().message()));
+      }
+      Parameters own;
+      own.bytes(node);
+      SLUICE_RETURN_IF_ERROR(read("end_stale_sessions", own).status());
+      return std::vector<PartitionOwner>();
+    }
+    rows = std::move(*answer);
+  }
+  std::vector<PartitionOwner> taken;
+  for (int row = 0; row < rows.size(); ++row) {
+    taken.push_back(
+        {static_cast<unsigned>(rows.int64(row, 0)), std::string(node), rows.int64(row, 1)});
+  }
+  return taken;
+}
+
+void PostgresBackend::fence(unsigned partition, std::int64_t epoch,
+                            std::function<void(const Status&)> on_fenced) {
+  fenced_ = std::move(on_fenced);
+  fence_partition_ = partition;
+  fence_epoch_ = epoch;
+}
+
+Result<ClusterView> PostgresBackend::cluster() {
+  ClusterView view;
+  SLUICE_ASSIGN_OR_RETURN(Rows nodes, read("cluster_nodes", {}));
+  for (int row = 0; row < nodes.size(); ++row) {
+    view.nodes.push_back({std::string(nodes.bytes(row, 0)), std::string(nodes.bytes(row, 1)),
+                          nodes.int64(row, 2), nodes.int64(row, 3), nodes.int64(row, 4) != 0});
+  }
+  SLUICE_ASSIGN_OR_RETURN(Rows owners, read("cluster_partitions", {}));
+  for (int row = 0; row < owners.size(); ++row) {
+    view.owners.push_back({static_cast<unsigned>(owners.int64(row, 0)),
+                           std::string(owners.bytes(row, 1)), owners.int64(row, 2)});
+  }
+  view.partitions = static_cast<unsigned>(view.owners.size());
+  return view;
 }
 
 Status PostgresBackend::wait_durable(std::uint64_t ticket) {

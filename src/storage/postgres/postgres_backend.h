@@ -24,18 +24,23 @@
 // take turns; a database whose schema is newer than this build is refused.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include "storage/backend.h"
+#include "storage/cluster.h"
 #include "storage/postgres/connection.h"
 
 namespace sluice::storage {
 
 class PostgresBackend final : public Backend {
  public:
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Connects with `conninfo` (a libpq URI or key=value string), creates or migrates the schema,
   // and keeps up to `connections` connections for concurrent callers. Fails with Unavailable when
@@ -50,6 +55,32 @@ class PostgresBackend final : public Backend {
   Result<std::vector<std::optional<std::string>>> get_many(
       Table table, std::span<const std::string> keys) override;
   Result<std::vector<Entry>> scan(Table table, const ScanOptions& options) override;
+
+  // Several nodes on one database (see the migration for the tables and the fence).
+  //
+  // The database's partition count: `wanted` on a database that has none yet.
+  Result<unsigned> partition_count(unsigned wanted);
+  // `node` (a name unique to this process, listening at `address`) is live for `lease` more, on
+  // the database's clock.
+  Status heartbeat(std::string_view node, std::string_view address,
+                   std::chrono::milliseconds lease);
+  // This backend's sessions show `node` as their application name, so that a node taking over
+  // can end them once its lease has run out. Call before the first heartbeat.
+  void identify(std::string_view node);
+  // `node` stops: its lease ends now, and others may take what it held at once.
+  Status leave(std::string_view node);
+  // Takes `partitions` for `node` if no other live node holds any of them, raising each one's
+  // epoch; the partitions with their new epochs, or none when another live node holds one. For
+  // `lease` after the database server starts, every node counts as live: a restart of the server
+  // must not hand the partitions to whichever node reconnects first.
+  Result<std::vector<PartitionOwner>> acquire(std::string_view node,
+                                              std::span<const unsigned> partitions,
+                                              std::chrono::milliseconds lease);
+  // From now on every commit first checks that `partition` is still held at `epoch`; once another
+  // node has taken it, commits fail with FailedPrecondition, applying nothing, and `on_fenced`
+  // hears of each. Call before the commits it is to guard begin.
+  void fence(unsigned partition, std::int64_t epoch, std::function<void(const Status&)> on_fenced);
+  Result<ClusterView> cluster();
 
  private:
   PostgresBackend(const std::string& conninfo, std::size_t connections);
@@ -71,6 +102,11 @@ class PostgresBackend final : public Backend {
   // A commit's token: this backend's random prefix, then a count of the commits it attempted.
   const std::string token_prefix_;
   std::atomic<std::uint64_t> tokens_{0};
+  std::atomic<std::uint64_t> heartbeats_{0};
+  // The fence every commit passes; none while the epoch is negative.
+  std::atomic<unsigned> fence_partition_{0};
+  std::atomic<std::int64_t> fence_epoch_{-1};
+  std::function<void(const Status&)> fenced_;
 };
 
 }  // namespace sluice::storage

@@ -1,14 +1,20 @@
 // What only PostgreSQL can do to a commit: lose the connection after COMMIT was sent, while the
 // server's session lives on. apply() must then say what happened: OK exactly when the commit
-// landed, an error exactly when it did not.
+// landed, an error exactly when it did not. And what several nodes on one database rely on: the
+// partition count is the first node's, a partition moves only when its holder's lease has run
+// out, and a holder's commits stop landing the moment another node has taken its partition.
 
 #include "storage/postgres/postgres_backend.h"
 
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
+#include <array>
+#include <chrono>
 #include <future>
 #include <memory>
+#include <thread>
+#include <vector>
 
 #include "tests/support/eventually.h"
 #include "tests/support/postgres_server.h"
@@ -101,6 +107,116 @@ TEST_F(PostgresCutConnectionTest, ACommitCutOffThatThenLandsIsReportedApplied) {
   auto result = waiting.get();
   ASSERT_TRUE(result.ok()) << result.status().to_string();
   EXPECT_EQ(counter(), 2);
+}
+
+class PostgresLeaseTest : public ::testing::Test {
+ protected:
+  PostgresLeaseTest() : database_(server().new_database()) {
+    first_ = open();
+    second_ = open();
+    EXPECT_EQ(first_->partition_count(2).value(), 2u);
+    EXPECT_TRUE(first_->heartbeat("first", "a:1", std::chrono::minutes(1)).ok());
+    EXPECT_TRUE(second_->heartbeat("second", "b:1", std::chrono::minutes(1)).ok());
+  }
+
+  static testing::PostgresServer& server() {
+    static testing::PostgresServer shared;
+    return shared;
+  }
+
+  std::unique_ptr<PostgresBackend> open() {
+    return PostgresBackend::open(server().conninfo(database_), 2).value();
+  }
+
+  // Every partition for `backend` as `node`, or none; no grace after the server's start.
+  std::vector<PartitionOwner> take(PostgresBackend& backend, const std::string& node) {
+    return backend.acquire(node, kBoth, std::chrono::milliseconds(0)).value();
+  }
+
+  // `node`'s lease runs out at once.
+  void expire(PostgresBackend& backend, const std::string& node) {
+    EXPECT_TRUE(backend.heartbeat(node, "x:1", std::chrono::milliseconds(0)).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+
+  static Mutation put(std::string_view key) {
+    Mutation mutation;
+    mutation.put(Table::kMeta, key, "v");
+    return mutation;
+  }
+
+  static constexpr std::array<unsigned, 2> kBoth = {0, 1};
+  std::string database_;
+  std::unique_ptr<PostgresBackend> first_;
+  std::unique_ptr<PostgresBackend> second_;
+};
+
+TEST_F(PostgresLeaseTest, ThePartitionCountIsTheFirstNodesForGood) {
+  EXPECT_EQ(second_->partition_count(8).value(), 2u);
+  EXPECT_EQ(second_->cluster().value().partitions, 2u);
+}
+
+TEST_F(PostgresLeaseTest, APartitionMovesOnlyOnceItsHoldersLeaseRanOutAndItsEpochRises) {
+  const auto taken = take(*first_, "first");
+  ASSERT_EQ(taken.size(), 2u);
+  EXPECT_EQ(taken[0].epoch, 1);
+  EXPECT_TRUE(take(*second_, "second").empty()) << "taken from a live holder";
+  // Taking again what one holds raises the epoch too: a restarted node fences its old self.
+  EXPECT_EQ(take(*first_, "first").at(0).epoch, 2);
+
+  expire(*first_, "first");
+  const auto moved = take(*second_, "second");
+  ASSERT_EQ(moved.size(), 2u);
+  EXPECT_EQ(moved[0].epoch, 3);
+  EXPECT_EQ(moved[1].epoch, 3);
+  const ClusterView view = first_->cluster().value();
+  ASSERT_EQ(view.owners.size(), 2u);
+  EXPECT_EQ(view.owners[0].owner, "second");
+  ASSERT_EQ(view.nodes.size(), 2u);
+  EXPECT_FALSE(view.nodes[0].live);  // "first", by name
+  EXPECT_TRUE(view.nodes[1].live);
+}
+
+TEST_F(PostgresLeaseTest, AHolderWhosePartitionWasTakenCommitsNothingMore) {
+  const std::int64_t epoch = take(*first_, "first").at(0).epoch;
+  std::vector<Status> heard;
+  first_->fence(0, epoch, [&heard](const Status& status) { heard.push_back(status); });
+  ASSERT_TRUE(first_->commit(put("before")).ok());
+
+  expire(*first_, "first");  // paused past its lease, say
+  const std::int64_t next = take(*second_, "second").at(0).epoch;
+  second_->fence(0, next, [](const Status&) {});
+
+  const Status late = first_->commit(put("late"));
+  EXPECT_EQ(late.code(), StatusCode::kUnavailable) << late.to_string();
+  EXPECT_NE(late.message().find("no longer held at epoch"), std::string::npos) << late.to_string();
+  ASSERT_EQ(heard.size(), 1u);
+  EXPECT_TRUE(second_->commit(put("after")).ok());
+  EXPECT_TRUE(second_->get(Table::kMeta, "before").value().has_value());
+  EXPECT_FALSE(second_->get(Table::kMeta, "late").value().has_value());
+  EXPECT_TRUE(second_->get(Table::kMeta, "after").value().has_value());
+}
+
+TEST_F(PostgresLeaseTest, ATakingWaitsForTheHoldersCommitUnderWay) {
+  const std::int64_t epoch = take(*first_, "first").at(0).epoch;
+  // The holder's commit, past its fence and not yet committed.
+  auto holder = connect(server().conninfo(database_));
+  run(holder.get(), "BEGIN");
+  run(holder.get(), "SELECT sluice.fence(0, " + std::to_string(epoch) + ")");
+  run(holder.get(), "INSERT INTO sluice.meta VALUES ('in flight'::bytea, 'v'::bytea)");
+  expire(*first_, "first");
+  auto taking = std::async(std::launch::async, [this] { return take(*second_, "second"); });
+  auto observer = connect(server().conninfo(database_));
+  EXPECT_TRUE(testing::eventually([&] {
+    return run(observer.get(),
+               "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "1";
+  })) << "the taking did not wait for the commit under way";
+  run(holder.get(), "COMMIT");
+  EXPECT_EQ(taking.get().at(0).epoch, epoch + 1);
+  // What committed before the taking stays; the old epoch's fence fails from now on.
+  EXPECT_TRUE(second_->get(Table::kMeta, "in flight").value().has_value());
+  EXPECT_THROW(run(holder.get(), "SELECT sluice.fence(0, " + std::to_string(epoch) + ")"),
+               std::runtime_error);
 }
 
 }  // namespace
