@@ -198,7 +198,10 @@ void Node::renew_lease(const std::stop_token& stop) {
 
 bool Node::try_take_over(std::span<const unsigned> all, bool& told) {
   const std::chrono::milliseconds lease(config_.storage.lease_ms);
-  auto taken = shared_->acquire(name_, all, lease);
+  // Commits take milliseconds: a longer wait is for a holder paused mid-commit.
+  const auto lock_wait =
+      std::min<std::chrono::milliseconds>(lease / 4, std::chrono::seconds(1) / 2);
+  auto taken = shared_->acquire(name_, all, lease, lock_wait);
   if (!taken.ok()) {
     spdlog::warn("cannot take the partitions: {}", taken.status().message());
     return false;
@@ -211,7 +214,7 @@ bool Node::try_take_over(std::span<const unsigned> all, bool& told) {
   // Every partition moved together: the first one's epoch fences every commit.
   const std::int64_t epoch = taken->front().epoch;
   shared_->fence(0, epoch, [this](const Status& status) {
-    if (fenced_.exchange(true)) return;
+    if (failed_.exchange(true)) return;
     spdlog::error("{}: this node commits nothing more and stops", status.message());
     stop();
   });
@@ -233,8 +236,10 @@ void Node::take_over(const std::stop_token& stopping) {
       }
     }
     if (!try_take_over(all, told)) continue;
+    if (stopping.stop_requested()) return;  // what it took, leaving hands on at once
     if (Status active = activate(); !active.ok()) {
       spdlog::error("cannot serve after taking over: {}", active.message());
+      failed_ = true;
       stop();
       return;
     }
@@ -279,6 +284,8 @@ void Node::drain() {
   if (engine_) engine_->stop();
   if (consumer_) consumer_->stop();
   lease_renewer_.stop();
+  // Nothing of this node commits any more; the backend may outlive it.
+  if (shared_ != nullptr) shared_->fence(0, -1, {});
 }
 
 }  // namespace sluice::app

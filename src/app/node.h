@@ -75,8 +75,9 @@ class Node {
   // Thread-safe; may come before run() returns or instead of it.
   void stop();
 
-  // Whether this node lost its partitions to another node and stopped for that.
-  bool fenced() const { return fenced_.load(); }
+  // Whether the node stopped for a failure: it lost its partitions to another node, or could not
+  // serve after taking them over.
+  bool failed() const { return failed_.load(); }
   // Who holds what: this node alone on RocksDB; the database's view on PostgreSQL.
   Result<storage::ClusterView> cluster();
 
@@ -127,7 +128,7 @@ class Node {
   std::unique_ptr<http::Api> api_;
   std::atomic<http::Api*> serving_{nullptr};  // api_ once the node is active: requests go there
   std::unique_ptr<http::Server> server_;
-  std::atomic<bool> fenced_{false};
+  std::atomic<bool> failed_{false};
   std::mutex lease_mutex_;
   std::condition_variable lease_wake_;
   Worker lease_renewer_;

@@ -46,7 +46,7 @@ int serve(const ServeFlags& flags) {
   }
   (*node)->run();
   // A node that lost its partitions to another must be started again to stand by.
-  return (*node)->fenced() ? kExitFailure : kExitOk;
+  return (*node)->failed() ? kExitFailure : kExitOk;
 }
 
 }  // namespace sluice::cli

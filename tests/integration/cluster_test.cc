@@ -198,6 +198,7 @@ TEST_F(ClusterTest, AHolderPausedPastItsLeaseIsFencedWhenItWakes) {
   const bool stopped = testing::eventually(
       [&] { return first->log().find("stopped") != std::string::npos; }, std::chrono::seconds(30));
   EXPECT_TRUE(stopped) << first->log();
+  if (!stopped) first->kill_hard();
   const testing::ExitResult exit = first->wait();
   EXPECT_TRUE(exit.exited);
   EXPECT_EQ(exit.code, 1) << "a fenced node exits with a failure, for its supervisor";

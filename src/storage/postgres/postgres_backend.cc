@@ -173,11 +173,16 @@ std::vector<Statement> statements() {
                  "EXISTS (SELECT 1 FROM sluice.partitions p WHERE p.owner = name)"});
   // A taking waits this long for the partitions' rows; see acquire().
   out.push_back({"lock_briefly", "SELECT set_config('lock_timeout', $1::text, true)"});
+  // The sessions of the holders of the wanted partitions whose lease ran out, by the rule
+  // sluice.acquire() goes by.
   out.push_back({"end_stale_sessions",
                  "SELECT count(pg_terminate_backend(a.pid))::bigint FROM pg_stat_activity a JOIN "
                  "sluice.nodes n ON n.name = a.application_name WHERE a.datname = "
                  "current_database() AND a.pid <> pg_backend_pid() AND n.name <> $1::text AND "
-                 "n.expires_at < clock_timestamp()"});
+                 "n.name IN (SELECT owner FROM sluice.partitions WHERE id = "
+                 "ANY($2::bigint[]::integer[])) AND greatest(n.expires_at, "
+                 "pg_postmaster_start_time() + $3::bigint * interval '1 millisecond') < "
+                 "clock_timestamp()"});
   out.push_back({"acquire",
                  "SELECT id::bigint, epoch FROM sluice.acquire($1::text, $2::bigint[]::integer[], "
                  "$3::bigint * interval '1 millisecond') ORDER BY id"});
@@ -597,7 +602,8 @@ void PostgresBackend::identify(std::string_view node) {
 
 Result<std::vector<PartitionOwner>> PostgresBackend::acquire(std::string_view node,
                                                              std::span<const unsigned> partitions,
-                                                             std::chrono::milliseconds lease) {
+                                                             std::chrono::milliseconds lease,
+                                                             std::chrono::milliseconds lock_wait) {
   std::vector<std::int64_t> ids(partitions.begin(), partitions.end());
   Parameters parameters;
   parameters.bytes(node).int64_array(ids).int64(lease.count());
@@ -606,10 +612,11 @@ Result<std::vector<PartitionOwner>> PostgresBackend::acquire(std::string_view no
   // wakes. So a taking waits briefly, then ends the sessions of every node whose lease ran out
   // (their commits then fail, and the fence refuses them from here on) and tries again later.
   Rows rows;
+  bool waited_too_long = false;
   {
     SLUICE_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
     Parameters brief;
-    brief.bytes("500ms");
+    brief.bytes(fmt::format("{}ms", std::max<std::int64_t>(1, lock_wait.count())));
     Status status = connection->send("lock_briefly", brief);
     if (status.ok()) status = connection->send("acquire", parameters);
     if (status.ok()) status = connection->sync();
@@ -617,17 +624,17 @@ Result<std::vector<PartitionOwner>> PostgresBackend::acquire(std::string_view no
     Result<Rows> answer = status.ok() ? connection->next() : Result<Rows>(status);
     const Status finished = connection->finish();
     if (answer.ok() && !finished.ok()) answer = finished;
-    if (!answer.ok()) {
-      if (connection->sqlstate() != "55P03") {
-        return Status(answer.status().code(),
-                      fmt::format("storage: {}", answer.status().message()));
-      }
-      Parameters own;
-      own.bytes(node);
-      SLUICE_RETURN_IF_ERROR(read("end_stale_sessions", own).status());
-      return std::vector<PartitionOwner>();
+    if (answer.ok()) {
+      rows = std::move(*answer);
+    } else if (connection->sqlstate() == "55P03") {
+      waited_too_long = true;
+    } else {
+      return Status(answer.status().code(), fmt::format("storage: {}", answer.status().message()));
     }
-    rows = std::move(*answer);
+  }  // given back before asking the pool for another
+  if (waited_too_long) {
+    SLUICE_RETURN_IF_ERROR(read("end_stale_sessions", parameters).status());
+    return std::vector<PartitionOwner>();
   }
   std::vector<PartitionOwner> taken;
   for (int row = 0; row < rows.size(); ++row) {

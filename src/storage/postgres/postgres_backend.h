@@ -72,13 +72,16 @@ class PostgresBackend final : public Backend {
   // Takes `partitions` for `node` if no other live node holds any of them, raising each one's
   // epoch; the partitions with their new epochs, or none when another live node holds one. For
   // `lease` after the database server starts, every node counts as live: a restart of the server
-  // must not hand the partitions to whichever node reconnects first.
+  // must not hand the partitions to whichever node reconnects first. A taking waits up to
+  // `lock_wait` for the holder's commits under way; past that it ends the sessions of holders
+  // whose lease ran out (one paused mid-commit holds its rows) and takes nothing this time.
   Result<std::vector<PartitionOwner>> acquire(std::string_view node,
                                               std::span<const unsigned> partitions,
-                                              std::chrono::milliseconds lease);
+                                              std::chrono::milliseconds lease,
+                                              std::chrono::milliseconds lock_wait);
   // From now on every commit first checks that `partition` is still held at `epoch`; once another
-  // node has taken it, commits fail with FailedPrecondition, applying nothing, and `on_fenced`
-  // hears of each. Call before the commits it is to guard begin.
+  // node has taken it, commits fail with Unavailable, applying nothing, and `on_fenced` hears of
+  // each. A negative epoch ends the fence. Call while no commit is under way.
   void fence(unsigned partition, std::int64_t epoch, std::function<void(const Status&)> on_fenced);
   Result<ClusterView> cluster();
 

@@ -130,7 +130,8 @@ class PostgresLeaseTest : public ::testing::Test {
 
   // Every partition for `backend` as `node`, or none; no grace after the server's start.
   std::vector<PartitionOwner> take(PostgresBackend& backend, const std::string& node) {
-    return backend.acquire(node, kBoth, std::chrono::milliseconds(0)).value();
+    return backend.acquire(node, kBoth, std::chrono::milliseconds(0), std::chrono::minutes(1))
+        .value();
   }
 
   // `node`'s lease runs out at once.
@@ -217,6 +218,29 @@ TEST_F(PostgresLeaseTest, ATakingWaitsForTheHoldersCommitUnderWay) {
   EXPECT_TRUE(second_->get(Table::kMeta, "in flight").value().has_value());
   EXPECT_THROW(run(holder.get(), "SELECT sluice.fence(0, " + std::to_string(epoch) + ")"),
                std::runtime_error);
+}
+
+TEST_F(PostgresLeaseTest, ATakingEndsTheSessionsOfAHolderPausedMidCommit) {
+  const std::int64_t epoch = take(*first_, "first").at(0).epoch;
+  // The holder's session, as its backend names it, stopped past its fence.
+  auto holder = connect(server().conninfo(database_) + "?application_name=first");
+  run(holder.get(), "BEGIN");
+  run(holder.get(), "SELECT sluice.fence(0, " + std::to_string(epoch) + ")");
+  // Live, it is waited for and kept.
+  EXPECT_TRUE(
+      second_->acquire("second", kBoth, std::chrono::milliseconds(0), std::chrono::milliseconds(50))
+          .value()
+          .empty());
+  EXPECT_NO_THROW(run(holder.get(), "SELECT 1"));
+
+  expire(*first_, "first");
+  EXPECT_TRUE(
+      second_->acquire("second", kBoth, std::chrono::milliseconds(0), std::chrono::milliseconds(50))
+          .value()
+          .empty())
+      << "taken while the paused holder still held its row";
+  EXPECT_THROW(run(holder.get(), "COMMIT"), std::runtime_error) << "its session lives on";
+  EXPECT_EQ(take(*second_, "second").at(0).epoch, epoch + 1);
 }
 
 }  // namespace
