@@ -46,7 +46,6 @@ Result<std::unique_ptr<Node>> Node::open_on(const Config& config,
                                             std::unique_ptr<storage::Backend> owned,
                                             storage::Backend& backend) {
   std::unique_ptr<Node> node(new Node(config, std::move(owned), backend));
-  node->partitions_ = config.engine.partitions;
   node->shared_ = dynamic_cast<storage::PostgresBackend*>(&backend);
   if (node->shared_ != nullptr) {
     // The partition count is the database's: instances hash to partitions by it.
@@ -112,8 +111,7 @@ Status Node::start() {
     return Status(joined.code(), fmt::format("storage: {}", joined.message()));
   }
   lease_renewer_.start("lease", [this](const std::stop_token& stop) { renew_lease(stop); });
-  bool told = true;  // the line below says it
-  if (try_take_over(every_partition(), told)) {
+  if (try_take_over(every_partition())) {
     SLUICE_RETURN_IF_ERROR(activate());
     log_listening();
   } else {
@@ -142,7 +140,7 @@ Status Node::activate() {
   engine_ = std::make_unique<engine::Engine>(
       backend_, clock_, registry_,
       engine::EngineOptions{
-          .partitions = partitions_,
+          .partitions = config_.engine.partitions,
           .activity_workers = config_.engine.activity_workers,
           .max_active_instances = config_.engine.max_active_instances,
           .retention = static_cast<Micros>(config_.engine.retention_hours) * 3'600'000'000,
@@ -196,7 +194,7 @@ void Node::renew_lease(const std::stop_token& stop) {
   (void)shared_->leave(name_);
 }
 
-bool Node::try_take_over(std::span<const unsigned> all, bool& told) {
+bool Node::try_take_over(std::span<const unsigned> all) {
   const std::chrono::milliseconds lease(config_.storage.lease_ms);
   // Commits take milliseconds: a longer wait is for a holder paused mid-commit.
   const auto lock_wait =
@@ -206,11 +204,7 @@ bool Node::try_take_over(std::span<const unsigned> all, bool& told) {
     spdlog::warn("cannot take the partitions: {}", taken.status().message());
     return false;
   }
-  if (taken->size() != all.size()) {
-    if (!told) spdlog::info("standing by: another live node holds the partitions");
-    told = true;
-    return false;
-  }
+  if (taken->size() != all.size()) return false;
   // Every partition moved together: the first one's epoch fences every commit.
   const std::int64_t epoch = taken->front().epoch;
   shared_->fence(0, epoch, [this](const Status& status) {
@@ -226,7 +220,6 @@ void Node::take_over(const std::stop_token& stopping) {
   const std::chrono::milliseconds lease(config_.storage.lease_ms);
   const WakeOnStop wake_on_stop(stopping, lease_mutex_, lease_wake_);
   const std::vector<unsigned> all = every_partition();
-  bool told = true;  // start() said it
   while (true) {
     {
       std::unique_lock lock(lease_mutex_);
@@ -235,7 +228,7 @@ void Node::take_over(const std::stop_token& stopping) {
         return;
       }
     }
-    if (!try_take_over(all, told)) continue;
+    if (!try_take_over(all)) continue;
     if (stopping.stop_requested()) return;  // what it took, leaving hands on at once
     if (Status active = activate(); !active.ok()) {
       spdlog::error("cannot serve after taking over: {}", active.message());
@@ -249,17 +242,17 @@ void Node::take_over(const std::stop_token& stopping) {
 }
 
 std::vector<unsigned> Node::every_partition() const {
-  std::vector<unsigned> all(partitions_);
-  for (unsigned i = 0; i < partitions_; ++i) all[i] = i;
+  std::vector<unsigned> all(config_.engine.partitions);
+  for (unsigned i = 0; i < all.size(); ++i) all[i] = i;
   return all;
 }
 
 Result<storage::ClusterView> Node::cluster() {
   if (shared_ != nullptr) return shared_->cluster();
   storage::ClusterView view;
-  view.partitions = partitions_;
+  view.partitions = config_.engine.partitions;
   view.nodes.push_back({address_, address_, 0, 0, true});
-  for (unsigned i = 0; i < partitions_; ++i) view.owners.push_back({i, address_, 0});
+  for (unsigned i = 0; i < view.partitions; ++i) view.owners.push_back({i, address_, 0});
   return view;
 }
 

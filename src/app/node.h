@@ -98,8 +98,8 @@ class Node {
   // PostgreSQL: renews this node's lease until stopped; then ends it, so others need not wait.
   void renew_lease(const std::stop_token& stop);
   // PostgreSQL: takes every partition unless another live node holds one, and fences commits
-  // by the epoch; `told` says whether standing by was logged.
-  bool try_take_over(std::span<const unsigned> all, bool& told);
+  // by the epoch.
+  bool try_take_over(std::span<const unsigned> all);
   // PostgreSQL: tries again every quarter lease until it takes the partitions, then activates.
   void take_over(const std::stop_token& stopping);
   std::vector<unsigned> every_partition() const;
@@ -112,7 +112,6 @@ class Node {
   std::unique_ptr<storage::Backend> owned_backend_;  // unless the caller owns it
   storage::Backend& backend_;
   storage::PostgresBackend* shared_ = nullptr;  // the backend, when several nodes may share it
-  unsigned partitions_ = 0;
   std::string name_;                            // unique to this process: address/random
   std::string address_;                         // host:port listened on
   std::unique_ptr<queue::IntakeQueue> intake_;  // set by activate()
