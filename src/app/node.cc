@@ -107,6 +107,11 @@ Status Node::start() {
   name_ = fmt::format("{}/{}", address_, ids_.next().substr(28));
   const std::chrono::milliseconds lease(config_.storage.lease_ms);
   shared_->identify(name_);
+  shared_->set_fence_listener([this](unsigned, const Status& status) {
+    if (failed_.exchange(true)) return;
+    spdlog::error("{}: this node commits nothing more and stops", status.message());
+    stop();
+  });
   if (Status joined = shared_->heartbeat(name_, address_, lease); !joined.ok()) {
     return Status(joined.code(), fmt::format("storage: {}", joined.message()));
   }
@@ -131,8 +136,9 @@ void Node::log_listening() const {
 
 Status Node::activate() {
   // The queue keeps a reference to the node's clock.
-  auto intake =
-      queue::IntakeQueue::open(backend_, clock_, config_.queue.name, config_.queue.max_depth);
+  // One node at a time appends to the queue: the one that holds the partitions.
+  auto intake = queue::IntakeQueue::open(backend_, clock_, config_.queue.name,
+                                         config_.queue.max_depth, std::optional<unsigned>(0));
   if (!intake.ok()) {
     return Status(intake.status().code(), fmt::format("storage: {}", intake.status().message()));
   }
@@ -205,14 +211,8 @@ bool Node::try_take_over(std::span<const unsigned> all) {
     return false;
   }
   if (taken->size() != all.size()) return false;
-  // Every partition moved together: the first one's epoch fences every commit.
-  const std::int64_t epoch = taken->front().epoch;
-  shared_->fence(0, epoch, [this](const Status& status) {
-    if (failed_.exchange(true)) return;
-    spdlog::error("{}: this node commits nothing more and stops", status.message());
-    stop();
-  });
-  spdlog::info("took over {} partitions at epoch {}", all.size(), epoch);
+  for (const auto& owner : *taken) shared_->hold(owner.partition, owner.epoch);
+  spdlog::info("took over {} partitions at epoch {}", all.size(), taken->front().epoch);
   return true;
 }
 
@@ -278,7 +278,9 @@ void Node::drain() {
   if (consumer_) consumer_->stop();
   lease_renewer_.stop();
   // Nothing of this node commits any more; the backend may outlive it.
-  if (shared_ != nullptr) shared_->fence(0, -1, {});
+  if (shared_ != nullptr) {
+    for (unsigned partition : every_partition()) shared_->release(partition);
+  }
 }
 
 }  // namespace sluice::app

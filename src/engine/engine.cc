@@ -47,6 +47,7 @@ Engine::Engine(storage::Backend& backend, const Clock& clock, const Registry& re
       std::max<std::size_t>(1, options.max_active_instances / count);
   partition_options.on_finished = options.on_finished;
   for (unsigned i = 0; i < count; ++i) {
+    partition_options.index = i;
     partitions_.push_back(std::make_unique<Partition>(
         backend, clock, registry, activities_,
         [this](PartitionInput input) {

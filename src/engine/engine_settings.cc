@@ -3,11 +3,13 @@
 #include <algorithm>
 #include <thread>
 
+#include "storage/cluster.h"
+
 namespace sluice::engine {
 
 void declare_settings(settings::Schema& schema, EngineSettings& engine) {
   schema
-      .integer("engine.partitions", engine.partitions, 0u, 256u,
+      .integer("engine.partitions", engine.partitions, 0u, storage::kMaxPartitions,
                "instances hash to partitions; one thread each")
       .shown_default("cores");
   schema.integer("engine.activity_workers", engine.activity_workers, 1u, 1024u,

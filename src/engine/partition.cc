@@ -486,6 +486,7 @@ void Partition::take_turn(std::vector<PartitionInput>& inputs) {
   }
 
   for (auto& step : steps) write_step(step, now, mutation);
+  mutation.fence_by(options_.index);
   const Status committed = mutation.empty() ? Status() : backend_.commit(mutation);
   for (auto& step : steps) step.instance->step = kNoStep;
 
@@ -603,6 +604,7 @@ Status Partition::recover(const std::vector<std::string>& instance_ids) {
     work.emplace_back(id, std::move(pending));
     instances_.emplace(id, std::move(instance));
   }
+  mutation.fence_by(options_.index);
   if (!mutation.empty()) SLUICE_RETURN_IF_ERROR(backend_.commit(mutation));
   for (const auto& [id, pending] : work) carry_out(id, pending);
   for (const auto& record : finished) {

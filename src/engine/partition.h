@@ -70,6 +70,7 @@ struct PartitionInput {
 using FinishListener = std::function<void(const InstanceRecord& record)>;
 
 struct PartitionOptions {
+  unsigned index = 0;  // which partition: every commit is fenced by it (Mutation::fence_by)
   std::size_t max_active_instances = 100'000;  // starts beyond this are refused, to retry later
   std::size_t max_batch_inputs = 20'000;
   FinishListener on_finished;  // may be empty

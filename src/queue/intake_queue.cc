@@ -20,7 +20,8 @@ std::size_t AppendOutcome::accepted() const {
 
 Result<std::unique_ptr<IntakeQueue>> IntakeQueue::open(storage::Backend& backend,
                                                        const Clock& clock, std::string name,
-                                                       std::int64_t max_depth) {
+                                                       std::int64_t max_depth,
+                                                       std::optional<unsigned> fence) {
   SLUICE_ASSIGN_OR_RETURN(auto next,
                           backend.get(Table::kMeta, storage::key_prefix({"queue", name}) + "next"));
   std::uint64_t next_sequence = 1;
@@ -32,15 +33,17 @@ Result<std::unique_ptr<IntakeQueue>> IntakeQueue::open(storage::Backend& backend
   SLUICE_ASSIGN_OR_RETURN(std::int64_t depth,
                           backend.counter(storage::key_prefix({"queue", name}) + "depth"));
   return std::unique_ptr<IntakeQueue>(
-      new IntakeQueue(backend, clock, std::move(name), next_sequence, depth, max_depth));
+      new IntakeQueue(backend, clock, std::move(name), next_sequence, depth, max_depth, fence));
 }
 
 IntakeQueue::IntakeQueue(storage::Backend& backend, const Clock& clock, std::string name,
-                         std::uint64_t next_sequence, std::int64_t depth, std::int64_t max_depth)
+                         std::uint64_t next_sequence, std::int64_t depth, std::int64_t max_depth,
+                         std::optional<unsigned> fence)
     : backend_(backend),
       clock_(clock),
       name_(std::move(name)),
       max_depth_(max_depth),
+      fence_(fence),
       depth_(depth),
       key_prefix_(storage::key_prefix({name_})),
       next_sequence_key_(storage::key_prefix({"queue", name_}) + "next"),
@@ -159,6 +162,7 @@ IntakeQueue::WrittenGroup IntakeQueue::write_group(std::vector<PendingAppend>& g
   std::vector<AppendOutcome> outcomes(group.size());
   std::vector<bool> over_bound(group.size(), false);
   storage::Mutation mutation;
+  if (fence_) mutation.fence_by(*fence_);
   size_t index = 0;
   const std::int64_t depth = depth_.load();
   for (size_t g = 0; g < group.size(); ++g) {
@@ -256,6 +260,7 @@ Result<std::vector<Message>> IntakeQueue::lease(std::size_t max) {
 void IntakeQueue::take(storage::Mutation& mutation, const Message& message) const {
   mutation.erase(Table::kQueue, message_key(message.sequence));
   mutation.add(depth_key_, -1);
+  if (fence_ && !mutation.fence()) mutation.fence_by(*fence_);
 }
 
 void IntakeQueue::settle(std::span<const std::uint64_t> sequences, bool taken) {

@@ -20,6 +20,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -51,9 +52,12 @@ class IntakeQueue {
   // `backend` and `clock` must outlive the queue.
   // Appends that would take the queue beyond `max_depth` messages are refused with
   // ResourceExhausted (HTTP 503 + Retry-After), whole; duplicates never count against it.
+  // The queue's sequence is one writer's: where several nodes share storage, its appends and
+  // takes are fenced by partition `fence` (Mutation::fence_by), which the writer must hold.
   static Result<std::unique_ptr<IntakeQueue>> open(storage::Backend& backend, const Clock& clock,
                                                    std::string name,
-                                                   std::int64_t max_depth = INT64_MAX);
+                                                   std::int64_t max_depth = INT64_MAX,
+                                                   std::optional<unsigned> fence = std::nullopt);
   // Commits everything already appended, then stops.
   ~IntakeQueue();
 
@@ -103,7 +107,8 @@ class IntakeQueue {
   };
 
   IntakeQueue(storage::Backend& backend, const Clock& clock, std::string name,
-              std::uint64_t next_sequence, std::int64_t depth, std::int64_t max_depth);
+              std::uint64_t next_sequence, std::int64_t depth, std::int64_t max_depth,
+              std::optional<unsigned> fence);
   void run_appender(const std::stop_token& stop);
   WrittenGroup write_group(std::vector<PendingAppend>& group);
   void run_answerer(const std::stop_token& stop);
@@ -113,6 +118,7 @@ class IntakeQueue {
   const Clock& clock_;
   const std::string name_;
   const std::int64_t max_depth_;
+  const std::optional<unsigned> fence_;
   // Messages appended and not yet taken, as the depth counter has it; kept in memory for the
   // bound check, which must not read storage on every append.
   std::atomic<std::int64_t> depth_;

@@ -11,6 +11,9 @@
 
 namespace sluice::storage {
 
+// engine.partitions can be no more than this.
+inline constexpr unsigned kMaxPartitions = 256;
+
 struct ClusterNode {
   std::string name;     // unique per process: a restarted node joins under a new name
   std::string address;  // where it listens for HTTP

@@ -50,6 +50,7 @@ void Mutation::patch(std::string_view document_key, const DocumentPatch& patch) 
 }
 
 void Mutation::absorb(Mutation&& other) {
+  if (!fence_) fence_ = other.fence_;
   if (operations_.empty()) {
     operations_ = std::move(other.operations_);
     byte_size_ = other.byte_size_;

@@ -6,6 +6,7 @@
 // and the records it writes for it, say — so that a crash can never separate them.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -42,8 +43,14 @@ class Mutation {
   // partition turn counts many events of one stream into that stream's stats.
   void patch(std::string_view document_key, const DocumentPatch& patch);
 
-  // Moves every operation of `other` to the end of this one.
+  // Moves every operation of `other` to the end of this one, and its fence if this has none.
   void absorb(Mutation&& other);
+
+  // Commits only while this node holds `partition` at the epoch it took it with: a backend
+  // shared by several nodes checks that in the same transaction and otherwise applies nothing.
+  // A backend used by one process alone has nothing to check.
+  void fence_by(unsigned partition) { fence_ = partition; }
+  std::optional<unsigned> fence() const { return fence_; }
 
   const std::vector<Operation>& operations() const { return operations_; }
   bool empty() const { return operations_.empty(); }
@@ -55,6 +62,7 @@ class Mutation {
 
   std::vector<Operation> operations_;
   std::size_t byte_size_ = 0;
+  std::optional<unsigned> fence_;
   // For each counter whose last operation here is an add, that add's index; the same for
   // documents and patches.
   std::unordered_map<std::string, std::size_t> last_add_;

@@ -89,5 +89,21 @@ TEST(MutationTest, APutOrEraseOfADocumentKeepsThePatchesAroundItApart) {
   EXPECT_EQ(mutation.operations()[4].value, R"([["inc",["n"],1],["inc",["n"],1]])");
 }
 
+TEST(MutationTest, AnAbsorbedMutationsFenceHoldsUnlessTheAbsorberHasOne) {
+  Mutation effects;
+  effects.put(Table::kMeta, "a", "1");
+  effects.fence_by(3);
+  Mutation unfenced;
+  unfenced.absorb(std::move(effects));
+  EXPECT_EQ(unfenced.fence(), 3u);
+
+  Mutation more;
+  more.fence_by(5);
+  Mutation fenced;
+  fenced.fence_by(1);
+  fenced.absorb(std::move(more));
+  EXPECT_EQ(fenced.fence(), 1u);
+}
+
 }  // namespace
 }  // namespace sluice::storage

@@ -301,7 +301,9 @@ std::vector<std::string_view> keys_of(const auto& map) {
 }  // namespace
 
 PostgresBackend::PostgresBackend(const std::string& conninfo, std::size_t connections)
-    : pool_(conninfo, statements(), connections), token_prefix_(random_prefix()) {}
+    : pool_(conninfo, statements(), connections), token_prefix_(random_prefix()) {
+  for (auto& epoch : held_) epoch = -1;
+}
 
 Result<std::unique_ptr<PostgresBackend>> PostgresBackend::open(const std::string& conninfo,
                                                                std::size_t connections) {
@@ -377,10 +379,15 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
   };
 
   // First round trip: the fence, the transaction's id, and the documents to patch, locked.
-  const std::int64_t epoch = fence_epoch_.load();
-  if (epoch >= 0) {
+  std::int64_t epoch = -1;
+  if (mutation.fence() && fencing_.load()) {
+    epoch = held_.at(*mutation.fence()).load();
+    if (epoch < 0) {
+      return unavailable(
+          fmt::format("this node does not hold partition {} any more", *mutation.fence()));
+    }
     Parameters fenced;
-    fenced.int64(fence_partition_.load()).int64(epoch);
+    fenced.int64(*mutation.fence()).int64(epoch);
     SLUICE_RETURN_IF_ERROR(connection.send("fence", fenced));
   }
   SLUICE_RETURN_IF_ERROR(connection.send("xact_id", {}));
@@ -501,7 +508,7 @@ Result<std::uint64_t> PostgresBackend::apply(const Mutation& mutation) {
     }
     if (status.ok()) return commits_.fetch_add(1) + 1;
     if (sqlstate == "SL001") {
-      if (fenced_) fenced_(status);
+      if (fenced_) fenced_(*mutation.fence(), status);
       break;
     }
     // Two commits that waited for each other: PostgreSQL rolled one back; it can go again.
@@ -644,12 +651,12 @@ Result<std::vector<PartitionOwner>> PostgresBackend::acquire(std::string_view no
   return taken;
 }
 
-void PostgresBackend::fence(unsigned partition, std::int64_t epoch,
-                            std::function<void(const Status&)> on_fenced) {
-  fenced_ = std::move(on_fenced);
-  fence_partition_ = partition;
-  fence_epoch_ = epoch;
+void PostgresBackend::hold(unsigned partition, std::int64_t epoch) {
+  held_.at(partition) = epoch;
+  fencing_ = true;
 }
+
+void PostgresBackend::release(unsigned partition) { held_.at(partition) = -1; }
 
 Result<ClusterView> PostgresBackend::cluster() {
   ClusterView view;

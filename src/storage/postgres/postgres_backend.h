@@ -23,6 +23,7 @@
 // The schema is created and migrated here, under an advisory lock so that nodes starting together
 // take turns; a database whose schema is newer than this build is refused.
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -79,10 +80,16 @@ class PostgresBackend final : public Backend {
                                               std::span<const unsigned> partitions,
                                               std::chrono::milliseconds lease,
                                               std::chrono::milliseconds lock_wait);
-  // From now on every commit first checks that `partition` is still held at `epoch`; once another
-  // node has taken it, commits fail with Unavailable, applying nothing, and `on_fenced` hears of
-  // each. A negative epoch ends the fence. Call while no commit is under way.
-  void fence(unsigned partition, std::int64_t epoch, std::function<void(const Status&)> on_fenced);
+  // Mutations fenced by `partition` commit only while it is still held at `epoch`: their
+  // transaction checks that first. Once another node has taken it, they fail with Unavailable,
+  // applying nothing, and the fence listener hears of each.
+  void hold(unsigned partition, std::int64_t epoch);
+  // Mutations fenced by `partition` fail from now on without reaching the database.
+  void release(unsigned partition);
+  // Told of each commit refused because another node took its partition. Set it before hold().
+  void set_fence_listener(std::function<void(unsigned partition, const Status&)> listener) {
+    fenced_ = std::move(listener);
+  }
   Result<ClusterView> cluster();
 
  private:
@@ -106,10 +113,11 @@ class PostgresBackend final : public Backend {
   const std::string token_prefix_;
   std::atomic<std::uint64_t> tokens_{0};
   std::atomic<std::uint64_t> heartbeats_{0};
-  // The fence every commit passes; none while the epoch is negative.
-  std::atomic<unsigned> fence_partition_{0};
-  std::atomic<std::int64_t> fence_epoch_{-1};
-  std::function<void(const Status&)> fenced_;
+  // The epoch each partition is held at; negative for one not held. Until the first hold(), this
+  // backend serves one process alone and commits are not fenced.
+  std::array<std::atomic<std::int64_t>, kMaxPartitions> held_;
+  std::atomic<bool> fencing_{false};
+  std::function<void(unsigned partition, const Status&)> fenced_;
 };
 
 }  // namespace sluice::storage

@@ -138,10 +138,15 @@ class PostgresLeaseTest : public ::testing::Test {
     EXPECT_TRUE(backend.heartbeat(node, "x:1", std::chrono::milliseconds(-1000)).ok());
   }
 
-  static Mutation put(std::string_view key) {
+  static Mutation put(std::string_view key, unsigned partition = 0) {
     Mutation mutation;
     mutation.put(Table::kMeta, key, "v");
+    mutation.fence_by(partition);
     return mutation;
+  }
+
+  static void hold(PostgresBackend& backend, const std::vector<PartitionOwner>& taken) {
+    for (const auto& owner : taken) backend.hold(owner.partition, owner.epoch);
   }
 
   static constexpr std::array<unsigned, 2> kBoth = {0, 1};
@@ -177,23 +182,30 @@ TEST_F(PostgresLeaseTest, APartitionMovesOnlyOnceItsHoldersLeaseRanOutAndItsEpoc
 }
 
 TEST_F(PostgresLeaseTest, AHolderWhosePartitionWasTakenCommitsNothingMore) {
-  const std::int64_t epoch = take(*first_, "first").at(0).epoch;
-  std::vector<Status> heard;
-  first_->fence(0, epoch, [&heard](const Status& status) { heard.push_back(status); });
-  ASSERT_TRUE(first_->commit(put("before")).ok());
+  std::vector<unsigned> heard;
+  first_->set_fence_listener(
+      [&heard](unsigned partition, const Status&) { heard.push_back(partition); });
+  hold(*first_, take(*first_, "first"));
+  ASSERT_TRUE(first_->commit(put("before", 1)).ok());
 
   expire(*first_, "first");  // paused past its lease, say
-  const std::int64_t next = take(*second_, "second").at(0).epoch;
-  second_->fence(0, next, [](const Status&) {});
+  hold(*second_, take(*second_, "second"));
 
-  const Status late = first_->commit(put("late"));
+  const Status late = first_->commit(put("late", 1));
   EXPECT_EQ(late.code(), StatusCode::kUnavailable) << late.to_string();
   EXPECT_NE(late.message().find("no longer held at epoch"), std::string::npos) << late.to_string();
-  ASSERT_EQ(heard.size(), 1u);
-  EXPECT_TRUE(second_->commit(put("after")).ok());
+  EXPECT_EQ(heard, std::vector<unsigned>{1});
+  EXPECT_TRUE(second_->commit(put("after", 1)).ok());
   EXPECT_TRUE(second_->get(Table::kMeta, "before").value().has_value());
   EXPECT_FALSE(second_->get(Table::kMeta, "late").value().has_value());
   EXPECT_TRUE(second_->get(Table::kMeta, "after").value().has_value());
+
+  // A partition let go: its commits fail here, and the other's go on.
+  second_->release(1);
+  const Status released = second_->commit(put("released", 1));
+  EXPECT_EQ(released.code(), StatusCode::kUnavailable) << released.to_string();
+  EXPECT_TRUE(second_->commit(put("kept", 0)).ok());
+  EXPECT_FALSE(second_->get(Table::kMeta, "released").value().has_value());
 }
 
 TEST_F(PostgresLeaseTest, ATakingWaitsForTheHoldersCommitUnderWay) {
