@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
+#include <shared_mutex>
 
 #include "core/logging.h"
 #include "storage/key_encoding.h"
@@ -38,47 +39,22 @@ Engine::Engine(storage::Backend& backend, const Clock& clock, const Registry& re
                EngineOptions options)
     : backend_(backend),
       clock_(clock),
+      registry_(registry),
       ids_(clock),
       activities_(registry, clock, options.activity_workers),
+      partitions_(std::max(1u, options.partitions)),
       retention_(options.retention) {
-  const unsigned count = std::max(1u, options.partitions);
-  PartitionOptions partition_options;
-  partition_options.max_active_instances =
-      std::max<std::size_t>(1, options.max_active_instances / count);
-  partition_options.on_finished = options.on_finished;
-  for (unsigned i = 0; i < count; ++i) {
-    partition_options.index = i;
-    partitions_.push_back(std::make_unique<Partition>(
-        backend, clock, registry, activities_,
-        [this](PartitionInput input) {
-          Partition& partition = partition_for(input.instance_id);
-          partition.submit(std::move(input));
-        },
-        partition_options));
-  }
+  partition_options_.max_active_instances =
+      std::max<std::size_t>(1, options.max_active_instances / partitions_.size());
+  partition_options_.on_finished = options.on_finished;
 }
 
 Engine::~Engine() { stop(); }
 
 Status Engine::start() {
-  std::vector<std::vector<std::string>> ids(partitions_.size());
-  storage::ScanOptions scan;
-  scan.limit = 10'000;
-  while (true) {
-    SLUICE_ASSIGN_OR_RETURN(auto entries, backend_.scan(Table::kActive, scan));
-    for (auto& entry : entries) {
-      ids[hash_id(entry.key) % partitions_.size()].push_back(entry.key);
-    }
-    if (entries.size() < scan.limit) break;
-    scan.after = entries.back().key;
-  }
-  for (std::size_t i = 0; i < partitions_.size(); ++i) {
-    if (Status recovered = partitions_[i]->recover(ids[i]); !recovered.ok()) {
-      stop();  // recovered partitions may already have work out with the activity pool
-      return recovered;
-    }
-  }
-  for (auto& partition : partitions_) partition->start();
+  std::vector<unsigned> all(partitions_.size());
+  for (unsigned i = 0; i < all.size(); ++i) all[i] = i;
+  SLUICE_RETURN_IF_ERROR(take(all));
   if (retention_ > 0) {
     retention_sweeper_.start("retention", [this](const std::stop_token& stop) {
       std::mutex mutex;  // the sweeper waits for nothing but a minute or a stop
@@ -99,13 +75,98 @@ Status Engine::start() {
 
 void Engine::stop() {
   retention_sweeper_.stop();
-  // Workers first: a partition must not go while an activity may still hand it a result.
+  // Workers first: what they finish has nowhere to go once the partitions have stopped.
   activities_.stop();
-  for (auto& partition : partitions_) partition->stop();
+  std::vector<unsigned> all(partitions_.size());
+  for (unsigned i = 0; i < all.size(); ++i) all[i] = i;
+  give_up(all);
 }
 
-Partition& Engine::partition_for(std::string_view instance_id) {
-  return *partitions_[hash_id(instance_id) % partitions_.size()];
+Status Engine::take(std::span<const unsigned> wanted) {
+  std::vector<unsigned> taking;
+  {
+    // In their slots before they recover: the results of the activities that recovery
+    // dispatches, and any other input, wait in their inboxes until they start.
+    std::unique_lock lock(partitions_mutex_);
+    for (unsigned index : wanted) {
+      if (partitions_.at(index)) continue;
+      PartitionOptions options = partition_options_;
+      options.index = index;
+      partitions_[index] = std::make_unique<Partition>(
+          backend_, clock_, registry_, activities_,
+          [this](PartitionInput input) { submit(std::move(input)); }, options);
+      taking.push_back(index);
+    }
+  }
+  // Only this thread replaces these slots' partitions; other threads only read them.
+  std::vector<std::vector<std::string>> ids(partitions_.size());
+  std::vector<bool> is_taking(partitions_.size(), false);
+  for (unsigned index : taking) is_taking[index] = true;
+  Status recovered;
+  storage::ScanOptions scan;
+  scan.limit = 10'000;
+  while (recovered.ok()) {
+    auto entries = backend_.scan(Table::kActive, scan);
+    if (!entries.ok()) {
+      recovered = entries.status();
+      break;
+    }
+    for (const auto& entry : *entries) {
+      const unsigned index = partition_of(entry.key);
+      if (is_taking[index]) ids[index].push_back(entry.key);
+    }
+    if (entries->size() < scan.limit) break;
+    scan.after = entries->back().key;
+  }
+  for (unsigned index : taking) {
+    if (recovered.ok()) recovered = partitions_[index]->recover(ids[index]);
+  }
+  if (!recovered.ok()) {
+    give_up(taking);
+    return recovered;
+  }
+  for (unsigned index : taking) partitions_[index]->start();
+  return {};
+}
+
+void Engine::give_up(std::span<const unsigned> partitions) {
+  std::vector<std::unique_ptr<Partition>> stopping;
+  {
+    std::unique_lock lock(partitions_mutex_);
+    for (unsigned index : partitions) {
+      if (!partitions_.at(index)) continue;
+      stopped_commit_failures_ += partitions_[index]->commit_failures();
+      stopping.push_back(std::move(partitions_[index]));
+    }
+  }
+  // Each finishes its turn under way and answers what it had not taken.
+  for (auto& partition : stopping) partition->stop();
+}
+
+unsigned Engine::partition_of(std::string_view instance_id) const {
+  return static_cast<unsigned>(hash_id(instance_id) % partitions_.size());
+}
+
+bool Engine::runs(unsigned partition) const {
+  std::shared_lock lock(partitions_mutex_);
+  return partitions_.at(partition) != nullptr;
+}
+
+void Engine::submit(PartitionInput input) {
+  const unsigned index = partition_of(input.instance_id);
+  {
+    std::shared_lock lock(partitions_mutex_);
+    if (Partition* partition = partitions_[index].get()) {
+      // A partition in its slot is not stopping: this only queues the input.
+      partition->submit(std::move(input));
+      return;
+    }
+  }
+  if (input.reply) {
+    input.reply(unavailable(fmt::format(
+        "instance {} belongs to partition {}, which does not run on this node now",
+        input.instance_id, index)));
+  }
 }
 
 void Engine::start_instance(StartRequest request, Reply reply, storage::Mutation effects,
@@ -117,8 +178,7 @@ void Engine::start_instance(StartRequest request, Reply reply, storage::Mutation
   input.instance_id = request.instance_id;
   input.start = std::move(request);
   input.reply = std::move(reply);
-  Partition& partition = partition_for(input.instance_id);
-  partition.submit(std::move(input));
+  submit(std::move(input));
 }
 
 void Engine::send_event(std::string instance_id, HistoryEvent event, Reply reply) {
@@ -127,8 +187,7 @@ void Engine::send_event(std::string instance_id, HistoryEvent event, Reply reply
   input.instance_id = std::move(instance_id);
   input.event = std::move(event);
   input.reply = std::move(reply);
-  Partition& partition = partition_for(input.instance_id);
-  partition.submit(std::move(input));
+  submit(std::move(input));
 }
 
 void Engine::raise_event(std::string instance_id, std::string name, std::string data, Reply reply) {
@@ -160,8 +219,7 @@ void Engine::commit_if(std::string instance_id, std::vector<Expectation> expecte
   input.expected = std::move(expected);
   input.effects = std::move(effects);
   input.reply = std::move(reply);
-  Partition& partition = partition_for(input.instance_id);
-  partition.submit(std::move(input));
+  submit(std::move(input));
 }
 
 void Engine::purge(std::string instance_id, Reply reply) {
@@ -169,8 +227,7 @@ void Engine::purge(std::string instance_id, Reply reply) {
   input.kind = PartitionInput::Kind::kPurge;
   input.instance_id = std::move(instance_id);
   input.reply = std::move(reply);
-  Partition& partition = partition_for(input.instance_id);
-  partition.submit(std::move(input));
+  submit(std::move(input));
 }
 
 Status Engine::start_instance_and_wait(StartRequest request) {
@@ -270,7 +327,7 @@ Result<std::size_t> Engine::purge_matching(InstanceQuery query) {
   while (true) {
     SLUICE_ASSIGN_OR_RETURN(QueryPage page, this->query(query));
     for (const auto& record : page.records) {
-      if (!is_terminal(record.status)) continue;
+      if (!is_terminal(record.status) || !runs(partition_of(record.instance_id))) continue;
       const Status status =
           wait_for([&](Reply reply) { purge(record.instance_id, std::move(reply)); });
       if (status.ok()) {
@@ -293,18 +350,27 @@ Result<std::size_t> Engine::purge_expired() {
 }
 
 void Engine::wake() {
-  for (auto& partition : partitions_) partition->wake();
+  std::shared_lock lock(partitions_mutex_);
+  for (auto& partition : partitions_) {
+    if (partition) partition->wake();
+  }
 }
 
 std::size_t Engine::active_instances() const {
+  std::shared_lock lock(partitions_mutex_);
   std::size_t total = 0;
-  for (const auto& partition : partitions_) total += partition->active_instances();
+  for (const auto& partition : partitions_) {
+    if (partition) total += partition->active_instances();
+  }
   return total;
 }
 
 std::uint64_t Engine::commit_failures() const {
-  std::uint64_t total = 0;
-  for (const auto& partition : partitions_) total += partition->commit_failures();
+  std::shared_lock lock(partitions_mutex_);
+  std::uint64_t total = stopped_commit_failures_;
+  for (const auto& partition : partitions_) {
+    if (partition) total += partition->commit_failures();
+  }
   return total;
 }
 

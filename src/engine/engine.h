@@ -8,6 +8,8 @@
 
 #include <memory>
 #include <optional>
+#include <shared_mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -52,10 +54,22 @@ class Engine {
          EngineOptions options);
   ~Engine();
 
-  // Loads unfinished instances (replaying their histories, re-arming timers, re-dispatching
-  // pending activities), then starts the partitions.
+  // Takes every partition (see take()) and sweeps finished instances past their retention: the
+  // engine of a node that has its storage to itself.
   Status start();
+  // Stops every partition; inputs still queued are answered Unavailable.
   void stop();
+
+  // Where nodes share storage, each runs the partitions it holds. take() loads the unfinished
+  // instances of `partitions` (replaying their histories, re-arming timers, re-dispatching
+  // pending activities), then runs them. give_up() stops them and forgets their instances, whose
+  // state is durable: whoever takes them next recovers it. Inputs for an instance whose
+  // partition does not run here are answered Unavailable.
+  Status take(std::span<const unsigned> partitions);
+  void give_up(std::span<const unsigned> partitions);
+  // The partition `instance_id` belongs to, for this engine's partition count.
+  unsigned partition_of(std::string_view instance_id) const;
+  bool runs(unsigned partition) const;
 
   // `effects` commit in the same batch as the start, and only if it succeeds (a queue consumer
   // takes its message this way). With `expected`, the start is made only if they hold.
@@ -86,15 +100,16 @@ class Engine {
   // Instances in id order. Looks at a bounded number of records per call, so a page may be
   // short (even empty) and still carry a continuation.
   Result<QueryPage> query(const InstanceQuery& query);
-  // Purges every finished instance the query matches (its `top` and continuation are ignored);
-  // returns how many. Blocks.
+  // Purges every finished instance the query matches in the partitions that run here (its `top`
+  // and continuation are ignored); returns how many. Blocks.
   Result<std::size_t> purge_matching(InstanceQuery query);
 
   // A new instance id (a UUID) for callers that do not pick their own.
   std::string new_instance_id() { return ids_.next(); }
 
-  // Purges finished instances older than the retention period; returns how many. The engine
-  // runs this every minute by itself when a retention period is set.
+  // Purges finished instances older than the retention period in the partitions that run here;
+  // returns how many. The engine runs this every minute by itself when a retention period is
+  // set.
   Result<std::size_t> purge_expired();
 
   // Re-checks timers at once (for tests that move a manual clock).
@@ -104,14 +119,21 @@ class Engine {
   std::uint64_t commit_failures() const;
 
  private:
-  Partition& partition_for(std::string_view instance_id);
+  // Hands `input` to its instance's partition, or answers it Unavailable.
+  void submit(PartitionInput input);
   void send_event(std::string instance_id, HistoryEvent event, Reply reply);
 
   storage::Backend& backend_;
   const Clock& clock_;
+  const Registry& registry_;
   IdGenerator ids_;
   ActivityPool activities_;
+  PartitionOptions partition_options_;
+  // By index; null for a partition that does not run here. A partition is swapped in and out
+  // under the exclusive lock and stopped outside it, so submit() never waits for a turn.
   std::vector<std::unique_ptr<Partition>> partitions_;
+  mutable std::shared_mutex partitions_mutex_;
+  std::uint64_t stopped_commit_failures_ = 0;  // of partitions given up; under partitions_mutex_
   const Micros retention_;
   Worker retention_sweeper_;
 };

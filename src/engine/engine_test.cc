@@ -657,6 +657,46 @@ TEST_F(EngineTest, ResultsHeldWhileSuspendedAreNotRedoneAfterRestart) {
   EXPECT_EQ(backend_->counter("effects").value(), 3);
 }
 
+TEST_F(EngineTest, APartitionGivenUpRefusesItsInstancesUntilTakenAgainWhichRecoversThem) {
+  // Two instances, one in each of the two partitions.
+  std::string here = "w0";
+  std::string moved = "w1";
+  for (int i = 1; engine_->partition_of(moved) == engine_->partition_of(here); ++i) {
+    moved = "w" + std::to_string(i);
+  }
+  ASSERT_TRUE(start("approval", here).ok());
+  ASSERT_TRUE(start("approval", moved).ok());
+  const std::array<unsigned, 1> partition = {engine_->partition_of(moved)};
+
+  engine_->give_up(partition);
+  EXPECT_FALSE(engine_->runs(partition[0]));
+  const Status refused = engine_->raise_event_and_wait(moved, "approve", "no");
+  EXPECT_EQ(refused.code(), StatusCode::kUnavailable) << refused.to_string();
+  EXPECT_NE(refused.message().find("partition"), std::string::npos) << refused.to_string();
+  EXPECT_EQ(start("approval", moved + "-new").code() == StatusCode::kUnavailable,
+            engine_->partition_of(moved + "-new") == partition[0]);
+  ASSERT_TRUE(engine_->raise_event_and_wait(here, "approve", "here").ok());
+  EXPECT_EQ(wait_finished(here).output, "here");
+
+  ASSERT_TRUE(engine_->take(partition).ok());
+  EXPECT_TRUE(engine_->runs(partition[0]));
+  ASSERT_TRUE(engine_->raise_event_and_wait(moved, "approve", "back").ok());
+  EXPECT_EQ(wait_finished(moved).output, "back");
+}
+
+TEST_F(EngineTest, AnActivityThatEndsAfterItsPartitionMovedCountsOnce) {
+  hold(true);
+  ASSERT_TRUE(start("counts_once", "m1").ok());
+  while (effect_runs_ < 2) std::this_thread::yield();  // both workers are inside an activity
+  const std::array<unsigned, 1> partition = {engine_->partition_of("m1")};
+  engine_->give_up(partition);
+  ASSERT_TRUE(engine_->take(partition).ok());  // dispatches the three activities again
+  release_effects();
+  EXPECT_EQ(wait_finished("m1").status, RuntimeStatus::kCompleted);
+  EXPECT_GT(effect_runs_, 3);  // the first two ran twice
+  EXPECT_EQ(backend_->counter("effects").value(), 3);
+}
+
 TEST_F(EngineTest, AChildThatCannotStartFailsTheParentsCall) {
   ASSERT_TRUE(start("approval", "busy").ok());  // an unrelated instance holds the id
   ASSERT_TRUE(start("parent_named", "pn", "busy").ok());

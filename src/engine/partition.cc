@@ -421,12 +421,15 @@ void Partition::carry_out(const std::string& id, const std::vector<PendingWork>&
     }
     activities_.submit(
         {id, item.task_id, item.name, item.input},
-        [this](const std::string& instance_id, HistoryEvent result, storage::Mutation effects) {
+        // Through a copy of the router: this partition may be given up, and gone, by the time
+        // the activity ends.
+        [router = router_](const std::string& instance_id, HistoryEvent result,
+                           storage::Mutation effects) {
           PartitionInput input;
           input.instance_id = instance_id;
           input.event = std::move(result);
           input.effects = std::move(effects);
-          submit(std::move(input));
+          router(std::move(input));
         });
   }
 }
