@@ -136,9 +136,10 @@ void Node::log_listening() const {
 
 Status Node::activate() {
   // The queue keeps a reference to the node's clock.
-  // One node at a time appends to the queue: the one that holds the partitions.
   auto intake = queue::IntakeQueue::open(backend_, clock_, config_.queue.name,
-                                         config_.queue.max_depth, std::optional<unsigned>(0));
+                                         {.partitions = config_.engine.partitions,
+                                          .max_depth = config_.queue.max_depth,
+                                          .sole_writer = shared_ == nullptr});
   if (!intake.ok()) {
     return Status(intake.status().code(), fmt::format("storage: {}", intake.status().message()));
   }
@@ -159,8 +160,11 @@ Status Node::activate() {
                 envelope ? std::optional(clock_.now() - envelope->received_at) : std::nullopt);
           }});
   // Before the engine starts: it tells the consumer of every instance that finishes.
-  consumer_ = std::make_unique<pipeline::IntakeConsumer>(*intake_, *engine_, backend_,
-                                                         config_.pipeline.max_in_flight);
+  // Other nodes append to the queue too: the consumer looks for their messages ten times a
+  // second.
+  consumer_ = std::make_unique<pipeline::IntakeConsumer>(
+      *intake_, *engine_, backend_, config_.pipeline.max_in_flight,
+      std::chrono::milliseconds(shared_ != nullptr ? 100 : 0));
   if (Status recovered = engine_->start(); !recovered.ok()) {
     return Status(recovered.code(), fmt::format("storage: {}", recovered.message()));
   }

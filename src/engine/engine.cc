@@ -7,6 +7,7 @@
 #include <shared_mutex>
 
 #include "core/logging.h"
+#include "storage/cluster.h"
 #include "storage/key_encoding.h"
 
 namespace sluice::engine {
@@ -14,16 +15,6 @@ namespace sluice::engine {
 using storage::Table;
 
 namespace {
-
-// FNV-1a: stable across builds, so an instance keeps its partition for a given count.
-std::uint64_t hash_id(std::string_view id) {
-  std::uint64_t hash = 14695981039346656037ULL;
-  for (unsigned char c : id) {
-    hash ^= c;
-    hash *= 1099511628211ULL;
-  }
-  return hash;
-}
 
 template <typename Call>
 Status wait_for(Call call) {
@@ -144,7 +135,7 @@ void Engine::give_up(std::span<const unsigned> partitions) {
 }
 
 unsigned Engine::partition_of(std::string_view instance_id) const {
-  return static_cast<unsigned>(hash_id(instance_id) % partitions_.size());
+  return storage::partition_of(instance_id, static_cast<unsigned>(partitions_.size()));
 }
 
 bool Engine::runs(unsigned partition) const {
@@ -163,9 +154,9 @@ void Engine::submit(PartitionInput input) {
     }
   }
   if (input.reply) {
-    input.reply(unavailable(fmt::format(
-        "instance {} belongs to partition {}, which does not run on this node now",
-        input.instance_id, index)));
+    input.reply(unavailable(
+        fmt::format("instance {} belongs to partition {}, which does not run on this node now",
+                    input.instance_id, index)));
   }
 }
 

@@ -16,11 +16,13 @@ constexpr auto kLongestSleep = std::chrono::milliseconds(100);
 }  // namespace
 
 IntakeConsumer::IntakeConsumer(queue::IntakeQueue& intake, engine::Engine& engine,
-                               storage::Backend& backend, std::size_t max_in_flight)
+                               storage::Backend& backend, std::size_t max_in_flight,
+                               std::chrono::milliseconds poll)
     : intake_(intake),
       engine_(engine),
       backend_(backend),
       max_in_flight_(max_in_flight),
+      poll_(poll),
       refill_(std::max<std::size_t>(1, max_in_flight / 8)) {
   intake_.set_append_listener([this] { wake(); });
 }
@@ -74,6 +76,7 @@ void IntakeConsumer::instance_finished() {
 
 void IntakeConsumer::run(const std::stop_token& stop) {
   const WakeOnStop wake_on_stop(stop, mutex_, ready_);
+  auto next_look = std::chrono::steady_clock::now() + poll_;
   while (true) {
     std::size_t room = 0;
     std::vector<queue::Message> orphans;
@@ -81,6 +84,11 @@ void IntakeConsumer::run(const std::stop_token& stop) {
       std::unique_lock lock(mutex_);
       auto has_work = [this] { return !orphans_.empty() || (woken_ && room_locked() > 0); };
       while (!stop.stop_requested() && !has_work()) {
+        if (poll_.count() > 0 && std::chrono::steady_clock::now() >= next_look) {
+          woken_ = true;  // other nodes append without telling this one
+          next_look = std::chrono::steady_clock::now() + poll_;
+          continue;
+        }
         const bool short_of_room = room_locked() == 0;
         if (short_of_room) {
           freed_.store(0, std::memory_order_relaxed);
@@ -103,7 +111,8 @@ void IntakeConsumer::run(const std::stop_token& stop) {
     if (!orphans.empty()) take_orphans(std::move(orphans));
     if (room == 0) continue;
     const std::size_t batch = std::min(room, kMaxLease);
-    auto leased = intake_.lease(batch);
+    auto leased =
+        intake_.lease(batch, [this](unsigned partition) { return engine_.runs(partition); });
     if (!leased.ok()) {
       spdlog::error("intake consumer: {}", leased.status().to_string());
       std::unique_lock lock(mutex_);
@@ -125,14 +134,15 @@ void IntakeConsumer::run(const std::stop_token& stop) {
       request.instance_id = message.id;
       request.input = make_envelope(message.body, message.enqueued_at);
       message.body = {};  // the answer needs the message only to take it and to name it
-      const std::uint64_t sequence = message.sequence;
+      const queue::Position position = message.position;
       engine_.start_instance(
           std::move(request),
-          [this, sequence, message = std::move(message)](Status status) mutable {
+          [this, position, message = std::move(message)](Status status) mutable {
             // Runs on a partition thread, which must not block: a message whose id exists is
             // handed to the consumer's thread to be taken.
             const bool orphan = status.code() == StatusCode::kAlreadyExists;
-            if (!orphan) intake_.settle(std::span<const std::uint64_t>(&sequence, 1), status.ok());
+            if (!orphan)
+              intake_.settle(std::span<const queue::Position>(&position, 1), status.ok());
             bool wanted = false;
             {
               std::lock_guard lock(mutex_);
@@ -153,15 +163,15 @@ void IntakeConsumer::run(const std::stop_token& stop) {
 void IntakeConsumer::take_orphans(std::vector<queue::Message> orphans) {
   // The ids were used by other means (the management API): the messages have nothing left to do.
   storage::Mutation take;
-  std::vector<std::uint64_t> sequences;
+  std::vector<queue::Position> positions;
   for (const auto& message : orphans) {
     intake_.take(take, message);
-    sequences.push_back(message.sequence);
+    positions.push_back(message.position);
     spdlog::warn("event {}: an instance with its id exists; message taken", message.id);
   }
   const Status taken = backend_.commit(take);
   if (!taken.ok()) spdlog::error("intake consumer: {}", taken.to_string());
-  intake_.settle(sequences, taken.ok());
+  intake_.settle(positions, taken.ok());
 }
 
 }  // namespace sluice::pipeline

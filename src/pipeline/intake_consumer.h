@@ -4,9 +4,11 @@
 // Each message's take commits in the same batch as its instance's start, so a message is gone
 // exactly when its orchestration exists. At most `max_in_flight` instances run at once; a burst
 // waits on disk, not in memory. The consumer sleeps until it is told of new messages or of room:
-// it never polls, and it commits only on its own thread, never on the engine's.
+// it polls only where other nodes append to the same queue, and it commits only on its own
+// thread, never on the engine's.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstddef>
 #include <mutex>
@@ -21,8 +23,11 @@ namespace sluice::pipeline {
 class IntakeConsumer {
  public:
   // Every reference must outlive the consumer. Installs itself as the queue's append listener.
+  // With a `poll` interval, it also looks at the queue that often while it has room: where
+  // other nodes append to the same queue, nothing tells it of their messages.
   IntakeConsumer(queue::IntakeQueue& intake, engine::Engine& engine, storage::Backend& backend,
-                 std::size_t max_in_flight);
+                 std::size_t max_in_flight,
+                 std::chrono::milliseconds poll = std::chrono::milliseconds(0));
   ~IntakeConsumer();
 
   void start();
@@ -47,6 +52,7 @@ class IntakeConsumer {
   engine::Engine& engine_;
   storage::Backend& backend_;
   const std::size_t max_in_flight_;
+  const std::chrono::milliseconds poll_;  // 0: never
 
   std::mutex mutex_;
   std::condition_variable ready_;

@@ -9,18 +9,28 @@
 // whose id the queue has accepted before (ever, not only while it is queued) is not queued again
 // and is reported as a duplicate.
 //
-// Consumers lease messages (an in-memory claim that vanishes with the process), then take each
-// one inside the Mutation that records its processing, so a message is gone exactly when what it
-// caused is durable. A lease that is settled without a take makes the message leasable again.
+// Messages are kept by partition (the one their id hashes to, as the engine's instances) and, in
+// each, by lane: every open queue appends to a lane of its own, so queues opened on several nodes
+// that share storage append side by side and never write the same key. A registry of lanes
+// (with each lane's next sequence, written in the same commit as its messages) tells consumers
+// where to look and which lanes have something new.
+//
+// Consumers lease messages of the partitions they run (an in-memory claim that vanishes with the
+// process), then take each one inside the Mutation that records its processing, so a message is
+// gone exactly when what it caused is durable. A lease that is settled without a take makes the
+// message leasable again.
+//
+// Within a partition, messages lease in lane order, and in arrival order within a lane: with one
+// writer (one node), that is arrival order, across restarts too.
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <set>
 #include <span>
 #include <string>
@@ -45,20 +55,30 @@ struct QueueStats {
   std::size_t in_flight = 0;              // leased and not yet settled
 };
 
+struct IntakeOptions {
+  // Messages are kept by the partition their id hashes to; the engine's partition count.
+  unsigned partitions = 1;
+  // Appends that would take the queue beyond this many messages are refused with
+  // ResourceExhausted (HTTP 503 + Retry-After), whole; duplicates never count against it. With
+  // several nodes, each checks the queue's depth as storage had it up to a second ago.
+  std::int64_t max_depth = INT64_MAX;
+  // Whether this queue is the only one that ever appends to `name` in this storage (one node on
+  // its own storage): then the lanes of earlier runs are closed when it opens, and are forgotten
+  // once drained. Lanes of a node that shares storage are closed when it stops.
+  bool sole_writer = true;
+};
+
 class IntakeQueue {
  public:
   using AppendCallback = std::function<void(Result<AppendOutcome>)>;
+  // Which partitions a consumer takes messages of.
+  using PartitionFilter = std::function<bool(unsigned partition)>;
 
-  // `backend` and `clock` must outlive the queue.
-  // Appends that would take the queue beyond `max_depth` messages are refused with
-  // ResourceExhausted (HTTP 503 + Retry-After), whole; duplicates never count against it.
-  // The queue's sequence is one writer's: where several nodes share storage, its appends and
-  // takes are fenced by partition `fence` (Mutation::fence_by), which the writer must hold.
+  // `backend` and `clock` must outlive the queue. Messages a queue of the layout before lanes
+  // left behind are moved into a lane first.
   static Result<std::unique_ptr<IntakeQueue>> open(storage::Backend& backend, const Clock& clock,
-                                                   std::string name,
-                                                   std::int64_t max_depth = INT64_MAX,
-                                                   std::optional<unsigned> fence = std::nullopt);
-  // Commits everything already appended, then stops.
+                                                   std::string name, IntakeOptions options = {});
+  // Commits everything already appended, closes this queue's lane, then stops.
   ~IntakeQueue();
 
   IntakeQueue(const IntakeQueue&) = delete;
@@ -73,19 +93,26 @@ class IntakeQueue {
   // append(), waiting for the outcome. Not for executor threads.
   Result<AppendOutcome> append_and_wait(std::vector<NewMessage> messages);
 
-  // Up to `max` of the oldest messages that nobody holds a lease on, now leased to the caller.
-  Result<std::vector<Message>> lease(std::size_t max);
-  // Adds the removal of `message` to `mutation`; it takes effect when that mutation commits.
+  // Up to `max` of the oldest messages that nobody here holds a lease on, of the partitions
+  // `wanted` accepts (every partition without it), now leased to the caller. Successive calls
+  // start at successive partitions, so that none waits behind another's backlog.
+  Result<std::vector<Message>> lease(std::size_t max, const PartitionFilter& wanted = {});
+  // Adds the removal of `message` to `mutation`; it takes effect when that mutation commits,
+  // which is fenced by the message's partition unless it has a fence already.
   void take(storage::Mutation& mutation, const Message& message) const;
   // Ends leases: after their mutation committed (`taken`), or to give the messages back.
-  void settle(std::span<const std::uint64_t> sequences, bool taken);
+  void settle(std::span<const Position> positions, bool taken);
 
   Result<QueueStats> stats();
   // Messages appended and not yet taken, from memory (stats() reads storage).
   std::int64_t depth() const { return depth_.load(std::memory_order_relaxed); }
 
-  // Commits what is pending and refuses further appends. Idempotent.
+  // Commits what is pending, closes this queue's lane and refuses further appends. Idempotent.
   void stop();
+
+  // Forgets closed lanes that hold no message any more; returns how many. Lease calls do this
+  // now and then by themselves.
+  Result<std::size_t> forget_drained_lanes();
 
   // Called on the appender thread after each group that added messages is written (they can be
   // leased from then on; they are durable a moment later). Set it before appends begin; it must
@@ -105,28 +132,64 @@ class IntakeQueue {
     std::vector<AppendCallback> done;
     std::vector<Result<AppendOutcome>> answers;
   };
+  // A lane as the registry has it.
+  struct LaneEntry {
+    Lane lane;
+    std::uint64_t next_sequence = 0;  // every message of the lane has a lower sequence
+    bool closed = false;              // its writer stopped: it gains no message any more
+  };
+  // What this queue knows of one lane in one partition.
+  struct Cursor {
+    std::uint64_t lease_from = 0;  // every message below it is leased or taken
+    // The lane's next sequence when a lease last found nothing past lease_from: until the lane
+    // moves on, there is nothing to look for.
+    std::uint64_t exhausted_at = 0;
+  };
 
   IntakeQueue(storage::Backend& backend, const Clock& clock, std::string name,
-              std::uint64_t next_sequence, std::int64_t depth, std::int64_t max_depth,
-              std::optional<unsigned> fence);
+              IntakeOptions options);
+  // Moves messages of the layout before lanes into lane {0, 0}.
+  Status migrate();
+  // Moves messages kept by another partition count (engine.partitions changed) to their
+  // partitions under this one.
+  Status repartition();
+  // Closes every open lane but this queue's own (IntakeOptions::sole_writer).
+  Status close_other_lanes();
+  Status read_depth();
+  Result<std::vector<LaneEntry>> read_lanes();
   void run_appender(const std::stop_token& stop);
   WrittenGroup write_group(std::vector<PendingAppend>& group);
   void run_answerer(const std::stop_token& stop);
-  std::string message_key(std::uint64_t sequence) const;
+  // Leases from one lane of one partition into `leased`, up to `max` in all; lease_mutex_ held.
+  Status lease_lane(const LaneEntry& entry, unsigned partition, std::size_t max,
+                    std::vector<Message>& leased);
+  std::string lane_prefix(unsigned partition, const Lane& lane) const;
+  std::string message_key(const Position& position) const;
+  std::string lane_key(const Lane& lane) const;
+  std::string depth_key(unsigned partition) const;
+  void put_lane(storage::Mutation& mutation, const LaneEntry& entry) const;
 
   storage::Backend& backend_;
   const Clock& clock_;
   const std::string name_;
-  const std::int64_t max_depth_;
-  const std::optional<unsigned> fence_;
-  // Messages appended and not yet taken, as the depth counter has it; kept in memory for the
-  // bound check, which must not read storage on every append.
+  const IntakeOptions options_;
+  const Lane lane_;  // this queue's own
+  // Messages appended and not yet taken, as the depth counters had it at the last look (at most
+  // a second ago) plus what this queue changed since; for the bound check, which must not read
+  // storage on every append.
   std::atomic<std::int64_t> depth_;
-  const std::string key_prefix_;         // name·
-  const std::string next_sequence_key_;  // in Table::kMeta
-  const std::string depth_key_;          // in Table::kCounters
+  Micros depth_read_at_ = 0;        // appender thread only
+  const std::string key_prefix_;    // name·, then the layout byte
+  const std::string lanes_prefix_;  // in Table::kMeta
+  const std::string depth_prefix_;  // in Table::kCounters, then the partition
+  const std::string count_;         // the partition count, as count_key_ holds it
 
-  std::uint64_t next_sequence_;  // touched only by the appender thread after open()
+  std::uint64_t next_sequence_ = 1;  // touched only by the appender thread
+  // Whether storage records the partition count the messages are kept by; if not, the first
+  // append records it (so that opening a fresh queue commits nothing). Appender thread only.
+  bool count_recorded_ = false;
+  const std::string count_key_;  // in Table::kMeta
+  std::atomic<bool> lane_closed_{false};
 
   std::mutex append_mutex_;
   std::condition_variable append_ready_;
@@ -141,9 +204,10 @@ class IntakeQueue {
   Worker answerer_;
 
   std::mutex lease_mutex_;
-  std::set<std::uint64_t> leased_;  // guarded by lease_mutex_
-  std::uint64_t lease_from_ =
-      0;  // guarded by lease_mutex_; every message below it is leased or taken
+  std::set<Position> leased_;                            // guarded by lease_mutex_
+  std::map<std::pair<unsigned, Lane>, Cursor> cursors_;  // guarded by lease_mutex_
+  unsigned next_partition_ = 0;                          // guarded by lease_mutex_
+  std::uint64_t leases_ = 0;                             // guarded by lease_mutex_
 };
 
 }  // namespace sluice::queue

@@ -2,11 +2,16 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
 
+#include "storage/cluster.h"
+#include "storage/key_encoding.h"
+#include "storage/memory/memory_backend.h"
 #include "storage/rocks/rocks_backend.h"
+#include "tests/support/fault_injecting_backend.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice::queue {
@@ -18,17 +23,41 @@ class IntakeQueueTest : public ::testing::Test {
  protected:
   void SetUp() override { reopen(); }
 
-  void reopen(std::int64_t max_depth = INT64_MAX) {
+  void reopen(std::int64_t max_depth = INT64_MAX) { reopen_with({.max_depth = max_depth}); }
+  void reopen_with(IntakeOptions options) {
     queue_.reset();
     backend_.reset();
+    clock_.advance(1'000'000);  // a restart takes time: lanes order by when they opened
     backend_ = storage::RocksBackend::open(directory_.str()).value();
-    queue_ = IntakeQueue::open(*backend_, clock_, "alerts", max_depth).value();
+    queue_ = IntakeQueue::open(*backend_, clock_, "alerts", options).value();
+  }
+
+  // Takes every message leased, committed; returns their ids in lease order.
+  std::vector<std::string> take_all(IntakeQueue& queue,
+                                    const IntakeQueue::PartitionFilter& wanted = {}) {
+    std::vector<std::string> ids;
+    auto leased = queue.lease(10'000, wanted).value();
+    storage::Mutation mutation;
+    std::vector<Position> positions;
+    for (const auto& message : leased) {
+      queue.take(mutation, message);
+      positions.push_back(message.position);
+      ids.push_back(message.id);
+    }
+    EXPECT_TRUE(backend_->commit(mutation).ok());
+    queue.settle(positions, true);
+    return ids;
   }
 
   static std::vector<NewMessage> messages(std::initializer_list<const char*> ids) {
     std::vector<NewMessage> result;
     for (const char* id : ids) result.push_back({id, std::string("body-") + id});
     return result;
+  }
+
+  static std::vector<std::string> sorted(std::vector<std::string> ids) {
+    std::sort(ids.begin(), ids.end());
+    return ids;
   }
 
   std::vector<std::string> leased_ids(std::size_t max) {
@@ -52,7 +81,7 @@ TEST_F(IntakeQueueTest, AppendedMessagesAreLeasedInOrder) {
   EXPECT_EQ(leased[0].id, "a");
   EXPECT_EQ(leased[0].body, "body-a");
   EXPECT_EQ(leased[0].enqueued_at, clock_.now());
-  EXPECT_LT(leased[0].sequence, leased[1].sequence);
+  EXPECT_LT(leased[0].position, leased[1].position);
   EXPECT_EQ(leased[2].id, "c");
   EXPECT_TRUE(queue_->lease(10).value().empty());  // all leased
   EXPECT_EQ(queue_->stats()->in_flight, 3u);
@@ -70,7 +99,7 @@ TEST_F(IntakeQueueTest, DuplicatesAreNotQueuedAgainEvenAfterTake) {
   storage::Mutation mutation;
   queue_->take(mutation, leased[0]);
   ASSERT_TRUE(backend_->commit(mutation).ok());
-  queue_->settle(std::vector<std::uint64_t>{leased[0].sequence}, true);
+  queue_->settle(std::vector<Position>{leased[0].position}, true);
   EXPECT_EQ(queue_->stats()->depth, 2);
   reopen();
   EXPECT_EQ(queue_->append_and_wait(messages({"a"}))->duplicate, std::vector<bool>{true});
@@ -119,8 +148,8 @@ TEST_F(IntakeQueueTest, ABatchBeyondTheBoundIsRefusedWholeUntilTakesMakeRoom) {
   storage::Mutation processed;
   queue_->take(processed, leased[0]);
   ASSERT_TRUE(backend_->commit(processed).ok());
-  const std::uint64_t sequence = leased[0].sequence;
-  queue_->settle({&sequence, 1}, true);
+  const Position position = leased[0].position;
+  queue_->settle({&position, 1}, true);
   EXPECT_TRUE(queue_->append_and_wait(messages({"d"})).ok());
   reopen(3);
   EXPECT_EQ(queue_->append_and_wait(messages({"e"})).status().code(),
@@ -131,7 +160,7 @@ TEST_F(IntakeQueueTest, ABatchBeyondTheBoundIsRefusedWholeUntilTakesMakeRoom) {
 TEST_F(IntakeQueueTest, SettledWithoutTakeIsLeasedAgain) {
   ASSERT_TRUE(queue_->append_and_wait(messages({"a", "b", "c"})).ok());
   auto leased = queue_->lease(2).value();
-  queue_->settle(std::vector<std::uint64_t>{leased[0].sequence}, false);
+  queue_->settle(std::vector<Position>{leased[0].position}, false);
   EXPECT_EQ(leased_ids(10), (std::vector<std::string>{"a", "c"}));
 }
 
@@ -143,7 +172,7 @@ TEST_F(IntakeQueueTest, SequencesAreNeverReusedAfterRestart) {
   ASSERT_TRUE(backend_->commit(mutation).ok());
   reopen();
   ASSERT_TRUE(queue_->append_and_wait(messages({"b"})).ok());
-  EXPECT_GT(queue_->lease(1).value()[0].sequence, first[0].sequence);
+  EXPECT_GT(queue_->lease(1).value()[0].position, first[0].position);
 }
 
 TEST_F(IntakeQueueTest, StatsReportOldestMessage) {
@@ -185,6 +214,134 @@ TEST_F(IntakeQueueTest, AppendAfterStopIsRefused) {
   auto outcome = queue_->append_and_wait(messages({"a"}));
   ASSERT_FALSE(outcome.ok());
   EXPECT_EQ(outcome.status().code(), StatusCode::kUnavailable);
+}
+
+TEST_F(IntakeQueueTest, MessagesOfTheLayoutBeforeLanesAreMovedIntoALaneInOrder) {
+  queue_.reset();
+  {
+    // What a queue of the earlier layout left: keys by sequence, one next sequence, one counter.
+    storage::Mutation earlier;
+    for (std::uint64_t sequence : {7, 8, 9}) {
+      const std::string id = "old" + std::to_string(sequence);
+      std::string key = storage::key_prefix({"alerts"});
+      storage::append_big_endian(key, sequence);
+      earlier.put(Table::kQueue, key, encode_message({{}, id, clock_.now(), "body-" + id}));
+    }
+    std::string next;
+    storage::append_big_endian(next, 10);
+    earlier.put(Table::kMeta, storage::key_prefix({"queue", "alerts"}) + "next", next);
+    ASSERT_TRUE(backend_->commit(earlier).ok());
+  }
+  reopen_with({.partitions = 3});
+  EXPECT_EQ(queue_->stats()->depth, 3);
+  ASSERT_TRUE(queue_->append_and_wait(messages({"new"})).ok());
+  // Within each partition the old lane comes first; across partitions, any order.
+  const auto leased = queue_->lease(10).value();
+  ASSERT_EQ(leased.size(), 4u);
+  std::vector<std::string> ids;
+  for (const auto& message : leased) {
+    ids.push_back(message.id);
+    EXPECT_EQ(message.body, "body-" + message.id);
+    EXPECT_EQ(message.position.partition, storage::partition_of(message.id, 3)) << message.id;
+  }
+  EXPECT_EQ(sorted(ids), (std::vector<std::string>{"new", "old7", "old8", "old9"}));
+  EXPECT_FALSE(backend_->get(Table::kMeta, storage::key_prefix({"queue", "alerts"}) + "next")
+                   .value()
+                   .has_value());
+}
+
+TEST_F(IntakeQueueTest, AChangedPartitionCountMovesWaitingMessagesToTheirPartitions) {
+  reopen_with({.partitions = 1});
+  ASSERT_TRUE(queue_->append_and_wait(messages({"a", "b", "c", "d", "e", "f"})).ok());
+  reopen_with({.partitions = 4});
+  EXPECT_EQ(queue_->stats()->depth, 6);
+  for (unsigned partition = 0; partition < 4; ++partition) {
+    for (const auto& message :
+         queue_->lease(10, [&](unsigned p) { return p == partition; }).value()) {
+      EXPECT_EQ(message.position.partition, partition);
+      EXPECT_EQ(storage::partition_of(message.id, 4), partition) << message.id;
+    }
+  }
+  reopen_with({.partitions = 2});
+  EXPECT_EQ(queue_->stats()->depth, 6);
+  EXPECT_EQ(sorted(take_all(*queue_)), (std::vector<std::string>{"a", "b", "c", "d", "e", "f"}));
+  EXPECT_EQ(queue_->stats()->depth, 0);
+}
+
+TEST_F(IntakeQueueTest, QueuesOnSeveralNodesAppendSideBySideAndEachConsumerTakesItsPartitions) {
+  reopen_with({.partitions = 2, .sole_writer = false});
+  auto other =
+      IntakeQueue::open(*backend_, clock_, "alerts", {.partitions = 2, .sole_writer = false})
+          .value();
+  std::atomic<int> failures = 0;
+  std::thread here([&] {
+    for (int i = 0; i < 200; ++i) {
+      if (!queue_->append_and_wait({{"h" + std::to_string(i), "x"}}).ok()) ++failures;
+    }
+  });
+  std::thread there([&] {
+    for (int i = 0; i < 200; ++i) {
+      // Half of these ids are appended here too: each is queued once.
+      if (!other->append_and_wait({{(i % 2 ? "h" : "t") + std::to_string(i), "x"}}).ok())
+        ++failures;
+    }
+  });
+  here.join();
+  there.join();
+  EXPECT_EQ(failures, 0);
+  // Two consumers, one per partition, as two nodes would.
+  const auto zero = take_all(*queue_, [](unsigned p) { return p == 0; });
+  const auto one = take_all(*other, [](unsigned p) { return p == 1; });
+  std::set<std::string> taken;
+  for (const auto& id : zero) EXPECT_EQ(storage::partition_of(id, 2), 0u) << id;
+  for (const auto& id : one) EXPECT_EQ(storage::partition_of(id, 2), 1u) << id;
+  taken.insert(zero.begin(), zero.end());
+  taken.insert(one.begin(), one.end());
+  std::size_t copies = zero.size() + one.size();
+  // Ids both appended at once may be queued twice (the engine then starts one instance); none
+  // is lost.
+  EXPECT_GE(copies, taken.size());
+  EXPECT_EQ(taken.size(), 300u);
+  EXPECT_EQ(queue_->stats()->depth, 0);
+}
+
+TEST_F(IntakeQueueTest, AClosedLaneIsForgottenOnceDrainedAndAnOpenOneIsKept) {
+  reopen_with({.sole_writer = false});
+  auto other = IntakeQueue::open(*backend_, clock_, "alerts", {.sole_writer = false}).value();
+  ASSERT_TRUE(other->append_and_wait(messages({"a", "b"})).ok());
+  ASSERT_TRUE(queue_->append_and_wait(messages({"c"})).ok());
+  other->stop();                                          // its node stops: its lane is closed
+  EXPECT_EQ(queue_->forget_drained_lanes().value(), 0u);  // "a" and "b" wait in it
+  EXPECT_EQ(sorted(take_all(*queue_)), (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ(queue_->forget_drained_lanes().value(), 1u);  // the closed one; this one is open
+  ASSERT_TRUE(queue_->append_and_wait(messages({"d"})).ok());
+  EXPECT_EQ(take_all(*queue_), std::vector<std::string>{"d"});
+}
+
+TEST(IntakeQueueLanesTest, ASoleWriterClosesTheLanesOfEarlierRuns) {
+  ManualClock clock(1'700'000'000'000'000);
+  storage::MemoryBackend disk;
+  {
+    testing::FaultInjectingBackend dying(disk);
+    auto crashed = IntakeQueue::open(dying, clock, "alerts", {.sole_writer = false}).value();
+    ASSERT_TRUE(crashed->append_and_wait({{"a", "x"}}).ok());
+    dying.crash_after_commit(dying.commits());  // it dies now: its lane is never closed
+  }
+  clock.advance(1'000'000);
+  {
+    // A node that shares storage cannot know whether that lane's writer lives.
+    auto sharing = IntakeQueue::open(disk, clock, "alerts", {.sole_writer = false}).value();
+    auto leased = sharing->lease(10).value();
+    ASSERT_EQ(leased.size(), 1u);
+    storage::Mutation mutation;
+    sharing->take(mutation, leased[0]);
+    ASSERT_TRUE(disk.commit(mutation).ok());
+    EXPECT_EQ(sharing->forget_drained_lanes().value(), 0u);
+  }
+  clock.advance(1'000'000);
+  auto sole = IntakeQueue::open(disk, clock, "alerts").value();
+  EXPECT_EQ(sole->forget_drained_lanes().value(), 1u);
+  EXPECT_TRUE(sole->lease(10).value().empty());
 }
 
 }  // namespace

@@ -21,7 +21,7 @@ std::string encode_message(const Message& message) {
   return stored;
 }
 
-Result<Message> decode_message(std::uint64_t sequence, std::string_view stored) {
+Result<Message> decode_message(const Position& position, std::string_view stored) {
   if (stored.size() < kHeaderSize || stored[0] != kVersion) {
     return corruption("queue message has an unknown format");
   }
@@ -30,7 +30,7 @@ Result<Message> decode_message(std::uint64_t sequence, std::string_view stored) 
     return corruption("queue message is truncated");
   }
   Message message;
-  message.sequence = sequence;
+  message.position = position;
   message.enqueued_at = storage::decode_counter(stored.substr(1, 8));
   message.id = stored.substr(kHeaderSize, id_size);
   message.body = stored.substr(kHeaderSize + id_size);

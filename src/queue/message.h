@@ -2,6 +2,7 @@
 
 // Queue messages and their stored form.
 
+#include <compare>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -17,9 +18,28 @@ struct NewMessage {
   std::string body;  // for the intake queue, the event's JSON text
 };
 
+// Each queue that appends (one per process and queue) writes its own lane, so that writers on
+// several nodes never contend for a key. Lanes order by when their writer opened.
+struct Lane {
+  Micros opened_at = 0;
+  std::uint64_t nonce = 0;  // random: two writers that open in the same microsecond differ
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
+  auto operator<=>(const Lane&) const = default;
+};
+
+// Where a message is: the partition its id hashes to (storage::partition_of), its writer's lane,
+// and its order of arrival within that lane (never reused).
+struct Position {
+  unsigned partition = 0;
+  Lane lane;
+  std::uint64_t sequence = 0;
+  // NOLINTNEXTLINE(modernize-use-nullptr): clang-tidy 14 misreads a defaulted <=>
+  auto operator<=>(const Position&) const = default;
+};
+
 // A message in the queue, as a consumer sees it.
 struct Message {
-  std::uint64_t sequence = 0;  // order of arrival within its queue; never reused
+  Position position;
   std::string id;
   Micros enqueued_at = 0;
   std::string body;
@@ -27,7 +47,7 @@ struct Message {
 
 // Stored value: version byte 1, enqueued_at (8 bytes little-endian), id length (1 byte), id, body.
 std::string encode_message(const Message& message);
-// `sequence` comes from the key; the value carries the rest.
-Result<Message> decode_message(std::uint64_t sequence, std::string_view stored);
+// `position` comes from the key; the value carries the rest.
+Result<Message> decode_message(const Position& position, std::string_view stored);
 
 }  // namespace sluice::queue

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -13,6 +14,17 @@ namespace sluice::storage {
 
 // engine.partitions can be no more than this.
 inline constexpr unsigned kMaxPartitions = 256;
+
+// The partition an instance id (an event's id, for the intake queue) belongs to. FNV-1a: stable
+// across builds and machines, so every node agrees and an id keeps its partition for a count.
+inline unsigned partition_of(std::string_view id, unsigned partitions) {
+  std::uint64_t hash = 14695981039346656037ULL;
+  for (unsigned char c : id) {
+    hash ^= c;
+    hash *= 1099511628211ULL;
+  }
+  return static_cast<unsigned>(hash % partitions);
+}
 
 struct ClusterNode {
   std::string name;     // unique per process: a restarted node joins under a new name
