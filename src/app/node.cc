@@ -1,8 +1,10 @@
 #include "app/node.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <set>
 
 #include "core/logging.h"
 #include "http/json_response.h"
@@ -90,9 +92,7 @@ Status Node::start() {
                           .max_connections = config_.http.max_connections},
       [this](http::Request& request) -> boost::asio::awaitable<http::Response> {
         if (http::Api* api = serving_.load()) co_return co_await api->handle(request);
-        co_return http::status_response(unavailable(
-            "this node stands by: another node holds the partitions; try that one, or again "
-            "once this one has taken over"));
+        co_return http::status_response(unavailable("this node is starting"));
       });
   server_->set_stop_listener([this] { completions_.cancel_all(); });
   SLUICE_RETURN_IF_ERROR(server_->listen());
@@ -107,23 +107,23 @@ Status Node::start() {
   name_ = fmt::format("{}/{}", address_, ids_.next().substr(28));
   const std::chrono::milliseconds lease(config_.storage.lease_ms);
   shared_->identify(name_);
-  shared_->set_fence_listener([this](unsigned, const Status& status) {
-    if (failed_.exchange(true)) return;
-    spdlog::error("{}: this node commits nothing more and stops", status.message());
-    stop();
+  shared_->set_fence_listener([this](unsigned partition, const Status& status) {
+    if (lost_.at(partition).exchange(true)) return;
+    spdlog::warn("{}: this node gives partition {} up", status.message(), partition);
+    {
+      std::lock_guard lock(lease_mutex_);
+      woken_ = true;
+    }
+    lease_wake_.notify_all();
   });
   if (Status joined = shared_->heartbeat(name_, address_, lease); !joined.ok()) {
     return Status(joined.code(), fmt::format("storage: {}", joined.message()));
   }
   lease_renewer_.start("lease", [this](const std::stop_token& stop) { renew_lease(stop); });
-  if (try_take_over(every_partition())) {
-    SLUICE_RETURN_IF_ERROR(activate());
-    log_listening();
-  } else {
-    spdlog::info("standing by on {} (storage {}, node {}): another live node holds the partitions",
-                 address_, config_.storage.url.to_string(), name_);
-    taker_.start("take-over", [this](const std::stop_token& stop) { take_over(stop); });
-  }
+  SLUICE_RETURN_IF_ERROR(activate());
+  balance();  // a node alone takes every partition before it says it listens
+  log_listening();
+  balancer_.start("balance", [this](const std::stop_token& stop) { keep_balanced(stop); });
   return {};
 }
 
@@ -159,15 +159,17 @@ Status Node::activate() {
                 record.status,
                 envelope ? std::optional(clock_.now() - envelope->received_at) : std::nullopt);
           }});
-  // Before the engine starts: it tells the consumer of every instance that finishes.
-  // Other nodes append to the queue too: the consumer looks for their messages ten times a
-  // second.
+  // Before the engine starts: it tells the consumer of every instance that finishes. Where other
+  // nodes append to the queue too, it looks for their messages ten times a second.
   consumer_ = std::make_unique<pipeline::IntakeConsumer>(
       *intake_, *engine_, backend_, config_.pipeline.max_in_flight,
       std::chrono::milliseconds(shared_ != nullptr ? 100 : 0));
-  if (Status recovered = engine_->start(); !recovered.ok()) {
-    return Status(recovered.code(), fmt::format("storage: {}", recovered.message()));
+  // Where nodes share storage, partitions are taken one by one (balance()).
+  const Status started = shared_ == nullptr ? engine_->start() : Status();
+  if (!started.ok()) {
+    return Status(started.code(), fmt::format("storage: {}", started.message()));
   }
+  if (shared_ != nullptr) engine_->sweep();
   api_ = std::make_unique<http::Api>(
       *intake_, dead_letters_, ids_, clock_,
       http::ApiOptions{config_.http.max_batch_events, address_, config_.http.api_keys,
@@ -204,45 +206,99 @@ void Node::renew_lease(const std::stop_token& stop) {
   (void)shared_->leave(name_);
 }
 
-bool Node::try_take_over(std::span<const unsigned> all) {
+void Node::keep_balanced(const std::stop_token& stopping) {
+  const std::chrono::milliseconds lease(config_.storage.lease_ms);
+  const WakeOnStop wake_on_stop(stopping, lease_mutex_, lease_wake_);
+  while (true) {
+    {
+      std::unique_lock lock(lease_mutex_);
+      lease_wake_.wait_for(lock, lease / 4,
+                           [&stopping, this] { return stopping.stop_requested() || woken_; });
+      if (stopping.stop_requested()) return;
+      woken_ = false;
+    }
+    balance();
+  }
+}
+
+void Node::balance() {
+  const unsigned count = config_.engine.partitions;
+  // Refused by the fence: the database says the same, but the engine must stop them first.
+  std::vector<unsigned> lost;
+  for (unsigned partition = 0; partition < count; ++partition) {
+    if (lost_[partition].exchange(false) && engine_->runs(partition)) lost.push_back(partition);
+  }
+  if (!lost.empty()) give_up(lost, /*hand_back=*/false);
+
+  auto view = shared_->cluster();
+  if (!view.ok()) {
+    spdlog::warn("cannot see who holds the partitions: {}", view.status().message());
+    return;
+  }
+  std::set<std::string, std::less<>> live;
+  for (const auto& node : view->nodes) {
+    if (node.live) live.insert(node.name);
+  }
+  live.insert(name_);  // so far as this node knows, it is
+  const auto share = static_cast<unsigned>((count + live.size() - 1) / live.size());
+  std::vector<unsigned> mine;
+  std::vector<unsigned> taken_away;
+  std::vector<unsigned> free;
+  for (const auto& owner : view->owners) {
+    const bool runs = engine_->runs(owner.partition);
+    if (owner.owner == name_ && runs) {
+      mine.push_back(owner.partition);
+    } else if (runs) {
+      taken_away.push_back(owner.partition);  // while this node was paused or cut off
+    } else if (owner.owner.empty() || owner.owner == name_ || !live.contains(owner.owner)) {
+      free.push_back(owner.partition);
+    }
+  }
+  if (!taken_away.empty()) give_up(taken_away, /*hand_back=*/false);
+  if (mine.size() > share) {
+    give_up(std::span(mine).subspan(share), /*hand_back=*/true);
+    return;
+  }
+  std::vector<unsigned> took;
+  for (unsigned partition : free) {
+    if (mine.size() + took.size() >= share) break;
+    if (take(partition)) took.push_back(partition);
+  }
+  if (!took.empty()) spdlog::info("took partitions {}", fmt::join(took, ","));
+}
+
+bool Node::take(unsigned partition) {
   const std::chrono::milliseconds lease(config_.storage.lease_ms);
   // Commits take milliseconds: a longer wait is for a holder paused mid-commit.
   const auto lock_wait =
       std::min<std::chrono::milliseconds>(lease / 4, std::chrono::seconds(1) / 2);
-  auto taken = shared_->acquire(name_, all, lease, lock_wait);
+  const std::array<unsigned, 1> wanted = {partition};
+  auto taken = shared_->acquire(name_, wanted, lease, lock_wait);
   if (!taken.ok()) {
-    spdlog::warn("cannot take the partitions: {}", taken.status().message());
+    spdlog::warn("cannot take partition {}: {}", partition, taken.status().message());
     return false;
   }
-  if (taken->size() != all.size()) return false;
-  for (const auto& owner : *taken) shared_->hold(owner.partition, owner.epoch);
-  spdlog::info("took over {} partitions at epoch {}", all.size(), taken->front().epoch);
+  if (taken->empty()) return false;  // another live node holds it
+  shared_->hold(partition, taken->front().epoch);
+  if (Status recovered = engine_->take(wanted); !recovered.ok()) {
+    spdlog::warn("cannot recover partition {}: {}", partition, recovered.message());
+    shared_->release(partition);
+    (void)shared_->give_back(name_, wanted);
+    return false;
+  }
   return true;
 }
 
-void Node::take_over(const std::stop_token& stopping) {
-  const std::chrono::milliseconds lease(config_.storage.lease_ms);
-  const WakeOnStop wake_on_stop(stopping, lease_mutex_, lease_wake_);
-  const std::vector<unsigned> all = every_partition();
-  while (true) {
-    {
-      std::unique_lock lock(lease_mutex_);
-      if (lease_wake_.wait_for(lock, lease / 4,
-                               [&stopping] { return stopping.stop_requested(); })) {
-        return;
-      }
-    }
-    if (!try_take_over(all)) continue;
-    if (stopping.stop_requested()) return;  // what it took, leaving hands on at once
-    if (Status active = activate(); !active.ok()) {
-      spdlog::error("cannot serve after taking over: {}", active.message());
-      failed_ = true;
-      stop();
-      return;
-    }
-    log_listening();
+void Node::give_up(std::span<const unsigned> partitions, bool hand_back) {
+  engine_->give_up(partitions);  // its turn under way ends first
+  for (unsigned partition : partitions) shared_->release(partition);
+  if (!hand_back) return;
+  if (Status given = shared_->give_back(name_, partitions); !given.ok()) {
+    // Others take them once this node's lease runs out.
+    spdlog::warn("cannot give partitions back: {}", given.message());
     return;
   }
+  spdlog::info("gave partitions {} back", fmt::join(partitions, ","));
 }
 
 std::vector<unsigned> Node::every_partition() const {
@@ -274,7 +330,7 @@ void Node::stop() {
 void Node::drain() {
   if (drained_) return;
   drained_ = true;
-  taker_.stop();  // a take-over under way finishes first
+  balancer_.stop();  // a taking under way finishes first
   if (consumer_) consumer_->halt();
   if (intake_) intake_->stop();
   // Answers the starts the consumer still waits for, even those storage has kept from committing.

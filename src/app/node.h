@@ -10,13 +10,15 @@
 //   SLUICE_RETURN_IF_ERROR((*node)->start());   // recovery, then listening and consuming
 //   (*node)->run();                             // serves until stop() or SIGINT/SIGTERM, drains
 //
-// On PostgreSQL, nodes share the database and one of them at a time holds the partitions: a node
-// renews its lease (storage.lease_ms) from a thread of its own, and one that finds the partitions
-// held by another live node stands by, answering 503, until that node's lease runs out; then it
-// takes them (raising their epochs), recovers and serves. Every commit it makes is fenced by the
-// epoch: if it ever finds the partitions taken over (it was paused, or cut off past its lease), it
-// commits nothing more, stops, and exits with a failure for its supervisor to restart it.
+// On PostgreSQL, nodes share the database and its partitions. Every node takes ingest and
+// answers reads; each runs the partitions it holds, about an equal share: a node renews its lease
+// (storage.lease_ms) from a thread of its own, and another thread takes the partitions nobody
+// live holds, up to its share, and gives back what is beyond its share when nodes join. Each
+// taking raises the partition's epoch, and every commit is fenced by it: a node that was paused,
+// or cut off past its lease, commits nothing more for the partitions others took meanwhile, and
+// gives them up when it learns of that.
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -63,9 +65,9 @@ class Node {
   // start().
   Registry& registry() { return registry_; }
 
-  // Listens and logs "listening on HOST:PORT"; then recovers the engine and starts taking events
-  // off the intake queue unless pipeline.paused is set. A node that shares PostgreSQL with
-  // another that holds the partitions does that later, once it has taken them ("took over").
+  // Listens, recovers the engine (on PostgreSQL: takes its share of the partitions), starts
+  // taking events off the intake queue unless pipeline.paused is set, and logs "listening on
+  // HOST:PORT".
   Status start();
   // The port listened on (the system's choice when the configuration asks for port 0).
   std::uint16_t port() const { return server_->port(); }
@@ -75,9 +77,6 @@ class Node {
   // Thread-safe; may come before run() returns or instead of it.
   void stop();
 
-  // Whether the node stopped for a failure: it lost its partitions to another node, or could not
-  // serve after taking them over.
-  bool failed() const { return failed_.load(); }
   // Who holds what: this node alone on RocksDB; the database's view on PostgreSQL.
   Result<storage::ClusterView> cluster();
 
@@ -93,15 +92,20 @@ class Node {
                                                std::unique_ptr<storage::Backend> owned,
                                                storage::Backend& backend);
   Node(const Config& config, std::unique_ptr<storage::Backend> owned, storage::Backend& backend);
-  // Opens the intake queue, recovers the engine and begins to answer and to consume.
+  // Opens the intake queue and the engine (recovering every partition, unless nodes share the
+  // storage) and begins to answer and to consume.
   Status activate();
   // PostgreSQL: renews this node's lease until stopped; then ends it, so others need not wait.
   void renew_lease(const std::stop_token& stop);
-  // PostgreSQL: takes every partition unless another live node holds one, and fences commits
-  // by the epoch.
-  bool try_take_over(std::span<const unsigned> all);
-  // PostgreSQL: tries again every quarter lease until it takes the partitions, then activates.
-  void take_over(const std::stop_token& stopping);
+  // PostgreSQL: gives up the partitions others took, takes those nobody live holds up to this
+  // node's share, and gives back what is beyond it.
+  void balance();
+  // PostgreSQL: balances every quarter lease, and at once when the fence refused a commit.
+  void keep_balanced(const std::stop_token& stopping);
+  // Takes `partition` from the database and runs it here; false if another live node holds it.
+  bool take(unsigned partition);
+  // Stops running `partitions` here; with `hand_back`, tells the database others may take them.
+  void give_up(std::span<const unsigned> partitions, bool hand_back);
   std::vector<unsigned> every_partition() const;
   void log_listening() const;
   void drain();
@@ -127,11 +131,13 @@ class Node {
   std::unique_ptr<http::Api> api_;
   std::atomic<http::Api*> serving_{nullptr};  // api_ once the node is active: requests go there
   std::unique_ptr<http::Server> server_;
-  std::atomic<bool> failed_{false};
+  // Partitions whose commit the fence refused: another node took them.
+  std::array<std::atomic<bool>, storage::kMaxPartitions> lost_{};
   std::mutex lease_mutex_;
   std::condition_variable lease_wake_;
+  bool woken_ = false;  // guarded by lease_mutex_: the balancer has something to do now
   Worker lease_renewer_;
-  Worker taker_;
+  Worker balancer_;
   bool drained_ = false;
 };
 

@@ -46,6 +46,11 @@ Status Engine::start() {
   std::vector<unsigned> all(partitions_.size());
   for (unsigned i = 0; i < all.size(); ++i) all[i] = i;
   SLUICE_RETURN_IF_ERROR(take(all));
+  sweep();
+  return {};
+}
+
+void Engine::sweep() {
   if (retention_ > 0) {
     retention_sweeper_.start("retention", [this](const std::stop_token& stop) {
       std::mutex mutex;  // the sweeper waits for nothing but a minute or a stop
@@ -61,7 +66,6 @@ Status Engine::start() {
       }
     });
   }
-  return {};
 }
 
 void Engine::stop() {

@@ -54,9 +54,12 @@ class Engine {
          EngineOptions options);
   ~Engine();
 
-  // Takes every partition (see take()) and sweeps finished instances past their retention: the
-  // engine of a node that has its storage to itself.
+  // Takes every partition (see take()) and sweeps: the engine of a node that has its storage to
+  // itself.
   Status start();
+  // Purges finished instances past their retention in the partitions that run here, every
+  // minute, until stop(); when a retention period is set.
+  void sweep();
   // Stops every partition; inputs still queued are answered Unavailable.
   void stop();
 

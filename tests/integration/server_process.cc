@@ -59,7 +59,7 @@ pid_t spawn(const std::string& binary, const std::vector<std::string>& args,
 std::string sluice_binary() { return SLUICE_BINARY; }
 
 ServerProcess::ServerProcess(const std::string& data_directory, std::vector<std::string> args,
-                             std::string binary, bool standing_by)
+                             std::string binary)
     : log_path_(temp_log_path()) {
   std::vector<std::string> full = {"serve", "--listen", "127.0.0.1:0", "--set",
                                    "storage=" + storage_setting(data_directory)};
@@ -67,18 +67,13 @@ ServerProcess::ServerProcess(const std::string& data_directory, std::vector<std:
   if (on_postgres()) full.insert(full.end(), {"--set", "storage.lease_ms=1000"});
   full.insert(full.end(), args.begin(), args.end());
   pid_ = spawn(binary, full, log_path_);
-  // Wait for the "listening on 127.0.0.1:PORT" line (or "standing by on", if that will do), or
-  // for the process to give up.
+  // Wait for the "listening on 127.0.0.1:PORT" line, or for the process to give up.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  std::vector<std::string> markers = {"listening on 127.0.0.1:"};
-  if (standing_by) markers.push_back("standing by on 127.0.0.1:");
+  const std::string marker = "listening on 127.0.0.1:";
   while (std::chrono::steady_clock::now() < deadline) {
-    const std::string text = read_file(log_path_);
-    for (const std::string& marker : markers) {
-      if (auto at = text.find(marker); at != std::string::npos) {
-        port_ = static_cast<std::uint16_t>(std::stoi(text.substr(at + marker.size())));
-        return;
-      }
+    if (const std::string text = read_file(log_path_); text.find(marker) != std::string::npos) {
+      port_ = static_cast<std::uint16_t>(std::stoi(text.substr(text.find(marker) + marker.size())));
+      return;
     }
     int status;
     if (waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -95,10 +90,6 @@ ServerProcess::~ServerProcess() {
 }
 
 std::string ServerProcess::log() const { return read_file(log_path_); }
-
-bool ServerProcess::serving() const {
-  return read_file(log_path_).find("listening on 127.0.0.1:") != std::string::npos;
-}
 
 void ServerProcess::signal(int number) {
   if (pid_ > 0) ::kill(pid_, number);

@@ -26,18 +26,14 @@ class ServerProcess {
   // `data_directory` (or in that directory's database: tests/support/test_storage.h) and waits
   // until it serves.
   // BINARY is sluice unless given. On failure to start, started() is false and log() says why.
-  // With `standing_by`, a node that stands by (it shares its database with one that holds the
-  // partitions) counts as started too.
   ServerProcess(const std::string& data_directory, std::vector<std::string> args = {},
-                std::string binary = sluice_binary(), bool standing_by = false);
+                std::string binary = sluice_binary());
   ~ServerProcess();  // kills the process if it is still running
 
   bool started() const { return port_ != 0; }
   std::uint16_t port() const { return port_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
   std::string log() const;
-  // Whether it serves: a node that stood by has since taken over.
-  bool serving() const;
 
   void signal(int number);  // SIGSTOP, SIGCONT: the process keeps running
   void kill_hard();         // SIGKILL, then reap

@@ -167,6 +167,10 @@ std::vector<Statement> statements() {
   // A node that stopped: no grace after a restart of the server either (see sluice.acquire).
   out.push_back(
       {"leave", "UPDATE sluice.nodes SET expires_at = '-infinity' WHERE name = $1::text"});
+  // The next taking raises the epoch: a commit of the giver still under way lands before it.
+  out.push_back({"give_back",
+                 "UPDATE sluice.partitions SET owner = NULL WHERE owner = $1::text AND id = "
+                 "ANY($2::bigint[]::integer[])"});
   // Nodes gone for an hour that hold nothing.
   out.push_back({"forget_nodes",
                  "DELETE FROM sluice.nodes WHERE expires_at < now() - interval '1 hour' AND NOT "
@@ -595,6 +599,13 @@ Status PostgresBackend::heartbeat(std::string_view node, std::string_view addres
     SLUICE_RETURN_IF_ERROR(read("forget_nodes", {}).status());
   }
   return {};
+}
+
+Status PostgresBackend::give_back(std::string_view node, std::span<const unsigned> partitions) {
+  std::vector<std::int64_t> ids(partitions.begin(), partitions.end());
+  Parameters parameters;
+  parameters.bytes(node).int64_array(ids);
+  return read("give_back", parameters).status();
 }
 
 Status PostgresBackend::leave(std::string_view node) {

@@ -70,6 +70,8 @@ class PostgresBackend final : public Backend {
   void identify(std::string_view node);
   // `node` stops: its lease ends now, and others may take what it held at once.
   Status leave(std::string_view node);
+  // `node` no longer holds `partitions` (it stopped their commits first): others may take them.
+  Status give_back(std::string_view node, std::span<const unsigned> partitions);
   // Takes `partitions` for `node` if no other live node holds any of them, raising each one's
   // epoch; the partitions with their new epochs, or none when another live node holds one. For
   // `lease` after the database server starts, every node counts as live: a restart of the server
