@@ -419,18 +419,17 @@ void Partition::carry_out(const std::string& id, const std::vector<PendingWork>&
       router_(std::move(start));
       continue;
     }
-    activities_.submit(
-        {id, item.task_id, item.name, item.input},
-        // Through a copy of the router: this partition may be given up, and gone, by the time
-        // the activity ends.
-        [router = router_](const std::string& instance_id, HistoryEvent result,
-                           storage::Mutation effects) {
-          PartitionInput input;
-          input.instance_id = instance_id;
-          input.event = std::move(result);
-          input.effects = std::move(effects);
-          router(std::move(input));
-        });
+    // The result travels through a copy of the router: this partition may be given up, and
+    // gone, by the time the activity ends.
+    activities_.submit({id, item.task_id, item.name, item.input},
+                       [router = router_](const std::string& instance_id, HistoryEvent result,
+                                          storage::Mutation effects) {
+                         PartitionInput input;
+                         input.instance_id = instance_id;
+                         input.event = std::move(result);
+                         input.effects = std::move(effects);
+                         router(std::move(input));
+                       });
   }
 }
 
