@@ -169,7 +169,12 @@ Status Node::activate() {
   if (!started.ok()) {
     return Status(started.code(), fmt::format("storage: {}", started.message()));
   }
-  if (shared_ != nullptr) engine_->sweep();
+  if (shared_ != nullptr) {
+    engine_->sweep();
+    completions_.poll_elsewhere([engine = engine_.get()](const std::string& instance_id) {
+      return !engine->runs(engine->partition_of(instance_id));
+    });
+  }
   api_ = std::make_unique<http::Api>(
       *intake_, dead_letters_, ids_, clock_,
       http::ApiOptions{config_.http.max_batch_events, address_, config_.http.api_keys,

@@ -1,18 +1,30 @@
 #include "http/completion_waiters.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <unordered_map>
 #include <unordered_set>
 
+#include "engine/engine.h"
 #include "http/offload.h"
 
 namespace sluice::http {
 
+namespace {
+
+// How soon a wait first reads the instances that finish elsewhere, and how seldom at most.
+constexpr std::chrono::milliseconds kFirstPoll(50);
+constexpr std::chrono::milliseconds kSlowestPoll(1000);
+
+}  // namespace
+
 struct CompletionWaiters::Waiter {
-  explicit Waiter(boost::asio::any_io_executor executor) : timer(std::move(executor)) {}
+  Waiter(boost::asio::any_io_executor executor, std::chrono::steady_clock::time_point until)
+      : timer(std::move(executor)), deadline(until) {}
   boost::asio::steady_timer timer;
+  const std::chrono::steady_clock::time_point deadline;
   // Touched only on the waiter's strand.
   std::unordered_set<std::string> pending;
   std::unordered_map<std::string, Finished> finished;
@@ -72,35 +84,55 @@ CompletionWaiters::Wait::Wait(CompletionWaiters& waiters, std::vector<std::strin
                               boost::asio::any_io_executor strand)
     : waiters_(waiters),
       ids_(std::move(ids)),
-      waiter_(std::make_shared<Waiter>(std::move(strand))) {
-  waiter_->timer.expires_after(timeout);
+      waiter_(
+          std::make_shared<Waiter>(std::move(strand), std::chrono::steady_clock::now() + timeout)) {
   waiter_->pending.insert(ids_.begin(), ids_.end());
   waiters_.add(ids_, waiter_);
 }
 
 CompletionWaiters::Wait::~Wait() { waiters_.remove(ids_, waiter_); }
 
+boost::asio::awaitable<void> CompletionWaiters::Wait::read_now(
+    const std::vector<std::string>& ids, boost::asio::thread_pool& blocking,
+    const std::function<Finished(const std::string&)>& read) {
+  std::vector<Finished> read_records = co_await run_blocking(blocking, [&ids, &read] {
+    std::vector<Finished> records;
+    records.reserve(ids.size());
+    for (const auto& id : ids) records.push_back(read(id));
+    return records;
+  });
+  for (const auto& record : read_records) {
+    if (record && waiter_->pending.erase(record->instance_id) > 0) {
+      waiter_->finished.emplace(record->instance_id, record);
+    }
+  }
+}
+
 boost::asio::awaitable<std::vector<CompletionWaiters::Finished>> CompletionWaiters::Wait::finished(
     const std::vector<std::string>& earlier, boost::asio::thread_pool& blocking,
     std::function<Finished(const std::string&)> read) {
-  if (!earlier.empty()) {
-    // Registered first, read second: one that finishes in between is caught by both.
-    std::vector<Finished> already = co_await run_blocking(blocking, [&earlier, &read] {
-      std::vector<Finished> records;
-      records.reserve(earlier.size());
-      for (const auto& id : earlier) records.push_back(read(id));
-      return records;
-    });
-    for (const auto& record : already) {
-      if (record && waiter_->pending.erase(record->instance_id) > 0) {
-        waiter_->finished.emplace(record->instance_id, record);
-      }
-    }
-  }
-  if (!waiter_->pending.empty() && !waiter_->cancelled) {
+  // Registered first, read second: one that finishes in between is caught by both.
+  if (!earlier.empty()) co_await read_now(earlier, blocking, read);
+  const auto& elsewhere = waiters_.elsewhere_;
+  std::chrono::milliseconds poll = kFirstPoll;
+  // A notification that takes the last pending id cancels the timer; one that comes while the
+  // timer is not armed is seen by the check before it is armed again.
+  while (!waiter_->pending.empty() && !waiter_->cancelled) {
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= waiter_->deadline) break;
+    waiter_->timer.expires_at(elsewhere ? std::min(waiter_->deadline, now + poll)
+                                        : waiter_->deadline);
     boost::system::error_code ended;  // operation_aborted when the last instance finished
     co_await waiter_->timer.async_wait(
         boost::asio::redirect_error(boost::asio::use_awaitable, ended));
+    if (!elsewhere) break;
+    poll = std::min(2 * poll, kSlowestPoll);
+    std::vector<std::string> remote;
+    for (const auto& id : waiter_->pending) {
+      if (elsewhere(id)) remote.push_back(id);
+    }
+    if (remote.empty() || waiter_->cancelled) continue;
+    co_await read_now(remote, blocking, read);
   }
   std::vector<Finished> records;
   records.reserve(ids_.size());
@@ -109,6 +141,12 @@ boost::asio::awaitable<std::vector<CompletionWaiters::Finished>> CompletionWaite
     records.push_back(found == waiter_->finished.end() ? nullptr : found->second);
   }
   co_return records;
+}
+
+CompletionWaiters::Finished read_finished(engine::Engine& engine, const std::string& instance_id) {
+  auto record = engine.instance(instance_id);
+  if (!record.ok() || !*record || !engine::is_terminal((*record)->status)) return nullptr;
+  return std::make_shared<engine::InstanceRecord>(std::move(**record));
 }
 
 }  // namespace sluice::http

@@ -176,11 +176,7 @@ boost::asio::awaitable<Response> EventsApi::post(Request& request) {
       if (outcome.duplicate[i]) earlier.push_back(ids[i]);
     }
     std::vector<CompletionWaiters::Finished> finished = co_await wait_for->finished(
-        earlier, blocking_, [&engine](const std::string& id) -> CompletionWaiters::Finished {
-          auto record = engine.instance(id);
-          if (!record.ok() || !*record || !engine::is_terminal((*record)->status)) return nullptr;
-          return std::make_shared<engine::InstanceRecord>(std::move(**record));
-        });
+        earlier, blocking_, [&engine](const std::string& id) { return read_finished(engine, id); });
     // The wait hands back the records of those that finished; only when the deadline came first
     // are the others read, as they are now.
     const bool all_done =

@@ -358,8 +358,9 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
   if (!started.ok()) co_return status_response(started);
   if (wait) {
     const std::vector<std::string> earlier;  // a new run: it cannot have finished before the wait
+    engine::Engine& engine = engine_;
     std::vector<CompletionWaiters::Finished> finished = co_await wait->finished(
-        earlier, blocking_, [](const std::string&) -> CompletionWaiters::Finished { return {}; });
+        earlier, blocking_, [&engine](const std::string& id) { return read_finished(engine, id); });
     if (finished.front()) {
       co_return waited_start_response(*finished.front(),
                                       is_true(query, "returnInternalServerErrorOnFailure", false));

@@ -3,7 +3,9 @@
 // partitions taken by the others within its lease and a little more; one that is paused past its
 // lease too, and when it wakes, the fence in the database refuses its commits: it gives those
 // partitions up and takes its share again. Every acknowledged event is counted exactly once
-// throughout.
+// throughout. A client waiting on any node for its events sees them finish wherever they run.
+
+#include "storage/cluster.h"
 
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -163,6 +165,55 @@ TEST_F(ClusterTest, ASigkilledNodesPartitionsMoveAndNothingIsLostOrDoubled) {
   wait_drained(*second);
   expect_exact(*second, traffic);
   expect_exact(*third, traffic);  // every node reads the same database
+}
+
+// POST /api/events?wait= on one node returns when the batch has finished, though other nodes run
+// most of its events: the waiting node reads those from the database.
+TEST_F(ClusterTest, AWaitOnOneNodeSeesEventsFinishOnTheOthers) {
+  const std::uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  pipeline::Traffic traffic("wait-", "stream-", 8, seed);
+  auto first = start_node();
+  auto second = start_node();
+  auto third = start_node();
+  ASSERT_TRUE(spread({first.get(), second.get(), third.get()}));
+
+  const std::string body = batch(traffic, 40);
+  std::vector<unsigned> held_here;
+  const json::value cluster = get_json(*first, "/api/cluster");
+  for (const auto& listed : cluster.at("nodes").as_array()) {
+    if (json::value_to<std::string>(listed.at("address")) ==
+        "127.0.0.1:" + std::to_string(first->port())) {
+      for (const auto& p : listed.at("partitions").as_array()) {
+        held_here.push_back(static_cast<unsigned>(p.as_int64()));
+      }
+    }
+  }
+  std::size_t elsewhere = 0;
+  for (std::size_t line = 0, end; (end = body.find('\n', line)) != std::string::npos;
+       line = end + 1) {
+    const auto id =
+        json::value_to<std::string>(json::parse(body.substr(line, end - line)).at("event_id"));
+    if (std::find(held_here.begin(), held_here.end(), storage::partition_of(id, 8)) ==
+        held_here.end()) {
+      ++elsewhere;
+    }
+  }
+  ASSERT_GT(elsewhere, 0u) << "every event of the batch runs on the node that waits";
+
+  // The wait may last two minutes; the events take moments.
+  auto waited = std::async(std::launch::async, [&] {
+    auto client = http::Client::create(first->url());
+    return std::move(*client)->post("/api/events?wait=120", body, "application/x-ndjson");
+  });
+  ASSERT_EQ(waited.wait_for(std::chrono::minutes(1)), std::future_status::ready)
+      << "the wait did not see the events that finished on other nodes";
+  const auto response = waited.get();
+  ASSERT_TRUE(response.ok()) << response.status().to_string();
+  EXPECT_EQ(response->status, 200u) << response->body;
+  EXPECT_EQ(json::parse(response->body).at("runtimeStatus"), (json::object{{"Completed", 40}}))
+      << response->body;
+  expect_exact(*second, traffic);
 }
 
 TEST_F(ClusterTest, ANodePausedPastItsLeaseIsFencedWhenItWakesAndTakesItsShareAgain) {
