@@ -4,6 +4,7 @@
 #include <fmt/ranges.h>
 
 #include <boost/asio/awaitable.hpp>
+#include <map>
 #include <set>
 
 #include "core/logging.h"
@@ -177,8 +178,14 @@ Status Node::activate() {
   }
   api_ = std::make_unique<http::Api>(
       *intake_, dead_letters_, ids_, clock_,
-      http::ApiOptions{config_.http.max_batch_events, address_, config_.http.api_keys,
-                       [this] { return cluster(); }},
+      http::ApiOptions{
+          .max_batch_events = config_.http.max_batch_events,
+          .public_host = address_,
+          .api_keys = config_.http.api_keys,
+          .cluster = [this] { return cluster(); },
+          .instance_owner = shared_ == nullptr
+                                ? http::InstanceOwner()
+                                : [this](std::string_view id) { return runs_elsewhere(id); }},
       *engine_, registry_, streams_, completions_, metrics_);
   serving_.store(api_.get());
   if (config_.pipeline.paused) {
@@ -241,8 +248,21 @@ void Node::balance() {
     return;
   }
   std::set<std::string, std::less<>> live;
+  std::map<std::string, std::string, std::less<>> addresses;
   for (const auto& node : view->nodes) {
-    if (node.live) live.insert(node.name);
+    if (!node.live) continue;
+    live.insert(node.name);
+    addresses.emplace(node.name, node.address);
+  }
+  {
+    std::lock_guard lock(owners_mutex_);
+    owner_addresses_.assign(count, std::string());
+    for (const auto& owner : view->owners) {
+      auto address = addresses.find(owner.owner);
+      if (address != addresses.end() && owner.partition < count) {
+        owner_addresses_[owner.partition] = address->second;
+      }
+    }
   }
   live.insert(name_);  // so far as this node knows, it is
   const auto share = static_cast<unsigned>((count + live.size() - 1) / live.size());
@@ -310,6 +330,16 @@ std::vector<unsigned> Node::every_partition() const {
   std::vector<unsigned> all(config_.engine.partitions);
   for (unsigned i = 0; i < all.size(); ++i) all[i] = i;
   return all;
+}
+
+std::optional<std::string> Node::runs_elsewhere(std::string_view instance_id) const {
+  const unsigned partition = engine_->partition_of(instance_id);
+  if (engine_->runs(partition)) return std::nullopt;
+  std::lock_guard lock(owners_mutex_);
+  if (partition >= owner_addresses_.size()) return std::nullopt;
+  const std::string& address = owner_addresses_[partition];
+  if (address.empty() || address == address_) return std::nullopt;
+  return address;
 }
 
 Result<storage::ClusterView> Node::cluster() {

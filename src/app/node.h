@@ -107,6 +107,9 @@ class Node {
   // Stops running `partitions` here; with `hand_back`, tells the database others may take them.
   void give_up(std::span<const unsigned> partitions, bool hand_back);
   std::vector<unsigned> every_partition() const;
+  // PostgreSQL: the address of the node that runs `instance_id`, if another does, as the last
+  // balance() saw the cluster.
+  std::optional<std::string> runs_elsewhere(std::string_view instance_id) const;
   void log_listening() const;
   void drain();
 
@@ -133,6 +136,8 @@ class Node {
   std::unique_ptr<http::Server> server_;
   // Partitions whose commit the fence refused: another node took them.
   std::array<std::atomic<bool>, storage::kMaxPartitions> lost_{};
+  mutable std::mutex owners_mutex_;
+  std::vector<std::string> owner_addresses_;  // guarded by owners_mutex_; per partition, or empty
   std::mutex lease_mutex_;
   std::condition_variable lease_wake_;
   bool woken_ = false;  // guarded by lease_mutex_: the balancer has something to do now

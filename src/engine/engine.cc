@@ -142,6 +142,13 @@ unsigned Engine::partition_of(std::string_view instance_id) const {
   return storage::partition_of(instance_id, static_cast<unsigned>(partitions_.size()));
 }
 
+std::string Engine::new_instance_id() {
+  std::string id = ids_.next();
+  // A node runs its share of the partitions: a few tries find one of them.
+  for (int tries = 0; tries < 64 && !runs(partition_of(id)); ++tries) id = ids_.next();
+  return id;
+}
+
 bool Engine::runs(unsigned partition) const {
   std::shared_lock lock(partitions_mutex_);
   return partitions_.at(partition) != nullptr;

@@ -107,8 +107,9 @@ class Engine {
   // and continuation are ignored); returns how many. Blocks.
   Result<std::size_t> purge_matching(InstanceQuery query);
 
-  // A new instance id (a UUID) for callers that do not pick their own.
-  std::string new_instance_id() { return ids_.next(); }
+  // A new instance id (a UUID) for callers that do not pick their own; one whose partition runs
+  // here when any does, so that what starts under it can start on this node.
+  std::string new_instance_id();
 
   // Purges finished instances older than the retention period in the partitions that run here;
   // returns how many. The engine runs this every minute by itself when a retention period is

@@ -8,12 +8,16 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
     : options_(std::move(options)),
       auth_(options_.api_keys),
       blocking_(2),
-      management_(engine, registry, blocking_, completions,
+      forwarder_(options_.instance_owner
+                     ? Forwarder(options_.instance_owner, options_.public_host,
+                                 std::chrono::seconds(kMaxStartWaitSeconds + 60))
+                     : Forwarder()),
+      management_(engine, registry, blocking_, completions, forwarder_,
                   UriOptions{options_.public_host, auth_.enabled()}),
       events_(intake, ids, engine, completions, metrics, blocking_, auth_, management_,
               options_.max_batch_events),
       streams_(streams, blocking_),
-      dead_letters_(dead_letters, engine, clock, blocking_, management_),
+      dead_letters_(dead_letters, engine, clock, blocking_, management_, forwarder_),
       ops_(intake, dead_letters, engine, metrics, clock, blocking_, options_.cluster),
       routes_(declare_routes(), auth_) {}
 

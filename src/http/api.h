@@ -16,6 +16,7 @@
 #include "http/completion_waiters.h"
 #include "http/dead_letters_api.h"
 #include "http/events_api.h"
+#include "http/forwarder.h"
 #include "http/management_api.h"
 #include "http/metrics.h"
 #include "http/ops_api.h"
@@ -32,6 +33,7 @@ struct ApiOptions {
   std::string public_host;  // host:port for absolute URLs when a request has no usable Host
   std::vector<ApiKeyConfig> api_keys;  // none: every route is open
   ClusterSource cluster;               // GET /api/cluster
+  InstanceOwner instance_owner;        // where nodes share storage: who runs an instance
 };
 
 class Api {
@@ -55,6 +57,7 @@ class Api {
   const ApiOptions options_;
   const Authenticator auth_;
   boost::asio::thread_pool blocking_;  // storage reads and waits, off the HTTP threads
+  const Forwarder forwarder_;
   ManagementApi management_;
   EventsApi events_;
   StreamsApi streams_;

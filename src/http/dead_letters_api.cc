@@ -67,7 +67,7 @@ std::vector<Route> DeadLettersApi::routes() {
       {verb::get, "/api/deadletter/{id}", Access::kAdmin,
        [this](Request&, PathParameters p) { return show(std::move(p[0])); }},
       {verb::delete_, "/api/deadletter/{id}", Access::kAdmin,
-       [this](Request&, PathParameters p) { return remove(std::move(p[0])); }},
+       [this](Request& request, PathParameters p) { return remove(request, std::move(p[0])); }},
       {verb::post, "/api/deadletter/{id}/replay", Access::kAdmin,
        [this](Request& request, PathParameters p) { return replay(request, std::move(p[0])); }},
   };
@@ -98,10 +98,14 @@ boost::asio::awaitable<Response> DeadLettersApi::show(std::string id) {
   co_return json_response(status::ok, json::parse((*letter)->record));
 }
 
-boost::asio::awaitable<Response> DeadLettersApi::remove(std::string id) {
+boost::asio::awaitable<Response> DeadLettersApi::remove(Request& request, std::string id) {
   if (auto refusal = refuse_invalid_id(id)) co_return std::move(*refusal);
   auto change = co_await read_change(blocking_, store_, id, clock_.now());
   if (!change.ok()) co_return status_response(change.status());
+  // The delete commits in the partition of the letter's instance.
+  if (auto answer = co_await forwarder_.elsewhere(request, change->replay_instance_id)) {
+    co_return std::move(*answer);
+  }
   const Status deleted = co_await commit_delete(engine_, store_, std::move(*change));
   if (!deleted.ok()) co_return change_refused(deleted);
   co_return json_response(status::ok, json::object{{"deleted", 1}});
@@ -117,6 +121,9 @@ boost::asio::awaitable<Response> DeadLettersApi::replay(Request& request, std::s
                              "this dead letter holds no event to replay; delete it instead");
   }
   const std::string instance_id = change->replay_instance_id;
+  if (auto answer = co_await forwarder_.elsewhere(request, instance_id)) {
+    co_return std::move(*answer);
+  }
   const Status started = co_await commit_replay(engine_, store_, std::move(*change));
   if (!started.ok()) co_return change_refused(started);
   const std::string status_uri = base.instance_uri(instance_id);

@@ -25,8 +25,6 @@ using engine::RuntimeStatus;
 
 namespace {
 
-constexpr unsigned kMaxWaitSeconds = 3600;  // a start with ?timeout= waits at most this long
-
 // Stored strings are JSON by convention: embed them as JSON when they are, as text otherwise.
 json::value embed(std::string_view text) {
   if (text.empty()) return nullptr;
@@ -252,11 +250,12 @@ auto purge_matching(boost::asio::thread_pool& pool, engine::Engine& engine,
 
 ManagementApi::ManagementApi(engine::Engine& engine, const Registry& registry,
                              boost::asio::thread_pool& blocking, CompletionWaiters& completions,
-                             UriOptions options)
+                             const Forwarder& forwarder, UriOptions options)
     : engine_(engine),
       registry_(registry),
       blocking_(blocking),
       completions_(completions),
+      forwarder_(forwarder),
       options_(std::move(options)) {}
 
 std::vector<Route> ManagementApi::routes() {
@@ -279,7 +278,7 @@ std::vector<Route> ManagementApi::routes() {
       {verb::get, prefix + "instances/{instanceId}", Access::kRead,
        [this](Request& request, PathParameters p) { return status(request, std::move(p[0])); }},
       {verb::delete_, prefix + "instances/{instanceId}", Access::kAdmin,
-       [this](Request&, PathParameters p) { return purge(std::move(p[0])); }},
+       [this](Request& request, PathParameters p) { return purge(request, std::move(p[0])); }},
       {verb::post, prefix + "instances/{instanceId}/restart", Access::kAdmin,
        [this](Request& request, PathParameters p) { return restart(request, std::move(p[0])); }},
       {verb::post, prefix + "instances/{instanceId}/raiseEvent/{eventName}", Access::kAdmin,
@@ -316,6 +315,9 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
   }
   if (!instance_id.empty()) {
     if (auto refusal = refuse_invalid_id("instanceId", instance_id)) co_return std::move(*refusal);
+    if (auto answer = co_await forwarder_.elsewhere(request, instance_id)) {
+      co_return std::move(*answer);
+    }
   }
   const UriBase base = uri_base(request);
   QueryParameters query;
@@ -328,10 +330,11 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
   // end, so `pollingInterval` is checked and otherwise not needed.
   unsigned timeout_seconds = 0;
   unsigned polling_seconds = 0;
-  if (auto refusal = parse_seconds(query, "timeout", kMaxWaitSeconds, timeout_seconds)) {
+  if (auto refusal = parse_seconds(query, "timeout", kMaxStartWaitSeconds, timeout_seconds)) {
     co_return bad_parameter(*refusal);
   }
-  if (auto refusal = parse_seconds(query, "pollingInterval", kMaxWaitSeconds, polling_seconds)) {
+  if (auto refusal =
+          parse_seconds(query, "pollingInterval", kMaxStartWaitSeconds, polling_seconds)) {
     co_return bad_parameter(*refusal);
   }
   std::string input = request.body().empty() ? "null" : request.body();
@@ -423,6 +426,9 @@ boost::asio::awaitable<Response> ManagementApi::restart(Request& request, std::s
   // As Durable Functions: a new instance id unless restartWithNewInstanceId=false, which runs the
   // instance again under its own id once it has finished.
   const bool new_id = is_true(query, "restartWithNewInstanceId", true);
+  if (!new_id) {
+    if (auto answer = co_await forwarder_.elsewhere(request, id)) co_return std::move(*answer);
+  }
   auto record =
       co_await run_blocking(blocking_, [this, &id] { return engine_.instance(id, true); });
   if (!record.ok()) co_return status_response(record.status());
@@ -458,8 +464,9 @@ boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool pur
   co_return response;
 }
 
-boost::asio::awaitable<Response> ManagementApi::purge(std::string id) {
+boost::asio::awaitable<Response> ManagementApi::purge(Request& request, std::string id) {
   if (auto refusal = refuse_invalid_id("instanceId", id)) co_return std::move(*refusal);
+  if (auto answer = co_await forwarder_.elsewhere(request, id)) co_return std::move(*answer);
   Status purged = co_await purge_one(engine_, id);
   // As Durable Functions answers: 404 when nothing was purged, unknown or not yet finished.
   if (purged.code() == StatusCode::kFailedPrecondition) {
@@ -475,6 +482,7 @@ boost::asio::awaitable<Response> ManagementApi::send(Request& request, std::stri
   if (action == "raiseEvent") {
     if (auto refusal = refuse_invalid_id("eventName", event_name)) co_return std::move(*refusal);
   }
+  if (auto answer = co_await forwarder_.elsewhere(request, id)) co_return std::move(*answer);
   QueryParameters query;
   if (!parse_query(request.target(), query)) co_return bad_parameter("query", "is malformed");
   const std::string reason = query.contains("reason") ? query.find("reason")->second : "";

@@ -13,6 +13,7 @@
 
 #include "engine/engine.h"
 #include "http/completion_waiters.h"
+#include "http/forwarder.h"
 #include "http/json_response.h"
 #include "http/route_table.h"
 
@@ -50,6 +51,9 @@ Response check_status_response(const UriBase& base, std::string_view id,
 // An instance's status as GET instances/{id} answers it.
 boost::json::object instance_status_body(const engine::InstanceRecord& record, bool show_input);
 
+// A start with ?timeout= waits at most this long.
+inline constexpr unsigned kMaxStartWaitSeconds = 3600;
+
 // How the URIs in answers are made.
 struct UriOptions {
   std::string public_host;   // host:port, when a request has no usable Host
@@ -62,7 +66,7 @@ class ManagementApi {
   // of every instance that finishes (start with ?timeout= waits on it).
   ManagementApi(engine::Engine& engine, const Registry& registry,
                 boost::asio::thread_pool& blocking, CompletionWaiters& completions,
-                UriOptions options);
+                const Forwarder& forwarder, UriOptions options);
 
   // The routes under kManagementPrefix; they call into this object.
   std::vector<Route> routes();
@@ -77,7 +81,7 @@ class ManagementApi {
   boost::asio::awaitable<Response> status(Request& request, std::string id);
   boost::asio::awaitable<Response> restart(Request& request, std::string id);
   boost::asio::awaitable<Response> query(Request& request, bool purge);
-  boost::asio::awaitable<Response> purge(std::string id);
+  boost::asio::awaitable<Response> purge(Request& request, std::string id);
   boost::asio::awaitable<Response> send(Request& request, std::string id, std::string action,
                                         std::string event_name);
 
@@ -85,6 +89,7 @@ class ManagementApi {
   const Registry& registry_;
   boost::asio::thread_pool& blocking_;
   CompletionWaiters& completions_;
+  const Forwarder& forwarder_;
   const UriOptions options_;
 };
 

@@ -57,12 +57,30 @@ class ClusterTest : public ::testing::Test {
     if (!testing::on_postgres()) GTEST_SKIP() << "several nodes share a PostgreSQL database";
   }
 
-  std::unique_ptr<ServerProcess> start_node() {
-    auto node = std::make_unique<ServerProcess>(
-        data_.str(),
-        std::vector<std::string>{"--set", "engine.partitions=8", "--set", "storage.lease_ms=2000"});
+  std::unique_ptr<ServerProcess> start_node(std::vector<std::string> settings = {}) {
+    std::vector<std::string> args{"--set", "engine.partitions=8", "--set", "storage.lease_ms=2000"};
+    for (auto& setting : settings) {
+      args.emplace_back("--set");
+      args.push_back(std::move(setting));
+    }
+    auto node = std::make_unique<ServerProcess>(data_.str(), std::move(args));
     EXPECT_TRUE(node->started()) << node->log();
     return node;
+  }
+
+  // Whether `node` holds the partition of `instance_id`, as it sees the cluster.
+  bool runs_on(const ServerProcess& node, const std::string& instance_id) {
+    const json::value cluster = get_json(node, "/api/cluster");
+    for (const auto& listed : cluster.at("nodes").as_array()) {
+      if (json::value_to<std::string>(listed.at("address")) !=
+          "127.0.0.1:" + std::to_string(node.port())) {
+        continue;
+      }
+      for (const auto& partition : listed.at("partitions").as_array()) {
+        if (partition.as_int64() == storage::partition_of(instance_id, 8)) return true;
+      }
+    }
+    return false;
   }
 
   // Delivers `body` to whichever of `nodes` takes it, trying them in turn: the same event ids
@@ -179,25 +197,12 @@ TEST_F(ClusterTest, AWaitOnOneNodeSeesEventsFinishOnTheOthers) {
   ASSERT_TRUE(spread({first.get(), second.get(), third.get()}));
 
   const std::string body = batch(traffic, 40);
-  std::vector<unsigned> held_here;
-  const json::value cluster = get_json(*first, "/api/cluster");
-  for (const auto& listed : cluster.at("nodes").as_array()) {
-    if (json::value_to<std::string>(listed.at("address")) ==
-        "127.0.0.1:" + std::to_string(first->port())) {
-      for (const auto& p : listed.at("partitions").as_array()) {
-        held_here.push_back(static_cast<unsigned>(p.as_int64()));
-      }
-    }
-  }
   std::size_t elsewhere = 0;
   for (std::size_t line = 0, end; (end = body.find('\n', line)) != std::string::npos;
        line = end + 1) {
     const auto id =
         json::value_to<std::string>(json::parse(body.substr(line, end - line)).at("event_id"));
-    if (std::find(held_here.begin(), held_here.end(), storage::partition_of(id, 8)) ==
-        held_here.end()) {
-      ++elsewhere;
-    }
+    if (!runs_on(*first, id)) ++elsewhere;
   }
   ASSERT_GT(elsewhere, 0u) << "every event of the batch runs on the node that waits";
 
@@ -214,6 +219,83 @@ TEST_F(ClusterTest, AWaitOnOneNodeSeesEventsFinishOnTheOthers) {
   EXPECT_EQ(json::parse(response->body).at("runtimeStatus"), (json::object{{"Completed", 40}}))
       << response->body;
   expect_exact(*second, traffic);
+}
+
+// A management call about an instance that runs on another node is sent there: the caller need
+// not know which node holds what. A call that was sent on once is not sent on again.
+TEST_F(ClusterTest, ManagementCallsOnAnyNodeReachTheNodeThatRunsTheInstance) {
+  // Alerts cannot be delivered, and the retry waits a minute: each instance stays Running.
+  const std::vector<std::string> settings{"webhooks.down.url=http://127.0.0.1:1/",
+                                          "pipeline.retry.first_interval_ms=60000"};
+  auto first = start_node(settings);
+  auto second = start_node(settings);
+  auto third = start_node(settings);
+  ASSERT_TRUE(spread({first.get(), second.get(), third.get()}));
+  auto client = std::move(http::Client::create(first->url()).value());
+  const std::string prefix = "/runtime/webhooks/durabletask/instances/";
+  // As a client does: a 503 (a partition on the move, until the first node sees where it went)
+  // is tried again.
+  using boost::beast::http::verb;
+  auto call = [&](verb method, const std::string& target, const std::string& body = {}) {
+    http::ClientResponse answer;
+    EXPECT_TRUE(testing::eventually([&] {
+      auto response = client->request(method, target, body, body.empty() ? "" : "application/json");
+      if (!response.ok()) return false;
+      answer = std::move(*response);
+      return answer.status != 503;
+    })) << method
+        << " " << target << ": " << answer.body;
+    return answer;
+  };
+
+  // Ids whose partitions run on another node than the first.
+  std::vector<std::string> ids;
+  for (int n = 0; ids.size() < 4; ++n) {
+    std::string id = "elsewhere-" + std::to_string(n);
+    if (!runs_on(*first, id)) ids.push_back(std::move(id));
+  }
+  const std::string follower = R"("stream_id":"s","type":"follower","user_name":"ann"})";
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_EQ(post(*first, R"({"event_id":")" + ids[i] + R"(",)" + follower), 202u);
+  }
+  // Started over the management API: the event takes the instance's id.
+  const auto started =
+      call(verb::post, "/runtime/webhooks/durabletask/orchestrators/process_event/" + ids[3],
+           "{" + follower);
+  EXPECT_EQ(started.status, 202u) << started.body;
+  EXPECT_EQ(started.headers[boost::beast::http::field::location], first->url() + prefix + ids[3]);
+  for (const auto& id : ids) {
+    ASSERT_TRUE(testing::eventually([&] {
+      auto status = client->get(prefix + id);
+      return status.ok() && status->status == 202 &&
+             json::parse(status->body).at("runtimeStatus") == "Running";
+    })) << id
+        << " never ran";
+  }
+
+  // Sent on once only: the node that answers does not hold the partition.
+  auto not_sent_on = client->request(verb::post, prefix + ids[0] + "/terminate", "", "",
+                                     {{"Sluice-Forwarded-By", "127.0.0.1:1"}});
+  ASSERT_TRUE(not_sent_on.ok());
+  EXPECT_EQ(not_sent_on->status, 503u) << not_sent_on->body;
+  EXPECT_NE(not_sent_on->body.find("does not run on this node"), std::string::npos)
+      << not_sent_on->body;
+
+  const auto suspended = call(verb::post, prefix + ids[0] + "/suspend?reason=hold");
+  EXPECT_EQ(suspended.status, 202u) << suspended.body;
+  EXPECT_TRUE(testing::eventually(
+      [&] { return get_json(*first, prefix + ids[0], 202).at("runtimeStatus") == "Suspended"; }));
+  const auto terminated = call(verb::post, prefix + ids[0] + "/terminate?reason=enough");
+  EXPECT_EQ(terminated.status, 202u) << terminated.body;
+  EXPECT_TRUE(testing::eventually([&] {
+    const json::value status = get_json(*first, prefix + ids[0]);
+    return status.at("runtimeStatus") == "Terminated" && status.at("output") == "enough";
+  }));
+  const auto purged = call(verb::delete_, prefix + ids[0]);
+  EXPECT_EQ(purged.status, 200u) << purged.body;
+  EXPECT_EQ(get_json(*second, prefix + ids[0], 404).at("error").at("code"), "not_found");
+  const auto raised = call(verb::post, prefix + ids[2] + "/raiseEvent/nothing", "1");
+  EXPECT_EQ(raised.status, 202u) << raised.body;
 }
 
 TEST_F(ClusterTest, ANodePausedPastItsLeaseIsFencedWhenItWakesAndTakesItsShareAgain) {

@@ -1,0 +1,48 @@
+#pragma once
+
+// Forwarder: where nodes share storage, a call that changes an instance (start, raise, terminate,
+// suspend, resume, restart, purge, a dead letter's replay or delete) must run on the node that
+// holds the instance's partition. The Forwarder sends such a request to that node and hands back
+// its answer unchanged. The request keeps its Host, so the URIs in the answer point where the
+// client called. A forwarded request carries `Sluice-Forwarded-By` and is never forwarded again:
+// a node that no longer holds the partition answers 503 + Retry-After, and the client's retry
+// finds the node that holds it now.
+
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "http/json_response.h"
+
+namespace sluice::http {
+
+// The address (host:port) of the node that runs `instance_id`, when that is another node; nothing
+// when it runs here or nobody is known to hold its partition.
+using InstanceOwner = std::function<std::optional<std::string>(std::string_view instance_id)>;
+
+class Forwarder {
+ public:
+  // Forwards nothing: every instance runs here.
+  Forwarder() = default;
+  // `self` names this node in the requests it forwards; `answer_timeout` bounds the wait for an
+  // answer (a start may wait for its instance to finish).
+  Forwarder(InstanceOwner owner, std::string self, std::chrono::seconds answer_timeout)
+      : owner_(std::move(owner)), self_(std::move(self)), answer_timeout_(answer_timeout) {}
+
+  // The answer of the node that runs `instance_id` to `request`; nothing when this node is to
+  // answer: it runs the instance, nobody is known to, or `request` was forwarded here.
+  boost::asio::awaitable<std::optional<Response>> elsewhere(const Request& request,
+                                                            std::string_view instance_id) const;
+
+ private:
+  boost::asio::awaitable<Response> send(const Request& request, const std::string& address) const;
+
+  InstanceOwner owner_;
+  std::string self_;
+  std::chrono::seconds answer_timeout_{0};
+};
+
+}  // namespace sluice::http
