@@ -2,7 +2,8 @@
 // directory (or uses the one at --url), posts events to it — closed loop, or at a fixed rate —
 // waits until every instance has finished, checks every stream's stats against what was sent,
 // and reports throughput, latency from post to Completed, and the server's memory, CPU time and
-// bytes written to disk per event, read from its GET /metrics.
+// bytes written to disk per event, read from its GET /metrics. Where nodes share PostgreSQL, each
+// counts what it runs: the figures are those of every live node added up (memory too).
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -156,6 +157,46 @@ Result<Samples> scrape(http::Client& client) {
   return samples;
 }
 
+// The nodes to scrape: every live node of the cluster `client` belongs to (nodes on one
+// PostgreSQL database each count what they run), or just that one.
+Result<std::vector<std::unique_ptr<http::Client>>> cluster_clients(std::string_view url,
+                                                                   std::string_view api_key) {
+  std::vector<std::unique_ptr<http::Client>> clients;
+  SLUICE_ASSIGN_OR_RETURN(auto first, http::Client::create(url, api_key));
+  auto cluster = first->get("/api/cluster");
+  clients.push_back(std::move(first));
+  if (!cluster.ok() || cluster->status != 200) return clients;
+  boost::system::error_code error;
+  const json::value view = json::parse(cluster->body, error);
+  const json::object* object = error ? nullptr : view.if_object();
+  const json::value* nodes = object == nullptr ? nullptr : object->if_contains("nodes");
+  if (nodes == nullptr || !nodes->is_array() || nodes->as_array().size() < 2) return clients;
+  std::vector<std::unique_ptr<http::Client>> live;
+  for (const auto& node : nodes->as_array()) {
+    const json::object* listed = node.if_object();
+    if (listed == nullptr || listed->if_contains("live") == nullptr ||
+        *listed->if_contains("live") != true || !listed->contains("address")) {
+      continue;
+    }
+    const json::string* address = listed->at("address").if_string();
+    if (address == nullptr) continue;
+    SLUICE_ASSIGN_OR_RETURN(auto client,
+                            http::Client::create("http://" + std::string(*address), api_key));
+    live.push_back(std::move(client));
+  }
+  return live.empty() ? std::move(clients) : std::move(live);
+}
+
+// Every node's samples, added up.
+Result<Samples> scrape(const std::vector<std::unique_ptr<http::Client>>& clients) {
+  Samples total;
+  for (const auto& client : clients) {
+    SLUICE_ASSIGN_OR_RETURN(Samples samples, scrape(*client));
+    for (const auto& [name, value] : samples) total[name] += value;
+  }
+  return total;
+}
+
 double sample(const Samples& samples, const std::string& name) {
   auto found = samples.find(name);
   return found == samples.end() ? -1 : found->second;
@@ -254,7 +295,12 @@ int bench(const BenchFlags& flags) {
     fmt::print(stderr, "sluice bench: --url must be http://HOST:PORT\n");
     return kExitUsage;
   }
-  auto before = scrape(**client);
+  auto nodes = cluster_clients(url, flags.server.api_key);
+  if (!nodes.ok()) {
+    fmt::print(stderr, "sluice bench: {}\n", nodes.status().message());
+    return kExitFailure;
+  }
+  auto before = scrape(*nodes);
   if (!before.ok()) {
     fmt::print(stderr, "sluice bench: {} at {}\n", before.status().message(), url);
     return kExitFailure;
@@ -317,12 +363,12 @@ int bench(const BenchFlags& flags) {
   const auto drain_deadline =
       Steady::now() + std::chrono::duration_cast<Steady::duration>(
                           std::chrono::duration<double>(flags.drain_timeout));
-  Result<Samples> after = scrape(**client);
+  Result<Samples> after = scrape(*nodes);
   while (after.ok() && finished(*after) < target && Steady::now() < drain_deadline) {
     // Each scrape costs the server a few hundred µs of CPU; every 20 ms that is about 1 % of a
     // core, and the end of a run of 10 s or more is still timed to within 0.2 %.
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    after = scrape(**client);
+    after = scrape(*nodes);
   }
   const auto drained = Steady::now();
   if (!after.ok()) {
@@ -365,6 +411,7 @@ int bench(const BenchFlags& flags) {
   if (flags.json) {
     json::object out{
         {"events", result.events_sent},
+        {"nodes", nodes->size()},
         {"streams", flags.streams},
         {"batch", flags.batch},
         {"mode", flags.rate > 0 ? "fixed_rate" : "closed_loop"},
@@ -402,7 +449,8 @@ int bench(const BenchFlags& flags) {
     }
     fmt::print("latency receipt → Completed, ms, server histogram:  {}\n",
                percentiles_text(server, "≤"));
-    fmt::print("server     peak memory {:.0f} MiB, CPU {:.2f} s ({:.1f} µs per event), {}\n",
+    fmt::print("server     {}peak memory {:.0f} MiB, CPU {:.2f} s ({:.1f} µs per event), {}\n",
+               nodes->size() > 1 ? fmt::format("{} nodes together: ", nodes->size()) : "",
                peak / (1 << 20), cpu, cpu * 1e6 / events,
                disk_known ? fmt::format("{:.0f} bytes written to disk per event", disk / events)
                           : std::string("disk writes unknown"));

@@ -298,6 +298,21 @@ TEST_F(ClusterTest, ManagementCallsOnAnyNodeReachTheNodeThatRunsTheInstance) {
   EXPECT_EQ(raised.status, 202u) << raised.body;
 }
 
+// `sluice bench --url` against one node of three counts what all three finish.
+TEST_F(ClusterTest, TheBenchmarkCountsWhatEveryNodeFinishes) {
+  auto first = start_node();
+  auto second = start_node();
+  auto third = start_node();
+  ASSERT_TRUE(spread({first.get(), second.get(), third.get()}));
+  auto run = testing::run_sluice({"bench", "--url", first->url(), "--events", "2000", "--batch",
+                                  "100", "--streams", "8", "--drain-timeout", "120", "--json"});
+  ASSERT_EQ(run.exit.code, 0) << run.output;
+  const json::value out = json::parse(run.output.substr(run.output.rfind("\n{") + 1));
+  EXPECT_EQ(out.at("nodes"), 3);
+  EXPECT_EQ(out.at("completed").to_number<double>(), 2000);
+  EXPECT_EQ(out.at("stats_match"), true);
+}
+
 TEST_F(ClusterTest, ANodePausedPastItsLeaseIsFencedWhenItWakesAndTakesItsShareAgain) {
   const std::uint32_t seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
