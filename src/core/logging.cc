@@ -17,4 +17,15 @@ void configure_logging(std::string_view level) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+bool LogEvery::now(std::uint64_t& held_back) {
+  const auto at = std::chrono::steady_clock::now().time_since_epoch().count();
+  auto next = next_.load(std::memory_order_relaxed);
+  if (at < next || !next_.compare_exchange_strong(next, at + interval_.count())) {
+    held_back_.fetch_add(1, std::memory_order_relaxed);
+    return false;
+  }
+  held_back = held_back_.exchange(0, std::memory_order_relaxed);
+  return true;
+}
+
 }  // namespace sluice

@@ -162,7 +162,11 @@ boost::asio::awaitable<Response> EventsApi::post(Request& request) {
   for (auto& event : body.events) messages.push_back({event.event_id, std::move(event.json)});
   auto [appended, outcome] = co_await async_append(intake_, std::move(messages));
   if (!appended.ok()) {
-    spdlog::warn("ingest refused: {}", appended.to_string());
+    if (std::uint64_t held_back = 0; refusals_.now(held_back)) {
+      spdlog::warn("ingest refused: {}{}", appended.to_string(),
+                   held_back > 0 ? fmt::format(" (and {} more since the last report)", held_back)
+                                 : std::string());
+    }
     co_return status_response(appended);
   }
   metrics_.events_accepted(outcome.accepted());

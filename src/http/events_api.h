@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/ids.h"
+#include "core/logging.h"
 #include "engine/engine.h"
 #include "http/auth.h"
 #include "http/completion_waiters.h"
@@ -53,6 +54,7 @@ class EventsApi {
   const Authenticator& auth_;
   const ManagementApi& management_;
   const std::size_t max_batch_events_;
+  LogEvery refusals_{std::chrono::seconds(1)};  // while storage refuses, every batch is refused
 };
 
 }  // namespace sluice::http

@@ -1,9 +1,10 @@
 // Several nodes on one PostgreSQL database (eight partitions, leases of 2 s) share the
-// partitions about equally, and any of them takes ingest. A node that is killed has its
-// partitions taken by the others within its lease and a little more; one that is paused past its
-// lease too, and when it wakes, the fence in the database refuses its commits: it gives those
-// partitions up and takes its share again. Every acknowledged event is counted exactly once
-// throughout. A client waiting on any node for its events sees them finish wherever they run.
+// partitions about equally, and any of them takes ingest, waits and management calls. A node that
+// is killed has its partitions taken by the others within its lease and a little more; one that
+// is paused past its lease too, and when it wakes, the fence in the database refuses its commits:
+// it gives those partitions up and takes its share again. A database restarted under load leaves
+// the nodes to share the partitions out again by themselves. Every acknowledged event is counted
+// exactly once throughout.
 
 #include "storage/cluster.h"
 
@@ -68,6 +69,17 @@ class ClusterTest : public ::testing::Test {
     return node;
   }
 
+  // Starts `count` nodes, kept until the test ends, into `nodes`; false unless they come to
+  // share the partitions.
+  bool start_nodes(std::size_t count, std::vector<ServerProcess*>& nodes,
+                   const std::vector<std::string>& settings = {}) {
+    for (std::size_t i = 0; i < count; ++i) {
+      started_.push_back(start_node(settings));
+      nodes.push_back(started_.back().get());
+    }
+    return spread(nodes);
+  }
+
   // Whether `node` holds the partition of `instance_id`, as it sees the cluster.
   bool runs_on(const ServerProcess& node, const std::string& instance_id) {
     const json::value cluster = get_json(node, "/api/cluster");
@@ -84,17 +96,20 @@ class ClusterTest : public ::testing::Test {
   }
 
   // Delivers `body` to whichever of `nodes` takes it, trying them in turn: the same event ids
-  // each time, so a batch taken twice is counted once.
-  void deliver(const std::vector<ServerProcess*>& nodes, const std::string& body) {
+  // each time, so a batch taken twice is counted once. Returns how often it was refused.
+  int deliver(const std::vector<ServerProcess*>& nodes, const std::string& body) {
+    int refused = 0;
     const bool delivered = testing::eventually(
         [&] {
           for (ServerProcess* node : nodes) {
             if (post(*node, body) == 202) return true;
+            ++refused;
           }
           return false;
         },
         std::chrono::seconds(60));
-    ASSERT_TRUE(delivered) << "no node took a batch for a minute";
+    EXPECT_TRUE(delivered) << "no node took a batch for a minute";
+    return refused;
   }
 
   // Waits until `nodes`, as `nodes[0]` sees the cluster, hold every partition between them, each
@@ -150,6 +165,7 @@ class ClusterTest : public ::testing::Test {
   }
 
   testing::TempDirectory data_;
+  std::vector<std::unique_ptr<ServerProcess>> started_;  // stopped before data_ goes
 };
 
 std::string batch(pipeline::Traffic& traffic, int events) {
@@ -162,27 +178,23 @@ TEST_F(ClusterTest, ASigkilledNodesPartitionsMoveAndNothingIsLostOrDoubled) {
   const std::uint32_t seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
   pipeline::Traffic traffic("kill-", "stream-", 8, seed);
-  auto first = start_node();
-  auto second = start_node();
-  auto third = start_node();
-  ASSERT_TRUE(spread({first.get(), second.get(), third.get()}));
-
-  std::vector<ServerProcess*> nodes = {first.get(), second.get(), third.get()};
+  std::vector<ServerProcess*> nodes;
+  ASSERT_TRUE(start_nodes(3, nodes));
+  ServerProcess* killed = nodes[0];
   for (int round = 0; round < 30; ++round) {
     // Any node takes ingest: each batch goes to the next one.
     std::rotate(nodes.begin(), nodes.begin() + 1, nodes.end());
     deliver(nodes, batch(traffic, 100));
     if (round == 10) {
       // While it works through its share: some of it committed, some of it in flight.
-      first->kill_hard();
-      std::erase(nodes, first.get());
+      killed->kill_hard();
+      std::erase(nodes, killed);
     }
   }
-  ASSERT_TRUE(spread({second.get(), third.get()}));
-  EXPECT_NE((second->log() + third->log()).find("took partitions"), std::string::npos);
-  wait_drained(*second);
-  expect_exact(*second, traffic);
-  expect_exact(*third, traffic);  // every node reads the same database
+  ASSERT_TRUE(spread(nodes));
+  EXPECT_NE((nodes[0]->log() + nodes[1]->log()).find("took partitions"), std::string::npos);
+  wait_drained(*nodes[0]);
+  for (ServerProcess* node : nodes) expect_exact(*node, traffic);  // all read one database
 }
 
 // POST /api/events?wait= on one node returns when the batch has finished, though other nodes run
@@ -191,10 +203,9 @@ TEST_F(ClusterTest, AWaitOnOneNodeSeesEventsFinishOnTheOthers) {
   const std::uint32_t seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
   pipeline::Traffic traffic("wait-", "stream-", 8, seed);
-  auto first = start_node();
-  auto second = start_node();
-  auto third = start_node();
-  ASSERT_TRUE(spread({first.get(), second.get(), third.get()}));
+  std::vector<ServerProcess*> nodes;
+  ASSERT_TRUE(start_nodes(3, nodes));
+  ServerProcess* first = nodes[0];
 
   const std::string body = batch(traffic, 40);
   std::size_t elsewhere = 0;
@@ -218,7 +229,7 @@ TEST_F(ClusterTest, AWaitOnOneNodeSeesEventsFinishOnTheOthers) {
   EXPECT_EQ(response->status, 200u) << response->body;
   EXPECT_EQ(json::parse(response->body).at("runtimeStatus"), (json::object{{"Completed", 40}}))
       << response->body;
-  expect_exact(*second, traffic);
+  expect_exact(*nodes[1], traffic);
 }
 
 // A management call about an instance that runs on another node is sent there: the caller need
@@ -227,10 +238,9 @@ TEST_F(ClusterTest, ManagementCallsOnAnyNodeReachTheNodeThatRunsTheInstance) {
   // Alerts cannot be delivered, and the retry waits a minute: each instance stays Running.
   const std::vector<std::string> settings{"webhooks.down.url=http://127.0.0.1:1/",
                                           "pipeline.retry.first_interval_ms=60000"};
-  auto first = start_node(settings);
-  auto second = start_node(settings);
-  auto third = start_node(settings);
-  ASSERT_TRUE(spread({first.get(), second.get(), third.get()}));
+  std::vector<ServerProcess*> nodes;
+  ASSERT_TRUE(start_nodes(3, nodes, settings));
+  ServerProcess* first = nodes[0];
   auto client = std::move(http::Client::create(first->url()).value());
   const std::string prefix = "/runtime/webhooks/durabletask/instances/";
   // As a client does: a 503 (a partition on the move, until the first node sees where it went)
@@ -293,24 +303,54 @@ TEST_F(ClusterTest, ManagementCallsOnAnyNodeReachTheNodeThatRunsTheInstance) {
   }));
   const auto purged = call(verb::delete_, prefix + ids[0]);
   EXPECT_EQ(purged.status, 200u) << purged.body;
-  EXPECT_EQ(get_json(*second, prefix + ids[0], 404).at("error").at("code"), "not_found");
+  EXPECT_EQ(get_json(*nodes[1], prefix + ids[0], 404).at("error").at("code"), "not_found");
   const auto raised = call(verb::post, prefix + ids[2] + "/raiseEvent/nothing", "1");
   EXPECT_EQ(raised.status, 202u) << raised.body;
 }
 
 // `sluice bench --url` against one node of three counts what all three finish.
 TEST_F(ClusterTest, TheBenchmarkCountsWhatEveryNodeFinishes) {
-  auto first = start_node();
-  auto second = start_node();
-  auto third = start_node();
-  ASSERT_TRUE(spread({first.get(), second.get(), third.get()}));
-  auto run = testing::run_sluice({"bench", "--url", first->url(), "--events", "2000", "--batch",
+  std::vector<ServerProcess*> nodes;
+  ASSERT_TRUE(start_nodes(3, nodes));
+  auto run = testing::run_sluice({"bench", "--url", nodes[0]->url(), "--events", "2000", "--batch",
                                   "100", "--streams", "8", "--drain-timeout", "120", "--json"});
   ASSERT_EQ(run.exit.code, 0) << run.output;
   const json::value out = json::parse(run.output.substr(run.output.rfind("\n{") + 1));
   EXPECT_EQ(out.at("nodes"), 3);
   EXPECT_EQ(out.at("completed").to_number<double>(), 2000);
   EXPECT_EQ(out.at("stats_match"), true);
+}
+
+// The database restarts, as after a crash, while three nodes take ingest. Every node cuts its
+// sessions, refuses ingest while it is gone, and finds its leases ended when it is back: the
+// nodes share the partitions out again by themselves, and every acknowledged event counts once.
+TEST_F(ClusterTest, ARestartedDatabaseLosesAndDoublesNothingAcrossTheNodes) {
+  const std::uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  pipeline::Traffic traffic("outage-", "stream-", 8, seed);
+  std::vector<ServerProcess*> nodes;
+  ASSERT_TRUE(start_nodes(3, nodes));
+
+  int refused = 0;
+  std::future<void> restarted;
+  for (int round = 0; round < 30; ++round) {
+    std::rotate(nodes.begin(), nodes.begin() + 1, nodes.end());
+    refused += deliver(nodes, batch(traffic, 100));
+    if (round == 10) {
+      // As after a power cut: no shutdown checkpoint, every session cut. Back after more than a
+      // lease, so that every node's lease has ended meanwhile.
+      testing::test_postgres().stop(/*immediate=*/true);
+      restarted = std::async(std::launch::async, [] {
+        std::this_thread::sleep_for(std::chrono::seconds(3));
+        testing::test_postgres().start();
+      });
+    }
+  }
+  restarted.get();
+  EXPECT_GT(refused, 0) << "no batch was refused: the outage hit nothing";
+  ASSERT_TRUE(spread(nodes));
+  wait_drained(*nodes[0]);
+  for (ServerProcess* node : nodes) expect_exact(*node, traffic);
 }
 
 TEST_F(ClusterTest, ANodePausedPastItsLeaseIsFencedWhenItWakesAndTakesItsShareAgain) {
