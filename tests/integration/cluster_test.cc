@@ -14,7 +14,9 @@
 #include <algorithm>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cstdlib>
 #include <future>
+#include <iostream>
 #include <memory>
 #include <random>
 #include <string>
@@ -349,6 +351,55 @@ TEST_F(ClusterTest, ARestartedDatabaseLosesAndDoublesNothingAcrossTheNodes) {
   restarted.get();
   EXPECT_GT(refused, 0) << "no batch was refused: the outage hit nothing";
   ASSERT_TRUE(spread(nodes));
+  wait_drained(*nodes[0]);
+  for (ServerProcess* node : nodes) expect_exact(*node, traffic);
+}
+
+// Faults on a schedule drawn from a printed seed: in each round a random node is killed (and a
+// new one started) or paused past its lease (and woken), at a random point of the traffic. After
+// each fault the others must have taken its partitions; at the end every stream counts exactly
+// what was acknowledged.
+TEST_F(ClusterTest, RandomKillsAndPausesLoseAndDoubleNothing) {
+  // SLUICE_TEST_SEED=N runs a printed schedule again.
+  const char* fixed = std::getenv("SLUICE_TEST_SEED");
+  const auto seed =
+      fixed != nullptr ? static_cast<std::uint32_t>(std::stoul(fixed)) : std::random_device{}();
+  std::cout << "seed " << seed << std::endl;
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  std::mt19937 random(seed);
+  pipeline::Traffic traffic("random-", "stream-", 8, seed);
+  std::vector<ServerProcess*> nodes;
+  ASSERT_TRUE(start_nodes(3, nodes));
+
+  for (int round = 0; round < 4; ++round) {
+    const bool kill = std::uniform_int_distribution<int>(0, 1)(random) == 0;
+    const std::size_t index = std::uniform_int_distribution<std::size_t>(0, 2)(random);
+    ServerProcess* victim = nodes[index];
+    const int before = std::uniform_int_distribution<int>(0, 4)(random);
+    std::cout << "round " << round << ": " << (kill ? "kill" : "pause") << " node " << index
+              << " after " << before << " batches" << std::endl;
+    for (int b = 0; b < before; ++b) deliver(nodes, batch(traffic, 100));
+
+    if (kill) {
+      victim->kill_hard();
+    } else {
+      victim->signal(SIGSTOP);
+    }
+    std::vector<ServerProcess*> others = nodes;
+    std::erase(others, victim);
+    for (int b = 0; b < 3; ++b) deliver(others, batch(traffic, 100));
+    // The victim held its share (the last round ended with the partitions shared among all):
+    // they must have moved.
+    ASSERT_TRUE(spread(others)) << "round " << round << ": nobody took the partitions";
+
+    if (kill) {
+      started_.push_back(start_node());
+      std::replace(nodes.begin(), nodes.end(), victim, started_.back().get());
+    } else {
+      victim->signal(SIGCONT);
+    }
+    ASSERT_TRUE(spread(nodes)) << "round " << round << ": the partitions were not shared again";
+  }
   wait_drained(*nodes[0]);
   for (ServerProcess* node : nodes) expect_exact(*node, traffic);
 }
