@@ -5,8 +5,8 @@
 #
 #   bench/cluster.sh [RUNS]     (RUNS default 3; the scenarios take turns within each round)
 #
-# Scenarios:
-#   (one node runs at default settings; three nodes share 8 partitions)
+# One node runs at default settings; three nodes share 8 partitions. Each line also gives the CPU
+# time PostgreSQL's backends spent per event. Scenarios:
 #   rocksdb      one node on RocksDB: 40,000 events in NDJSON batches of 100
 #   pg           one node on PostgreSQL: 30,000 events in batches of 100
 #   pg-single    one node: 10,000 events, one per request, 16 connections
@@ -83,26 +83,42 @@ stop_nodes() {
 }
 
 field() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+# CPU seconds PostgreSQL's backends have used so far: those that exited are in the postmaster's
+# children's times (the nodes close their connections when they stop); its background processes
+# (WAL writer, checkpointer) are not counted.
+pg_cpu() {
+  awk -v hz="$(getconf CLK_TCK)" '{print ($14 + $15 + $16 + $17) / hz}' \
+    "/proc/$(head -1 "$work/pg/postmaster.pid")/stat"
+}
+report() {  # NAME JSON PG-CPU-BEFORE: the run's figures, with PostgreSQL's CPU per event
+  local events pg
+  events=$(field "d['events']" <<<"$2")
+  pg=$(python3 -c "print(round(($(pg_cpu) - $3) * 1e6 / $events, 1))")
+  echo "$1: $(field "$summary" <<<"$2") PostgreSQL µs CPU/event $pg"
+  echo "$1 json: $2"
+}
 summary="'completed/s', round(d['completed_per_second']), 'µs CPU/event', round(d['cpu_microseconds_per_event'],1), 'server p99 ms', d['server_latency_ms']['p99'], 'post → Completed p99 ms', d.get('latency_ms', {}).get('p99'), 'nodes', d.get('nodes', 1)"
 
 one_node() {  # NAME rocksdb|postgresql BENCH-ARGS...
   local name=$1 engine=$2; shift 2
-  local out storage=()
+  local out storage=() before
   [[ $engine == rocksdb ]] || storage=(--set "storage=$(fresh_storage)")
+  before=$(pg_cpu)
   out=$("$sluice" bench --json "${storage[@]}" "$@" | tail -1)
-  echo "$name: $(field "$summary" <<<"$out")"
-  echo "$name json: $out"
+  report "$name" "$out" "$before"
 }
 
 three_nodes() {  # NAME BENCH-ARGS...
   local name=$1; shift
-  local out storage
+  local out storage before
   storage=$(fresh_storage)
   start_nodes 3 "$storage"
+  before=$(pg_cpu)
   out=$("$sluice" bench --json --url "${urls[0]}" "$@" | tail -1)
   stop_nodes
-  echo "$name: $(field "$summary" <<<"$out")"
-  echo "$name json: $out"
+  sleep 0.5  # until their sessions have ended
+  report "$name" "$out" "$before"
 }
 
 takeover() {
