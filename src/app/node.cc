@@ -178,14 +178,11 @@ Status Node::activate() {
   }
   api_ = std::make_unique<http::Api>(
       *intake_, dead_letters_, ids_, clock_,
-      http::ApiOptions{
-          .max_batch_events = config_.http.max_batch_events,
-          .public_host = address_,
-          .api_keys = config_.http.api_keys,
-          .cluster = [this] { return cluster(); },
-          .instance_owner = shared_ == nullptr
-                                ? http::InstanceOwner()
-                                : [this](std::string_view id) { return runs_elsewhere(id); }},
+      http::ApiOptions{.max_batch_events = config_.http.max_batch_events,
+                       .public_host = address_,
+                       .api_keys = config_.http.api_keys,
+                       .cluster = [this] { return cluster(); },
+                       .peers = peers()},
       *engine_, registry_, streams_, completions_, metrics_);
   serving_.store(api_.get());
   if (config_.pipeline.paused) {
@@ -256,6 +253,10 @@ void Node::balance() {
   }
   {
     std::lock_guard lock(owners_mutex_);
+    other_addresses_.clear();
+    for (const auto& [name, address] : addresses) {
+      if (name != name_) other_addresses_.push_back(address);
+    }
     owner_addresses_.assign(count, std::string());
     for (const auto& owner : view->owners) {
       auto address = addresses.find(owner.owner);
@@ -340,6 +341,17 @@ std::optional<std::string> Node::runs_elsewhere(std::string_view instance_id) co
   const std::string& address = owner_addresses_[partition];
   if (address.empty() || address == address_) return std::nullopt;
   return address;
+}
+
+http::Peers Node::peers() {
+  if (shared_ == nullptr) return {};
+  return {.owner_of = [this](std::string_view id) { return runs_elsewhere(id); },
+          .others = [this] { return other_nodes(); }};
+}
+
+std::vector<std::string> Node::other_nodes() const {
+  std::lock_guard lock(owners_mutex_);
+  return other_addresses_;
 }
 
 Result<storage::ClusterView> Node::cluster() {

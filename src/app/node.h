@@ -110,6 +110,10 @@ class Node {
   // PostgreSQL: the address of the node that runs `instance_id`, if another does, as the last
   // balance() saw the cluster.
   std::optional<std::string> runs_elsewhere(std::string_view instance_id) const;
+  // PostgreSQL: the addresses of the other live nodes, as the last balance() saw them.
+  std::vector<std::string> other_nodes() const;
+  // How the API finds the other nodes: nothing unless nodes share storage.
+  http::Peers peers();
   void log_listening() const;
   void drain();
 
@@ -138,6 +142,7 @@ class Node {
   std::array<std::atomic<bool>, storage::kMaxPartitions> lost_{};
   mutable std::mutex owners_mutex_;
   std::vector<std::string> owner_addresses_;  // guarded by owners_mutex_; per partition, or empty
+  std::vector<std::string> other_addresses_;  // guarded by owners_mutex_
   std::mutex lease_mutex_;
   std::condition_variable lease_wake_;
   bool woken_ = false;  // guarded by lease_mutex_: the balancer has something to do now

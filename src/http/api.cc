@@ -8,8 +8,8 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
     : options_(std::move(options)),
       auth_(options_.api_keys),
       blocking_(2),
-      forwarder_(options_.instance_owner
-                     ? Forwarder(options_.instance_owner, options_.public_host,
+      forwarder_(options_.peers.owner_of
+                     ? Forwarder(options_.peers, options_.public_host,
                                  std::chrono::seconds(kMaxStartWaitSeconds + 60))
                      : Forwarder()),
       management_(engine, registry, blocking_, completions, forwarder_,

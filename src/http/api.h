@@ -33,7 +33,7 @@ struct ApiOptions {
   std::string public_host;  // host:port for absolute URLs when a request has no usable Host
   std::vector<ApiKeyConfig> api_keys;  // none: every route is open
   ClusterSource cluster;               // GET /api/cluster
-  InstanceOwner instance_owner;        // where nodes share storage: who runs an instance
+  Peers peers;                         // where nodes share storage: how to find the others
 };
 
 class Api {

@@ -24,10 +24,21 @@ constexpr std::uint64_t kMaxAnswerBytes = 64 << 20;  // an instance's output may
 
 asio::awaitable<std::optional<Response>> Forwarder::elsewhere(const Request& request,
                                                               std::string_view instance_id) const {
-  if (!owner_ || request.find(kForwardedBy) != request.end()) co_return std::nullopt;
-  std::optional<std::string> address = owner_(instance_id);
+  if (!peers_.owner_of || request.find(kForwardedBy) != request.end()) co_return std::nullopt;
+  std::optional<std::string> address = peers_.owner_of(instance_id);
   if (!address) co_return std::nullopt;
   co_return co_await send(request, *address);
+}
+
+asio::awaitable<std::vector<std::pair<std::string, Response>>> Forwarder::everywhere_else(
+    const Request& request) const {
+  std::vector<std::pair<std::string, Response>> answers;
+  if (!peers_.others || request.find(kForwardedBy) != request.end()) co_return answers;
+  for (std::string& address : peers_.others()) {
+    Response answer = co_await send(request, address);
+    answers.emplace_back(std::move(address), std::move(answer));
+  }
+  co_return answers;
 }
 
 asio::awaitable<Response> Forwarder::send(const Request& request,

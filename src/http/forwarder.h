@@ -6,7 +6,8 @@
 // its answer unchanged. The request keeps its Host, so the URIs in the answer point where the
 // client called. A forwarded request carries `Sluice-Forwarded-By` and is never forwarded again:
 // a node that no longer holds the partition answers 503 + Retry-After, and the client's retry
-// finds the node that holds it now.
+// finds the node that holds it now. A purge by filter goes to every node, each purging what it
+// runs.
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
@@ -14,14 +15,21 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 #include "http/json_response.h"
 
 namespace sluice::http {
 
-// The address (host:port) of the node that runs `instance_id`, when that is another node; nothing
-// when it runs here or nobody is known to hold its partition.
-using InstanceOwner = std::function<std::optional<std::string>(std::string_view instance_id)>;
+// Where nodes share storage, how a node finds the others (addresses are host:port).
+struct Peers {
+  // The node that runs `instance_id`, when that is another node; nothing when it runs here or
+  // nobody is known to hold its partition.
+  std::function<std::optional<std::string>(std::string_view instance_id)> owner_of;
+  // The other live nodes.
+  std::function<std::vector<std::string>()> others;
+};
 
 class Forwarder {
  public:
@@ -29,18 +37,24 @@ class Forwarder {
   Forwarder() = default;
   // `self` names this node in the requests it forwards; `answer_timeout` bounds the wait for an
   // answer (a start may wait for its instance to finish).
-  Forwarder(InstanceOwner owner, std::string self, std::chrono::seconds answer_timeout)
-      : owner_(std::move(owner)), self_(std::move(self)), answer_timeout_(answer_timeout) {}
+  Forwarder(Peers peers, std::string self, std::chrono::seconds answer_timeout)
+      : peers_(std::move(peers)), self_(std::move(self)), answer_timeout_(answer_timeout) {}
 
   // The answer of the node that runs `instance_id` to `request`; nothing when this node is to
   // answer: it runs the instance, nobody is known to, or `request` was forwarded here.
   boost::asio::awaitable<std::optional<Response>> elsewhere(const Request& request,
                                                             std::string_view instance_id) const;
 
+  // The answers of every other live node to `request`, each with its address, for a call that
+  // concerns the instances of every partition (purge by filter); none when `request` was
+  // forwarded here.
+  boost::asio::awaitable<std::vector<std::pair<std::string, Response>>> everywhere_else(
+      const Request& request) const;
+
  private:
   boost::asio::awaitable<Response> send(const Request& request, const std::string& address) const;
 
-  InstanceOwner owner_;
+  Peers peers_;
   std::string self_;
   std::chrono::seconds answer_timeout_{0};
 };

@@ -451,8 +451,24 @@ boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool pur
     Result<std::size_t> purged =
         co_await purge_matching(blocking_, engine_, std::get<engine::InstanceQuery>(parsed));
     if (!purged.ok()) co_return status_response(purged.status());
-    co_return json_response(*purged == 0 ? status::not_found : status::ok,
-                            json::object{{"instancesDeleted", *purged}});
+    // Each node purges the partitions it runs; the answer counts them all.
+    std::size_t total = *purged;
+    for (const auto& [address, answer] : co_await forwarder_.everywhere_else(request)) {
+      if (answer.result() == status::not_found) continue;  // nothing to purge there
+      boost::system::error_code error;
+      const json::value body = json::parse(answer.body(), error);
+      const json::value* deleted =
+          error || !body.is_object() ? nullptr : body.as_object().if_contains("instancesDeleted");
+      if (answer.result() != status::ok || deleted == nullptr || !deleted->is_int64()) {
+        co_return error_response(
+            status::bad_gateway, "partly_purged",
+            fmt::format("{} instances purged, but the node at {} answered HTTP {}: {}", total,
+                        address, answer.result_int(), answer.body().substr(0, 200)));
+      }
+      total += static_cast<std::size_t>(deleted->as_int64());
+    }
+    co_return json_response(total == 0 ? status::not_found : status::ok,
+                            json::object{{"instancesDeleted", total}});
   }
   Result<engine::QueryPage> page =
       co_await query_page(blocking_, engine_, std::get<engine::InstanceQuery>(parsed));

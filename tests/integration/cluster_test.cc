@@ -235,7 +235,8 @@ TEST_F(ClusterTest, AWaitOnOneNodeSeesEventsFinishOnTheOthers) {
 }
 
 // A management call about an instance that runs on another node is sent there: the caller need
-// not know which node holds what. A call that was sent on once is not sent on again.
+// not know which node holds what. A call that was sent on once is not sent on again. A purge by
+// filter is sent to every node.
 TEST_F(ClusterTest, ManagementCallsOnAnyNodeReachTheNodeThatRunsTheInstance) {
   // Alerts cannot be delivered, and the retry waits a minute: each instance stays Running.
   const std::vector<std::string> settings{"webhooks.down.url=http://127.0.0.1:1/",
@@ -308,6 +309,21 @@ TEST_F(ClusterTest, ManagementCallsOnAnyNodeReachTheNodeThatRunsTheInstance) {
   EXPECT_EQ(get_json(*nodes[1], prefix + ids[0], 404).at("error").at("code"), "not_found");
   const auto raised = call(verb::post, prefix + ids[2] + "/raiseEvent/nothing", "1");
   EXPECT_EQ(raised.status, 202u) << raised.body;
+
+  // A purge by filter on one node purges what every node runs.
+  for (int i = 1; i < 4; ++i) {
+    EXPECT_EQ(call(verb::post, prefix + ids[i] + "/terminate").status, 202u);
+  }
+  EXPECT_TRUE(testing::eventually([&] {
+    return get_json(*first, "/runtime/webhooks/durabletask/instances?runtimeStatus=Terminated")
+               .as_array()
+               .size() == 3;
+  }));
+  const auto purged_all =
+      call(verb::delete_, "/runtime/webhooks/durabletask/instances?runtimeStatus=Terminated");
+  EXPECT_EQ(purged_all.status, 200u) << purged_all.body;
+  EXPECT_EQ(json::parse(purged_all.body).at("instancesDeleted"), 3) << purged_all.body;
+  EXPECT_TRUE(get_json(*nodes[2], "/runtime/webhooks/durabletask/instances").as_array().empty());
 }
 
 // `sluice bench --url` against one node of three counts what all three finish.
