@@ -305,7 +305,9 @@ std::vector<std::string_view> keys_of(const auto& map) {
 }  // namespace
 
 PostgresBackend::PostgresBackend(const std::string& conninfo, std::size_t connections)
-    : pool_(conninfo, statements(), connections), token_prefix_(random_prefix()) {
+    : pool_(conninfo, statements(), connections),
+      cluster_pool_(conninfo, statements(), 2),
+      token_prefix_(random_prefix()) {
   for (auto& epoch : held_) epoch = -1;
 }
 
@@ -594,9 +596,9 @@ Status PostgresBackend::heartbeat(std::string_view node, std::string_view addres
                                   std::chrono::milliseconds lease) {
   Parameters parameters;
   parameters.bytes(node).bytes(address).int64(lease.count());
-  SLUICE_RETURN_IF_ERROR(read("heartbeat", parameters).status());
+  SLUICE_RETURN_IF_ERROR(read(cluster_pool_, "heartbeat", parameters).status());
   if (heartbeats_.fetch_add(1) % kForgetCommitsEvery == 0) {
-    SLUICE_RETURN_IF_ERROR(read("forget_nodes", {}).status());
+    SLUICE_RETURN_IF_ERROR(read(cluster_pool_, "forget_nodes", {}).status());
   }
   return {};
 }
@@ -605,17 +607,18 @@ Status PostgresBackend::give_back(std::string_view node, std::span<const unsigne
   std::vector<std::int64_t> ids(partitions.begin(), partitions.end());
   Parameters parameters;
   parameters.bytes(node).int64_array(ids);
-  return read("give_back", parameters).status();
+  return read(cluster_pool_, "give_back", parameters).status();
 }
 
 Status PostgresBackend::leave(std::string_view node) {
   Parameters parameters;
   parameters.bytes(node);
-  return read("leave", parameters).status();
+  return read(cluster_pool_, "leave", parameters).status();
 }
 
 void PostgresBackend::identify(std::string_view node) {
   pool_.set_application_name(std::string(node));
+  cluster_pool_.set_application_name(std::string(node));
 }
 
 Result<std::vector<PartitionOwner>> PostgresBackend::acquire(std::string_view node,
@@ -632,7 +635,7 @@ Result<std::vector<PartitionOwner>> PostgresBackend::acquire(std::string_view no
   Rows rows;
   bool waited_too_long = false;
   {
-    SLUICE_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
+    SLUICE_ASSIGN_OR_RETURN(auto connection, cluster_pool_.acquire());
     Parameters brief;
     brief.bytes(fmt::format("{}ms", std::max<std::int64_t>(1, lock_wait.count())));
     Status status = connection->send("lock_briefly", brief);
@@ -651,7 +654,7 @@ Result<std::vector<PartitionOwner>> PostgresBackend::acquire(std::string_view no
     }
   }  // given back before asking the pool for another
   if (waited_too_long) {
-    SLUICE_RETURN_IF_ERROR(read("end_stale_sessions", parameters).status());
+    SLUICE_RETURN_IF_ERROR(read(cluster_pool_, "end_stale_sessions", parameters).status());
     return std::vector<PartitionOwner>();
   }
   std::vector<PartitionOwner> taken;
@@ -671,12 +674,12 @@ void PostgresBackend::release(unsigned partition) { held_.at(partition) = -1; }
 
 Result<ClusterView> PostgresBackend::cluster() {
   ClusterView view;
-  SLUICE_ASSIGN_OR_RETURN(Rows nodes, read("cluster_nodes", {}));
+  SLUICE_ASSIGN_OR_RETURN(Rows nodes, read(cluster_pool_, "cluster_nodes", {}));
   for (int row = 0; row < nodes.size(); ++row) {
     view.nodes.push_back({std::string(nodes.bytes(row, 0)), std::string(nodes.bytes(row, 1)),
                           nodes.int64(row, 2), nodes.int64(row, 3), nodes.int64(row, 4) != 0});
   }
-  SLUICE_ASSIGN_OR_RETURN(Rows owners, read("cluster_partitions", {}));
+  SLUICE_ASSIGN_OR_RETURN(Rows owners, read(cluster_pool_, "cluster_partitions", {}));
   for (int row = 0; row < owners.size(); ++row) {
     view.owners.push_back({static_cast<unsigned>(owners.int64(row, 0)),
                            std::string(owners.bytes(row, 1)), owners.int64(row, 2)});
@@ -691,11 +694,12 @@ Status PostgresBackend::wait_durable(std::uint64_t ticket) {
   return {};
 }
 
-Result<Rows> PostgresBackend::read(const std::string& statement_name,
+Result<Rows> PostgresBackend::read(postgres::ConnectionPool& pool,
+                                   const std::string& statement_name,
                                    const Parameters& parameters) {
   Status status;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    SLUICE_ASSIGN_OR_RETURN(auto connection, pool_.acquire());
+    SLUICE_ASSIGN_OR_RETURN(auto connection, pool.acquire());
     status = connection->send(statement_name, parameters);
     if (status.ok()) status = connection->sync();
     if (status.ok()) {

@@ -107,9 +107,17 @@ class PostgresBackend final : public Backend {
   Result<bool> resolve(std::string_view token, const std::string& transaction, int session);
   // Runs one statement on a pooled connection, once more on a fresh one if the first was lost
   // (reads only: they are safe to repeat).
-  Result<postgres::Rows> read(const std::string& statement, const postgres::Parameters& parameters);
+  Result<postgres::Rows> read(const std::string& statement,
+                              const postgres::Parameters& parameters) {
+    return read(pool_, statement, parameters);
+  }
+  Result<postgres::Rows> read(postgres::ConnectionPool& pool, const std::string& statement,
+                              const postgres::Parameters& parameters);
 
   postgres::ConnectionPool pool_;
+  // The cluster's own statements (leases, takings, the cluster view) have connections of their
+  // own: however busy commits keep pool_, a node renews its lease in time.
+  postgres::ConnectionPool cluster_pool_;
   std::atomic<std::uint64_t> commits_{0};
   // A commit's token: this backend's random prefix, then a count of the commits it attempted.
   const std::string token_prefix_;

@@ -2,7 +2,8 @@
 // server's session lives on. apply() must then say what happened: OK exactly when the commit
 // landed, an error exactly when it did not. And what several nodes on one database rely on: the
 // partition count is the first node's, a partition moves only when its holder's lease has run
-// out, and a holder's commits stop landing the moment another node has taken its partition.
+// out, a holder's commits stop landing the moment another node has taken its partition, and a
+// lease is renewed however busy the commits keep the connections.
 
 #include "storage/postgres/postgres_backend.h"
 
@@ -206,6 +207,34 @@ TEST_F(PostgresLeaseTest, AHolderWhosePartitionWasTakenCommitsNothingMore) {
   EXPECT_EQ(released.code(), StatusCode::kUnavailable) << released.to_string();
   EXPECT_TRUE(second_->commit(put("kept", 0)).ok());
   EXPECT_FALSE(second_->get(Table::kMeta, "released").value().has_value());
+}
+
+TEST_F(PostgresLeaseTest, ALeaseIsRenewedWhileEveryCommitConnectionWaits) {
+  hold(*first_, take(*first_, "first"));
+  // Both of first_'s commit connections wait on partition 0's row, which another session holds.
+  auto blocker = connect(server().conninfo(database_));
+  run(blocker.get(), "BEGIN");
+  run(blocker.get(), "SELECT 1 FROM sluice.partitions WHERE id = 0 FOR UPDATE");
+  std::vector<std::future<Status>> commits;
+  for (int i = 0; i < 2; ++i) {
+    commits.push_back(std::async(std::launch::async, [this, i] {
+      return first_->commit(put("waiting " + std::to_string(i), 0));
+    }));
+  }
+  auto observer = connect(server().conninfo(database_));
+  ASSERT_TRUE(testing::eventually([&] {
+    return run(observer.get(),
+               "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'") == "2";
+  })) << "the commits never waited";
+
+  auto renewed = std::async(std::launch::async, [this] {
+    return first_->heartbeat("first", "a:1", std::chrono::minutes(1));
+  });
+  EXPECT_EQ(renewed.wait_for(std::chrono::seconds(30)), std::future_status::ready)
+      << "the lease waited for a commit connection";
+  run(blocker.get(), "ROLLBACK");
+  EXPECT_TRUE(renewed.get().ok());
+  for (auto& commit : commits) EXPECT_TRUE(commit.get().ok());
 }
 
 TEST_F(PostgresLeaseTest, ATakingWaitsForTheHoldersCommitUnderWay) {
