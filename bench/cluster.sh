@@ -130,6 +130,7 @@ takeover() {
     address=${urls[$n]#http://}
     [[ $owner == "$address/"* ]] && victim=$n
   done
+  [[ $victim -ge 0 ]] || { echo "no node holds partition 0 ($owner)" >&2; exit 1; }
   local other=$(((victim + 1) % 3))
   local body=""
   for i in $(seq 64); do

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <map>
 #include <set>
 
@@ -51,6 +53,15 @@ Result<std::unique_ptr<Node>> Node::open_on(const Config& config,
   std::unique_ptr<Node> node(new Node(config, std::move(owned), backend));
   node->shared_ = dynamic_cast<storage::PostgresBackend*>(&backend);
   if (node->shared_ != nullptr) {
+    boost::system::error_code invalid;
+    const auto host = boost::asio::ip::make_address(config.http.host, invalid);
+    if (!invalid && host.is_unspecified()) {
+      // It registers that address, and the others send calls about its instances there.
+      return invalid_argument(fmt::format(
+          "listen: nodes that share a database call each other at the address they listen on; "
+          "listen on one the others can reach, not {}",
+          config.http.host));
+    }
     // The partition count is the database's: instances hash to partitions by it.
     auto count = node->shared_->partition_count(config.engine.partitions);
     if (!count.ok()) {
@@ -255,7 +266,9 @@ void Node::balance() {
     std::lock_guard lock(owners_mutex_);
     other_addresses_.clear();
     for (const auto& [name, address] : addresses) {
-      if (name != name_) other_addresses_.push_back(address);
+      const bool known = std::find(other_addresses_.begin(), other_addresses_.end(), address) !=
+                         other_addresses_.end();
+      if (name != name_ && address != address_ && !known) other_addresses_.push_back(address);
     }
     owner_addresses_.assign(count, std::string());
     for (const auto& owner : view->owners) {

@@ -8,10 +8,8 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
     : options_(std::move(options)),
       auth_(options_.api_keys),
       blocking_(2),
-      forwarder_(options_.peers.owner_of
-                     ? Forwarder(options_.peers, options_.public_host,
-                                 std::chrono::seconds(kMaxStartWaitSeconds + 60))
-                     : Forwarder()),
+      forwarder_(options_.peers.owner_of ? Forwarder(options_.peers, options_.public_host)
+                                         : Forwarder()),
       management_(engine, registry, blocking_, completions, forwarder_,
                   UriOptions{options_.public_host, auth_.enabled()}),
       events_(intake, ids, engine, completions, metrics, blocking_, auth_, management_,

@@ -115,6 +115,7 @@ boost::asio::awaitable<std::vector<CompletionWaiters::Finished>> CompletionWaite
   if (!earlier.empty()) co_await read_now(earlier, blocking, read);
   const auto& elsewhere = waiters_.elsewhere_;
   std::chrono::milliseconds poll = kFirstPoll;
+  std::unordered_set<std::string> read_elsewhere;
   // A notification that takes the last pending id cancels the timer; one that comes while the
   // timer is not armed is seen by the check before it is armed again.
   while (!waiter_->pending.empty() && !waiter_->cancelled) {
@@ -127,10 +128,13 @@ boost::asio::awaitable<std::vector<CompletionWaiters::Finished>> CompletionWaite
         boost::asio::redirect_error(boost::asio::use_awaitable, ended));
     if (!elsewhere) break;
     poll = std::min(2 * poll, kSlowestPoll);
+    // One that ran elsewhere stays read: it may have finished there before its partition moved
+    // here, and then no notification comes.
     std::vector<std::string> remote;
     for (const auto& id : waiter_->pending) {
-      if (elsewhere(id)) remote.push_back(id);
+      if (read_elsewhere.contains(id) || elsewhere(id)) remote.push_back(id);
     }
+    read_elsewhere.insert(remote.begin(), remote.end());
     if (remote.empty() || waiter_->cancelled) continue;
     co_await read_now(remote, blocking, read);
   }

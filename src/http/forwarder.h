@@ -35,15 +35,18 @@ class Forwarder {
  public:
   // Forwards nothing: every instance runs here.
   Forwarder() = default;
-  // `self` names this node in the requests it forwards; `answer_timeout` bounds the wait for an
-  // answer (a start may wait for its instance to finish).
-  Forwarder(Peers peers, std::string self, std::chrono::seconds answer_timeout)
-      : peers_(std::move(peers)), self_(std::move(self)), answer_timeout_(answer_timeout) {}
+  // `self` names this node in the requests it forwards.
+  Forwarder(Peers peers, std::string self) : peers_(std::move(peers)), self_(std::move(self)) {}
 
-  // The answer of the node that runs `instance_id` to `request`; nothing when this node is to
-  // answer: it runs the instance, nobody is known to, or `request` was forwarded here.
-  boost::asio::awaitable<std::optional<Response>> elsewhere(const Request& request,
-                                                            std::string_view instance_id) const;
+  // How long a node is given to answer a forwarded call, unless the call says it waits longer.
+  static constexpr std::chrono::seconds kAnswerTimeout{30};
+
+  // The answer of the node that runs `instance_id` to `request`, given `answer_within` (a start
+  // may wait for its instance to finish); nothing when this node is to answer: it runs the
+  // instance, nobody is known to, or `request` was forwarded here.
+  boost::asio::awaitable<std::optional<Response>> elsewhere(
+      const Request& request, std::string_view instance_id,
+      std::chrono::seconds answer_within = kAnswerTimeout) const;
 
   // The answers of every other live node to `request`, each with its address, for a call that
   // concerns the instances of every partition (purge by filter); none when `request` was
@@ -52,11 +55,11 @@ class Forwarder {
       const Request& request) const;
 
  private:
-  boost::asio::awaitable<Response> send(const Request& request, const std::string& address) const;
+  boost::asio::awaitable<Response> send(const Request& request, const std::string& address,
+                                        std::chrono::seconds answer_within) const;
 
   Peers peers_;
   std::string self_;
-  std::chrono::seconds answer_timeout_{0};
 };
 
 }  // namespace sluice::http

@@ -25,6 +25,8 @@ using engine::RuntimeStatus;
 
 namespace {
 
+constexpr unsigned kMaxStartWaitSeconds = 3600;  // a start with ?timeout= waits at most this long
+
 // Stored strings are JSON by convention: embed them as JSON when they are, as text otherwise.
 json::value embed(std::string_view text) {
   if (text.empty()) return nullptr;
@@ -315,9 +317,6 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
   }
   if (!instance_id.empty()) {
     if (auto refusal = refuse_invalid_id("instanceId", instance_id)) co_return std::move(*refusal);
-    if (auto answer = co_await forwarder_.elsewhere(request, instance_id)) {
-      co_return std::move(*answer);
-    }
   }
   const UriBase base = uri_base(request);
   QueryParameters query;
@@ -343,8 +342,14 @@ boost::asio::awaitable<Response> ManagementApi::start(Request& request, std::str
   if (error)
     co_return error_response(status::bad_request, "malformed_json", "the input is not JSON",
                              "body");
-  // Ids the server makes are UUIDs; callers may pick their own.
+  // Ids the server makes are UUIDs; callers may pick their own. One made here falls in a partition
+  // that runs here, unless none does: then the node that runs it makes its own.
   if (instance_id.empty()) instance_id = engine_.new_instance_id();
+  if (auto answer = co_await forwarder_.elsewhere(
+          request, instance_id,
+          Forwarder::kAnswerTimeout + std::chrono::seconds(timeout_seconds))) {
+    co_return std::move(*answer);
+  }
   if (auto refusal = admit_input(registry_, name, instance_id, input)) {
     co_return std::move(*refusal);
   }
@@ -453,7 +458,8 @@ boost::asio::awaitable<Response> ManagementApi::query(Request& request, bool pur
     if (!purged.ok()) co_return status_response(purged.status());
     // Each node purges the partitions it runs; the answer counts them all.
     std::size_t total = *purged;
-    for (const auto& [address, answer] : co_await forwarder_.everywhere_else(request)) {
+    const auto answers = co_await forwarder_.everywhere_else(request);
+    for (const auto& [address, answer] : answers) {
       if (answer.result() == status::not_found) continue;  // nothing to purge there
       boost::system::error_code error;
       const json::value body = json::parse(answer.body(), error);

@@ -51,9 +51,6 @@ Response check_status_response(const UriBase& base, std::string_view id,
 // An instance's status as GET instances/{id} answers it.
 boost::json::object instance_status_body(const engine::InstanceRecord& record, bool show_input);
 
-// A start with ?timeout= waits at most this long.
-inline constexpr unsigned kMaxStartWaitSeconds = 3600;
-
 // How the URIs in answers are made.
 struct UriOptions {
   std::string public_host;   // host:port, when a request has no usable Host

@@ -420,6 +420,20 @@ TEST_F(ClusterTest, RandomKillsAndPausesLoseAndDoubleNothing) {
   for (ServerProcess* node : nodes) expect_exact(*node, traffic);
 }
 
+// A node tells the others where to send calls about its instances: the address it listens on. One
+// that listens on every interface has no such address, and refuses to start.
+TEST_F(ClusterTest, ANodeListeningOnEveryInterfaceRefusesToStart) {
+  auto run = testing::run_sluice({"serve", "--listen", "0.0.0.0:0", "--set",
+                                  "storage=" + testing::storage_setting(data_.str()), "--set",
+                                  "keys.ops.secret=0123456789abcdef0123456789abcdef", "--set",
+                                  "keys.ops.scopes=admin"});
+  EXPECT_TRUE(run.exit.exited);
+  EXPECT_EQ(run.exit.code, 2) << run.output;
+  EXPECT_NE(run.output.find("listen: nodes that share a database"), std::string::npos)
+      << run.output;
+  EXPECT_EQ(run.output.find("0123456789abcdef"), std::string::npos) << "a secret was printed";
+}
+
 TEST_F(ClusterTest, ANodePausedPastItsLeaseIsFencedWhenItWakesAndTakesItsShareAgain) {
   const std::uint32_t seed = std::random_device{}();
   SCOPED_TRACE("seed " + std::to_string(seed));
