@@ -60,6 +60,9 @@ inline Status invalid_argument(std::string message) {
   return {StatusCode::kInvalidArgument, std::move(message)};
 }
 inline Status not_found(std::string message) { return {StatusCode::kNotFound, std::move(message)}; }
+inline Status already_exists(std::string message) {
+  return {StatusCode::kAlreadyExists, std::move(message)};
+}
 inline Status failed_precondition(std::string message) {
   return {StatusCode::kFailedPrecondition, std::move(message)};
 }

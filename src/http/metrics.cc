@@ -94,6 +94,10 @@ std::string Metrics::render(const Readings& readings) const {
   single("sluice_engine_commit_failures_total", "counter",
          "Partition turns whose commit storage refused (a full disk, say); each is tried again.",
          readings.commit_failures);
+  single("sluice_intake_id_conflicts_total", "counter",
+         "Group commits of ingest that met an event id another node had just accepted; each was "
+         "checked again, the id answered as a duplicate.",
+         readings.id_conflicts);
 
   const ProcessUsage usage = read_process_usage();
   single("process_cpu_seconds_total", "counter", "User and system CPU time spent.",

@@ -31,6 +31,7 @@ struct Readings {
   std::int64_t queue_depth = 0;
   std::int64_t running = 0;
   std::uint64_t commit_failures = 0;  // the engine's, since start
+  std::uint64_t id_conflicts = 0;     // the intake queue's, since start
 };
 
 class Metrics {

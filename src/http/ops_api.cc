@@ -35,7 +35,7 @@ boost::asio::awaitable<Response> OpsApi::health() {
 
 boost::asio::awaitable<Response> OpsApi::metrics() {
   const Readings readings{intake_.depth(), static_cast<std::int64_t>(engine_.active_instances()),
-                          engine_.commit_failures()};
+                          engine_.commit_failures(), intake_.id_conflicts()};
   Response response(status::ok, 11);
   response.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   response.body() = metrics_.render(readings);

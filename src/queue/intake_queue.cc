@@ -25,6 +25,9 @@ constexpr char kLaneLayout = '\x01';
 constexpr std::size_t kBatch = 10'000;  // entries read or moved at once
 constexpr Micros kReadDepthEvery = 1'000'000;
 constexpr std::uint64_t kForgetLanesEvery = 4096;  // lease calls
+// Checks of one group that may meet an id another node accepted meanwhile; each such meeting
+// takes another node's commit, so running out means storage is not doing what it says.
+constexpr int kInsertAttempts = 8;
 
 void append_partition(std::string& key, unsigned partition) {
   key.push_back(static_cast<char>(partition >> 8));
@@ -339,6 +342,11 @@ void IntakeQueue::run_answerer(const std::stop_token& stop) {
 
 // Checks `group` for duplicates and the bound, and writes what it adds. What is written is
 // readable at once (the next group's duplicate check sees it); the answers wait for the disk.
+//
+// Queues on other nodes that share storage may accept one of the group's ids between the check
+// and the commit. So with shared storage the commit inserts each id (storage::Mutation::insert),
+// fails whole if another took one first, and the group is checked again, that id now a
+// duplicate: whichever node accepts an id, the others answer it as a duplicate.
 IntakeQueue::WrittenGroup IntakeQueue::write_group(std::vector<PendingAppend>& group) {
   WrittenGroup written;
   for (auto& pending : group) written.done.push_back(std::move(pending.done));
@@ -353,87 +361,99 @@ IntakeQueue::WrittenGroup IntakeQueue::write_group(std::vector<PendingAppend>& g
       idempotency_keys.push_back(idempotency_prefix + message.id);
     }
   }
-  auto seen_before = backend_.get_many(Table::kIdempotency, idempotency_keys);
-  if (!seen_before.ok()) return fail_all(seen_before.status());
-  // Other nodes append and take too: the depth is what storage had a moment ago.
-  if (clock_.now() - depth_read_at_ >= kReadDepthEvery) (void)read_depth();
+  for (int attempt = 1;; ++attempt) {
+    auto seen_before = backend_.get_many(Table::kIdempotency, idempotency_keys);
+    if (!seen_before.ok()) return fail_all(seen_before.status());
+    // Other nodes append and take too: the depth is what storage had a moment ago.
+    if (clock_.now() - depth_read_at_ >= kReadDepthEvery) (void)read_depth();
 
-  const Micros now = clock_.now();
-  const std::uint64_t first_sequence = next_sequence_;
-  std::uint64_t sequence = first_sequence;
-  std::unordered_set<std::string_view> seen_in_group;
-  std::vector<AppendOutcome> outcomes(group.size());
-  std::vector<bool> over_bound(group.size(), false);
-  std::vector<std::int64_t> added(options_.partitions, 0);
-  storage::Mutation mutation;
-  size_t index = 0;
-  const std::int64_t depth = depth_.load();
-  for (size_t g = 0; g < group.size(); ++g) {
-    // All or nothing: a batch that would take the queue past its bound is refused whole.
-    std::unordered_set<std::string_view> in_batch;
-    std::int64_t fresh = 0;
-    for (size_t i = 0; i < group[g].messages.size(); ++i) {
-      const std::string& idempotency_key = idempotency_keys[index + i];
-      const bool duplicate = (*seen_before)[index + i].has_value() ||
-                             seen_in_group.contains(idempotency_key) ||
-                             !in_batch.insert(idempotency_key).second;
-      outcomes[g].duplicate.push_back(duplicate);
-      fresh += duplicate ? 0 : 1;
+    const Micros now = clock_.now();
+    const std::uint64_t first_sequence = next_sequence_;
+    std::uint64_t sequence = first_sequence;
+    std::unordered_set<std::string_view> seen_in_group;
+    std::vector<AppendOutcome> outcomes(group.size());
+    std::vector<bool> over_bound(group.size(), false);
+    std::vector<std::int64_t> added(options_.partitions, 0);
+    storage::Mutation mutation;
+    size_t index = 0;
+    const std::int64_t depth = depth_.load();
+    for (size_t g = 0; g < group.size(); ++g) {
+      // All or nothing: a batch that would take the queue past its bound is refused whole.
+      std::unordered_set<std::string_view> in_batch;
+      std::int64_t fresh = 0;
+      for (size_t i = 0; i < group[g].messages.size(); ++i) {
+        const std::string& idempotency_key = idempotency_keys[index + i];
+        const bool duplicate = (*seen_before)[index + i].has_value() ||
+                               seen_in_group.contains(idempotency_key) ||
+                               !in_batch.insert(idempotency_key).second;
+        outcomes[g].duplicate.push_back(duplicate);
+        fresh += duplicate ? 0 : 1;
+      }
+      const std::int64_t queued = static_cast<std::int64_t>(sequence - first_sequence);
+      if (fresh > 0 && depth + queued + fresh > options_.max_depth) {
+        over_bound[g] = true;
+        index += group[g].messages.size();
+        continue;
+      }
+      seen_in_group.insert(in_batch.begin(), in_batch.end());
+      for (const auto& message : group[g].messages) {
+        const std::string& idempotency_key = idempotency_keys[index];
+        const bool duplicate = outcomes[g].duplicate[&message - group[g].messages.data()];
+        ++index;
+        if (duplicate) continue;
+        std::string record;
+        storage::append_big_endian(record, sequence);
+        record += storage::encode_counter(now);
+        if (options_.sole_writer) {
+          mutation.put(Table::kIdempotency, idempotency_key, record);
+        } else {
+          mutation.insert(Table::kIdempotency, idempotency_key, record);
+        }
+        const Position position{storage::partition_of(message.id, options_.partitions), lane_,
+                                sequence};
+        mutation.put(Table::kQueue, message_key(position),
+                     encode_message({position, message.id, now, message.body}));
+        ++added[position.partition];
+        ++sequence;
+      }
     }
-    const std::int64_t queued = static_cast<std::int64_t>(sequence - first_sequence);
-    if (fresh > 0 && depth + queued + fresh > options_.max_depth) {
-      over_bound[g] = true;
-      index += group[g].messages.size();
-      continue;
-    }
-    seen_in_group.insert(in_batch.begin(), in_batch.end());
-    for (const auto& message : group[g].messages) {
-      const std::string& idempotency_key = idempotency_keys[index];
-      const bool duplicate = outcomes[g].duplicate[&message - group[g].messages.data()];
-      ++index;
-      if (duplicate) continue;
-      std::string record;
-      storage::append_big_endian(record, sequence);
-      record += storage::encode_counter(now);
-      mutation.put(Table::kIdempotency, idempotency_key, record);
-      const Position position{storage::partition_of(message.id, options_.partitions), lane_,
-                              sequence};
-      mutation.put(Table::kQueue, message_key(position),
-                   encode_message({position, message.id, now, message.body}));
-      ++added[position.partition];
-      ++sequence;
-    }
-  }
 
-  if (sequence != first_sequence) {
-    for (unsigned partition = 0; partition < options_.partitions; ++partition) {
-      if (added[partition] > 0) mutation.add(depth_key(partition), added[partition]);
-    }
-    // In the same commit as the messages: a consumer that reads this finds them.
-    put_lane(mutation, {lane_, sequence, false});
-    if (!count_recorded_) mutation.put(Table::kMeta, count_key_, count_);
-    auto ticket = backend_.apply(mutation);
-    // Sequences are spent even by a failed commit: one whose outcome is unknown may have landed,
-    // and its messages must never be overwritten (a gap costs nothing).
-    next_sequence_ = sequence;
-    if (!ticket.ok()) return fail_all(ticket.status());
-    written.ticket = *ticket;
-    count_recorded_ = true;
-    depth_ += static_cast<std::int64_t>(sequence - first_sequence);
-    if (append_listener_) append_listener_();
-  } else {
-    // Nothing new, but duplicates are answered from what was read: that must be on disk too.
-    written.ticket = backend_.applied();
-  }
-  for (size_t g = 0; g < group.size(); ++g) {
-    if (over_bound[g]) {
-      written.answers.push_back(resource_exhausted(fmt::format(
-          "queue {} holds {} events, its bound (queue.max_depth); try again later", name_, depth)));
+    if (sequence != first_sequence) {
+      for (unsigned partition = 0; partition < options_.partitions; ++partition) {
+        if (added[partition] > 0) mutation.add(depth_key(partition), added[partition]);
+      }
+      // In the same commit as the messages: a consumer that reads this finds them.
+      put_lane(mutation, {lane_, sequence, false});
+      if (!count_recorded_) mutation.put(Table::kMeta, count_key_, count_);
+      auto ticket = backend_.apply(mutation);
+      // Sequences are spent even by a failed commit: one whose outcome is unknown may have
+      // landed, and its messages must never be overwritten (a gap costs nothing).
+      next_sequence_ = sequence;
+      if (!ticket.ok() && ticket.status().code() == StatusCode::kAlreadyExists &&
+          attempt < kInsertAttempts) {
+        id_conflicts_.fetch_add(1, std::memory_order_relaxed);
+        continue;
+      }
+      if (!ticket.ok()) return fail_all(ticket.status());
+      written.ticket = *ticket;
+      count_recorded_ = true;
+      depth_ += static_cast<std::int64_t>(sequence - first_sequence);
+      if (append_listener_) append_listener_();
     } else {
-      written.answers.push_back(std::move(outcomes[g]));
+      // Nothing new, but duplicates are answered from what was read: that must be on disk too.
+      written.ticket = backend_.applied();
     }
+    for (size_t g = 0; g < group.size(); ++g) {
+      if (over_bound[g]) {
+        written.answers.push_back(resource_exhausted(
+            fmt::format("queue {} holds {} events, its bound (queue.max_depth); try again later",
+                        name_, depth)));
+      } else {
+        written.answers.push_back(std::move(outcomes[g]));
+      }
+    }
+    return written;
   }
-  return written;
 }
 
 Result<std::vector<Message>> IntakeQueue::lease(std::size_t max, const PartitionFilter& wanted) {

@@ -114,6 +114,10 @@ class IntakeQueue {
   // now and then by themselves.
   Result<std::size_t> forget_drained_lanes();
 
+  // Group commits that met an id a queue on another node accepted first (so were checked again),
+  // since open.
+  std::uint64_t id_conflicts() const { return id_conflicts_.load(std::memory_order_relaxed); }
+
   // Called on the appender thread after each group that added messages is written (they can be
   // leased from then on; they are durable a moment later). Set it before appends begin; it must
   // not block.
@@ -190,6 +194,7 @@ class IntakeQueue {
   bool count_recorded_ = false;
   const std::string count_key_;  // in Table::kMeta
   std::atomic<bool> lane_closed_{false};
+  std::atomic<std::uint64_t> id_conflicts_{0};
 
   std::mutex append_mutex_;
   std::condition_variable append_ready_;

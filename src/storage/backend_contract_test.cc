@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <atomic>
 #include <boost/json.hpp>
 #include <functional>
 #include <map>
@@ -216,6 +218,68 @@ TEST_P(BackendContractTest, OneCommitAppliesItsOperationsInOrderKeyByKeyTableByT
   ASSERT_TRUE(backend().commit(second).ok());
   EXPECT_EQ(*backend().counter("k"), 3);
   EXPECT_FALSE(backend().get(Table::kDocuments, "k").value().has_value());
+}
+
+TEST_P(BackendContractTest, AnInsertOfAKeyThatHoldsAValueFailsTheWholeCommit) {
+  Mutation held;
+  held.put(Table::kIdempotency, "held", "1");
+  ASSERT_TRUE(backend().commit(held).ok());
+
+  Mutation refused;
+  refused.insert(Table::kIdempotency, "fresh", "2");
+  refused.put(Table::kMeta, "beside", "2");
+  refused.add("count", 1);
+  refused.insert(Table::kIdempotency, "held", "2");
+  EXPECT_EQ(backend().commit(refused).code(), StatusCode::kAlreadyExists);
+  EXPECT_FALSE(backend().get(Table::kIdempotency, "fresh").value().has_value());
+  EXPECT_FALSE(backend().get(Table::kMeta, "beside").value().has_value());
+  EXPECT_EQ(*backend().counter("count"), 0);
+  EXPECT_EQ(*backend().get(Table::kIdempotency, "held").value(), "1");
+
+  Mutation twice;  // a key this mutation set holds a value too
+  twice.insert(Table::kIdempotency, "twice", "1");
+  twice.insert(Table::kIdempotency, "twice", "2");
+  EXPECT_EQ(backend().commit(twice).code(), StatusCode::kAlreadyExists);
+  EXPECT_FALSE(backend().get(Table::kIdempotency, "twice").value().has_value());
+
+  Mutation in_order;  // the operations on one key apply in order, the insert's check among them
+  in_order.erase(Table::kIdempotency, "held");
+  in_order.insert(Table::kIdempotency, "held", "3");
+  in_order.insert(Table::kIdempotency, "fresh", "4");
+  in_order.put(Table::kIdempotency, "fresh", "5");
+  in_order.insert(Table::kMeta, "fresh", "6");  // the same key in another table
+  ASSERT_TRUE(backend().commit(in_order).ok());
+  restart();
+  EXPECT_EQ(*backend().get(Table::kIdempotency, "held").value(), "3");
+  EXPECT_EQ(*backend().get(Table::kIdempotency, "fresh").value(), "5");
+  EXPECT_EQ(*backend().get(Table::kMeta, "fresh").value(), "6");
+}
+
+TEST_P(BackendContractTest, OfCommitsRacingToInsertOneKeyExactlyOneWins) {
+  constexpr int kKeys = 100;
+  constexpr int kRacers = 4;
+  std::array<std::atomic<int>, kKeys> wins{};
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> racers;
+  for (int t = 0; t < kRacers; ++t) {
+    racers.emplace_back([&, t] {
+      for (int k = 0; k < kKeys; ++k) {
+        Mutation mutation;
+        mutation.insert(Table::kIdempotency, "key" + std::to_string(k), std::to_string(t));
+        mutation.add("inserted", 1);
+        const Status status = backend().commit(mutation);
+        if (status.ok()) {
+          ++wins[k];
+        } else if (status.code() != StatusCode::kAlreadyExists) {
+          ++unexpected;
+        }
+      }
+    });
+  }
+  for (auto& racer : racers) racer.join();
+  EXPECT_EQ(unexpected.load(), 0);
+  for (int k = 0; k < kKeys; ++k) EXPECT_EQ(wins[k].load(), 1) << "key" << k;
+  EXPECT_EQ(*backend().counter("inserted"), kKeys);
 }
 
 TEST_P(BackendContractTest, ErasesAndScansInOrderBothWays) {

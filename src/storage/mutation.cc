@@ -15,6 +15,12 @@ void Mutation::erase(Table table, std::string_view key) {
   append({Kind::kErase, table, std::string(key), {}});
 }
 
+void Mutation::insert(Table table, std::string_view key, std::string_view value) {
+  SLUICE_CHECK(table != Table::kCounters && table != Table::kDocuments);
+  inserts_ = true;
+  append({Kind::kInsert, table, std::string(key), std::string(value)});
+}
+
 void Mutation::add(std::string_view counter, std::int64_t delta) {
   append({Kind::kAdd, Table::kCounters, std::string(counter), encode_counter(delta)});
 }
@@ -51,6 +57,7 @@ void Mutation::patch(std::string_view document_key, const DocumentPatch& patch) 
 
 void Mutation::absorb(Mutation&& other) {
   if (!fence_) fence_ = other.fence_;
+  inserts_ = inserts_ || other.inserts_;
   if (operations_.empty()) {
     operations_ = std::move(other.operations_);
     byte_size_ = other.byte_size_;
@@ -61,6 +68,7 @@ void Mutation::absorb(Mutation&& other) {
   }
   other.operations_.clear();
   other.byte_size_ = 0;
+  other.inserts_ = false;
   other.last_add_.clear();
   other.last_patch_.clear();
 }

@@ -21,10 +21,11 @@ class DocumentPatch;
 class Mutation {
  public:
   enum class Kind : std::uint8_t {
-    kPut,    // set key to value
-    kErase,  // remove key (no error when absent)
-    kAdd,    // add a signed 64-bit delta to a counter (Table::kCounters only)
-    kPatch,  // merge a DocumentPatch into a JSON document (Table::kDocuments only)
+    kPut,     // set key to value
+    kErase,   // remove key (no error when absent)
+    kAdd,     // add a signed 64-bit delta to a counter (Table::kCounters only)
+    kPatch,   // merge a DocumentPatch into a JSON document (Table::kDocuments only)
+    kInsert,  // set key to value, which must hold none (neither counters nor documents)
   };
   struct Operation {
     Kind kind;
@@ -36,6 +37,11 @@ class Mutation {
 
   void put(Table table, std::string_view key, std::string_view value);
   void erase(Table table, std::string_view key);
+  // put() of a key that must hold no value: if it holds one when the mutation commits (set by
+  // another commit, or earlier in this mutation), nothing is applied and the commit fails with
+  // AlreadyExists. Among commits racing to insert one key, one wins, on any backend. Not for
+  // counters or documents.
+  void insert(Table table, std::string_view key, std::string_view value);
   // Adds to one counter with nothing else on it in between become one operation: the intake
   // queue's depth, for one, takes a delta per message and a partition commits thousands at once.
   void add(std::string_view counter, std::int64_t delta);
@@ -52,6 +58,9 @@ class Mutation {
   void fence_by(unsigned partition) { fence_ = partition; }
   std::optional<unsigned> fence() const { return fence_; }
 
+  // Whether it holds an insert(), whose check a backend must make atomic with the write.
+  bool inserts() const { return inserts_; }
+
   const std::vector<Operation>& operations() const { return operations_; }
   bool empty() const { return operations_.empty(); }
   // Bytes of keys and values, for sizing batches.
@@ -63,6 +72,7 @@ class Mutation {
   std::vector<Operation> operations_;
   std::size_t byte_size_ = 0;
   std::optional<unsigned> fence_;
+  bool inserts_ = false;
   // For each counter whose last operation here is an add, that add's index; the same for
   // documents and patches.
   std::unordered_map<std::string, std::size_t> last_add_;

@@ -27,6 +27,7 @@
 #include "pipeline/traffic.h"
 #include "tests/integration/server_process.h"
 #include "tests/support/eventually.h"
+#include "tests/support/metric_samples.h"
 #include "tests/support/temp_directory.h"
 #include "tests/support/test_storage.h"
 
@@ -197,6 +198,59 @@ TEST_F(ClusterTest, ASigkilledNodesPartitionsMoveAndNothingIsLostOrDoubled) {
   EXPECT_NE((nodes[0]->log() + nodes[1]->log()).find("took partitions"), std::string::npos);
   wait_drained(*nodes[0]);
   for (ServerProcess* node : nodes) expect_exact(*node, traffic);  // all read one database
+}
+
+// The same batch posted to every node at once: each event id is accepted by exactly one node and
+// answered as a duplicate by the others, though they read the ids at the same moment. The test
+// fails if no node ever met an id that another accepted between its read and its commit, as then
+// it proved nothing.
+TEST_F(ClusterTest, AnEventSentToEveryNodeAtOnceIsAcceptedByExactlyOne) {
+  const std::uint32_t seed = std::random_device{}();
+  SCOPED_TRACE("seed " + std::to_string(seed));
+  pipeline::Traffic traffic("race-", "stream-", 8, seed);
+  std::vector<ServerProcess*> nodes;
+  ASSERT_TRUE(start_nodes(3, nodes));
+  auto metric = [&](const std::string& name) {
+    double total = 0;
+    for (ServerProcess* node : nodes) {
+      auto client = http::Client::create(node->url());
+      auto response = (*client)->get("/metrics");
+      EXPECT_TRUE(response.ok());
+      if (response.ok()) total += testing::metric_samples(response->body).at(name);
+    }
+    return total;
+  };
+
+  int events = 0;
+  for (int round = 0; round < 40 && (round < 3 || metric("sluice_intake_id_conflicts_total") == 0);
+       ++round) {
+    const std::string body = batch(traffic, 100);
+    events += 100;
+    std::vector<std::future<json::value>> answers;
+    for (ServerProcess* node : nodes) {
+      answers.push_back(std::async(std::launch::async, [node, &body] {
+        auto client = http::Client::create(node->url());
+        auto response = (*client)->post("/api/events", body, "application/x-ndjson");
+        EXPECT_TRUE(response.ok() && response->status == 202)
+            << (response.ok() ? response->body : response.status().to_string());
+        return response.ok() ? json::parse(response->body) : json::value();
+      }));
+    }
+    std::int64_t accepted = 0;
+    for (auto& answer : answers) {
+      const json::value answered = answer.get();
+      ASSERT_TRUE(answered.is_object());
+      accepted += answered.at("accepted").as_int64();
+      EXPECT_EQ(answered.at("accepted").as_int64() + answered.at("duplicates").as_int64(), 100);
+    }
+    ASSERT_EQ(accepted, 100) << "round " << round << ": the nodes accepted " << accepted
+                             << " of 100 new events between them";
+  }
+  EXPECT_GT(metric("sluice_intake_id_conflicts_total"), 0)
+      << "no node ever met an id another had just accepted: the race was never run";
+  EXPECT_EQ(metric("sluice_events_accepted_total"), events);
+  wait_drained(*nodes[0]);
+  expect_exact(*nodes[0], traffic);
 }
 
 // POST /api/events?wait= on one node returns when the batch has finished, though other nodes run

@@ -30,6 +30,10 @@ Status MemoryBackend::apply_operation(const Mutation::Operation& operation, Undo
     case Mutation::Kind::kPut:
       after = operation.value;
       break;
+    case Mutation::Kind::kInsert:
+      if (before) return already_exists("a key the commit inserts holds a value already");
+      after = operation.value;
+      break;
     case Mutation::Kind::kErase:
       break;
     case Mutation::Kind::kAdd: {

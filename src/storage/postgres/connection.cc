@@ -40,6 +40,8 @@ Status status_for(std::string_view sqlstate, std::string message) {
   // for the node that now holds it).
   if (sqlstate == "SL001") return unavailable(std::move(message));
   if (sqlstate == "53100" || sqlstate == "53200") return resource_exhausted(std::move(message));
+  // A unique violation: only an insert (Mutation::insert) can meet one.
+  if (sqlstate == "23505") return already_exists(std::move(message));
   return internal_error(std::move(message));
 }
 

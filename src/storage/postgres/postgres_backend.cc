@@ -127,6 +127,10 @@ std::vector<Statement> statements() {
                                               "unnest($1::bytea[], $2::{}[]) ON CONFLICT (k) DO "
                                               "UPDATE SET v = EXCLUDED.v",
                                               from, value_type(table))});
+    // No ON CONFLICT: a key that holds a value fails the commit (23505, AlreadyExists).
+    out.push_back({"insert_" + name, fmt::format("INSERT INTO {} (k, v) SELECT * FROM "
+                                                 "unnest($1::bytea[], $2::{}[])",
+                                                 from, value_type(table))});
     out.push_back(
         {"erase_" + name, fmt::format("DELETE FROM {} WHERE k = ANY($1::bytea[])", from)});
     for (bool reverse : {false, true}) {
@@ -241,6 +245,9 @@ std::int64_t wrapping_add(std::int64_t a, std::int64_t b) {
 // first stay deltas, applied where the rows are.
 struct Outcome {
   std::array<std::map<std::string, std::optional<std::string>>, kAllTables.size()> writes;
+  // Keys that must hold no value before the commit, with the value each insert sets: sent
+  // before the writes, which then leave what the rest of the mutation did to them.
+  std::array<std::map<std::string, std::string>, kAllTables.size()> inserts;
   std::map<std::string, std::int64_t> counter_deltas;
   std::map<std::string, std::vector<std::string_view>> document_patches;
 
@@ -269,6 +276,18 @@ Result<Outcome> fold(const Mutation& mutation) {
         if (operation.table == Table::kCounters) outcome.counter_deltas.erase(operation.key);
         if (operation.table == Table::kDocuments) outcome.document_patches.erase(operation.key);
         break;
+      case Mutation::Kind::kInsert: {
+        auto& inserted = outcome.inserts[static_cast<std::size_t>(operation.table)];
+        if (auto set = written.find(operation.key); set != written.end()) {
+          if (set->second) {
+            return already_exists("a key the commit inserts holds a value already");
+          }
+          set->second = operation.value;  // erased earlier in this mutation: free to set
+        } else if (!inserted.emplace(operation.key, operation.value).second) {
+          return already_exists("a key the commit inserts holds a value already");
+        }
+        break;
+      }
       case Mutation::Kind::kAdd: {
         const std::int64_t delta = decode_counter(operation.value);
         if (auto set = written.find(operation.key); set != written.end()) {
@@ -425,6 +444,16 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
     }
   }
 
+  for (Table table : kAllTables) {
+    const auto& inserted = outcome.inserts[static_cast<std::size_t>(table)];
+    if (inserted.empty()) continue;
+    std::vector<std::string_view> values;
+    for (const auto& [key, value] : inserted) values.push_back(value);
+    Parameters parameters;
+    parameters.bytes_array(keys_of(inserted)).bytes_array(values);
+    SLUICE_RETURN_IF_ERROR(connection.send(statement("insert", table), parameters));
+    ++pending;
+  }
   for (Table table : kAllTables) {
     std::vector<std::string_view> erased, put;
     std::vector<std::string_view> values;

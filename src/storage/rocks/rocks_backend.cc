@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <chrono>
 #include <deque>
+#include <map>
 
 #include "storage/document_patch.h"
 #include "storage/key_encoding.h"
@@ -246,11 +247,33 @@ Status RocksBackend::check_free_space() {
 Result<std::uint64_t> RocksBackend::apply(const Mutation& mutation) {
   if (failed_.load(std::memory_order_acquire)) return failure();
   SLUICE_RETURN_IF_ERROR(check_free_space());
+  std::shared_lock shared(write_mutex_, std::defer_lock);
+  std::unique_lock alone(write_mutex_, std::defer_lock);
+  if (mutation.inserts()) {
+    alone.lock();
+  } else {
+    shared.lock();
+  }
+  // Whether each key the mutation wrote so far holds a value after it, for its inserts.
+  std::map<std::pair<Table, std::string_view>, bool> holds;
   rocksdb::WriteBatch batch(mutation.byte_size() + 24 * mutation.operations().size());
   for (const auto& operation : mutation.operations()) {
     auto* family = handle(operation.table);
     rocksdb::Status status;
     switch (operation.kind) {
+      case Mutation::Kind::kInsert: {
+        auto known = holds.find({operation.table, operation.key});
+        bool taken = false;
+        if (known != holds.end()) {
+          taken = known->second;
+        } else {
+          SLUICE_ASSIGN_OR_RETURN(auto value, get(operation.table, operation.key));
+          taken = value.has_value();
+        }
+        if (taken) return already_exists("a key the commit inserts holds a value already");
+        status = batch.Put(family, slice(operation.key), slice(operation.value));
+        break;
+      }
       case Mutation::Kind::kPut:
         status = batch.Put(family, slice(operation.key), slice(operation.value));
         break;
@@ -261,6 +284,9 @@ Result<std::uint64_t> RocksBackend::apply(const Mutation& mutation) {
       case Mutation::Kind::kPatch:
         status = batch.Merge(family, slice(operation.key), slice(operation.value));
         break;
+    }
+    if (mutation.inserts()) {
+      holds[{operation.table, operation.key}] = operation.kind != Mutation::Kind::kErase;
     }
     SLUICE_RETURN_IF_ERROR(from_rocks(status, "building a commit"));
   }

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <shared_mutex>
 #include <string>
 
 #include "storage/backend.h"
@@ -78,6 +79,9 @@ class RocksBackend final : public Backend {
   // Steady-clock microseconds before which the last look at the filesystem still holds.
   std::atomic<std::int64_t> free_space_known_until_{0};
   std::atomic<std::uint64_t> writes_{0};  // commits whose write has returned
+  // A commit with inserts holds it alone from its check to its write; every other commit shares
+  // it, so none writes in between.
+  std::shared_mutex write_mutex_;
   std::mutex sync_mutex_;
   std::condition_variable sync_done_;
   bool syncing_ = false;             // guarded by sync_mutex_: a committer is syncing the log
