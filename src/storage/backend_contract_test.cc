@@ -282,6 +282,80 @@ TEST_P(BackendContractTest, OfCommitsRacingToInsertOneKeyExactlyOneWins) {
   EXPECT_EQ(*backend().counter("inserted"), kKeys);
 }
 
+TEST_P(BackendContractTest, AnExpectationThatDoesNotHoldFailsTheWholeCommit) {
+  Mutation first;
+  first.put(Table::kMeta, "k", "1");
+  ASSERT_TRUE(backend().commit(first).ok());
+
+  Mutation holds;
+  holds.expect(Table::kMeta, "k", "1");
+  holds.put(Table::kMeta, "k", "2");
+  holds.put(Table::kQueue, "beside", "2");
+  ASSERT_TRUE(backend().commit(holds).ok());
+
+  for (const auto& [key, value] : {std::pair<std::string, std::string>{"k", "1"},  // changed
+                                   {"k", ""},                                      // not empty
+                                   {"never", ""}}) {                               // absent
+    Mutation stale;
+    stale.put(Table::kQueue, "beside", "3");
+    stale.expect(Table::kMeta, key, value);
+    EXPECT_EQ(backend().commit(stale).code(), StatusCode::kFailedPrecondition) << key;
+  }
+  EXPECT_EQ(*backend().get(Table::kQueue, "beside").value(), "2");
+  EXPECT_EQ(*backend().get(Table::kMeta, "k").value(), "2");
+
+  Mutation in_order;  // what the mutation set before it is what an expectation sees
+  in_order.put(Table::kMeta, "k", "3");
+  in_order.expect(Table::kMeta, "k", "3");
+  in_order.insert(Table::kMeta, "new", "4");
+  in_order.expect(Table::kMeta, "new", "4");
+  ASSERT_TRUE(backend().commit(in_order).ok());
+  Mutation erased;
+  erased.erase(Table::kMeta, "k");
+  erased.expect(Table::kMeta, "k", "3");
+  EXPECT_EQ(backend().commit(erased).code(), StatusCode::kFailedPrecondition);
+  restart();
+  EXPECT_EQ(*backend().get(Table::kMeta, "k").value(), "3");
+  EXPECT_EQ(*backend().get(Table::kMeta, "new").value(), "4");
+}
+
+TEST_P(BackendContractTest, CompareAndSetByExpectationLosesNoUpdate) {
+  constexpr int kThreads = 4;
+  constexpr int kIncrements = 50;
+  std::atomic<int> unexpected{0};
+  std::vector<std::thread> writers;
+  for (int t = 0; t < kThreads; ++t) {
+    writers.emplace_back([&] {
+      for (int done = 0; done < kIncrements;) {
+        auto read = backend().get(Table::kMeta, "n");
+        if (!read.ok()) {
+          ++unexpected;
+          return;
+        }
+        const std::string seen = read->value_or("0");
+        Mutation swap;
+        if (read->has_value()) {
+          swap.expect(Table::kMeta, "n", seen);
+          swap.put(Table::kMeta, "n", std::to_string(std::stoi(seen) + 1));
+        } else {
+          swap.insert(Table::kMeta, "n", "1");
+        }
+        const Status status = backend().commit(swap);
+        if (status.ok()) {
+          ++done;
+        } else if (status.code() != StatusCode::kFailedPrecondition &&
+                   status.code() != StatusCode::kAlreadyExists) {
+          ++unexpected;
+          return;
+        }
+      }
+    });
+  }
+  for (auto& writer : writers) writer.join();
+  EXPECT_EQ(unexpected.load(), 0);
+  EXPECT_EQ(*backend().get(Table::kMeta, "n").value(), std::to_string(kThreads * kIncrements));
+}
+
 TEST_P(BackendContractTest, ErasesAndScansInOrderBothWays) {
   Mutation mutation;
   for (const char* key : {"a/1", "a/2", "a/3", "a/4", "b/1"}) mutation.put(Table::kQueue, key, key);

@@ -17,8 +17,14 @@ void Mutation::erase(Table table, std::string_view key) {
 
 void Mutation::insert(Table table, std::string_view key, std::string_view value) {
   SLUICE_CHECK(table != Table::kCounters && table != Table::kDocuments);
-  inserts_ = true;
+  conditional_ = true;
   append({Kind::kInsert, table, std::string(key), std::string(value)});
+}
+
+void Mutation::expect(Table table, std::string_view key, std::string_view value) {
+  SLUICE_CHECK(table != Table::kCounters && table != Table::kDocuments);
+  conditional_ = true;
+  append({Kind::kExpect, table, std::string(key), std::string(value)});
 }
 
 void Mutation::add(std::string_view counter, std::int64_t delta) {
@@ -57,7 +63,7 @@ void Mutation::patch(std::string_view document_key, const DocumentPatch& patch) 
 
 void Mutation::absorb(Mutation&& other) {
   if (!fence_) fence_ = other.fence_;
-  inserts_ = inserts_ || other.inserts_;
+  conditional_ = conditional_ || other.conditional_;
   if (operations_.empty()) {
     operations_ = std::move(other.operations_);
     byte_size_ = other.byte_size_;
@@ -68,7 +74,7 @@ void Mutation::absorb(Mutation&& other) {
   }
   other.operations_.clear();
   other.byte_size_ = 0;
-  other.inserts_ = false;
+  other.conditional_ = false;
   other.last_add_.clear();
   other.last_patch_.clear();
 }

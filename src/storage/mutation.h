@@ -26,6 +26,7 @@ class Mutation {
     kAdd,     // add a signed 64-bit delta to a counter (Table::kCounters only)
     kPatch,   // merge a DocumentPatch into a JSON document (Table::kDocuments only)
     kInsert,  // set key to value, which must hold none (neither counters nor documents)
+    kExpect,  // change nothing; key must hold value (neither counters nor documents)
   };
   struct Operation {
     Kind kind;
@@ -42,6 +43,11 @@ class Mutation {
   // AlreadyExists. Among commits racing to insert one key, one wins, on any backend. Not for
   // counters or documents.
   void insert(Table table, std::string_view key, std::string_view value);
+  // A condition: if `key` does not hold exactly `value` at this point of the mutation when it
+  // commits, nothing is applied and the commit fails with FailedPrecondition. A commit that
+  // expects what it read applies only if nobody changed it meanwhile. Not for counters or
+  // documents.
+  void expect(Table table, std::string_view key, std::string_view value);
   // Adds to one counter with nothing else on it in between become one operation: the intake
   // queue's depth, for one, takes a delta per message and a partition commits thousands at once.
   void add(std::string_view counter, std::int64_t delta);
@@ -58,8 +64,9 @@ class Mutation {
   void fence_by(unsigned partition) { fence_ = partition; }
   std::optional<unsigned> fence() const { return fence_; }
 
-  // Whether it holds an insert(), whose check a backend must make atomic with the write.
-  bool inserts() const { return inserts_; }
+  // Whether it holds an insert() or expect(), whose check a backend must make atomic with the
+  // write.
+  bool conditional() const { return conditional_; }
 
   const std::vector<Operation>& operations() const { return operations_; }
   bool empty() const { return operations_.empty(); }
@@ -72,7 +79,7 @@ class Mutation {
   std::vector<Operation> operations_;
   std::size_t byte_size_ = 0;
   std::optional<unsigned> fence_;
-  bool inserts_ = false;
+  bool conditional_ = false;
   // For each counter whose last operation here is an add, that add's index; the same for
   // documents and patches.
   std::unordered_map<std::string, std::size_t> last_add_;

@@ -30,6 +30,11 @@ Status MemoryBackend::apply_operation(const Mutation::Operation& operation, Undo
     case Mutation::Kind::kPut:
       after = operation.value;
       break;
+    case Mutation::Kind::kExpect:
+      if (before != operation.value) {
+        return failed_precondition("a value the commit expects has changed");
+      }
+      return {};
     case Mutation::Kind::kInsert:
       if (before) return already_exists("a key the commit inserts holds a value already");
       after = operation.value;

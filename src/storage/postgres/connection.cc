@@ -39,6 +39,8 @@ Status status_for(std::string_view sqlstate, std::string message) {
   // SL001, from sluice.fence(): the partition has been taken over by another node (retrying is
   // for the node that now holds it).
   if (sqlstate == "SL001") return unavailable(std::move(message));
+  // SL002, from sluice.expect(): a condition of the commit (Mutation::expect) did not hold.
+  if (sqlstate == "SL002") return failed_precondition(std::move(message));
   if (sqlstate == "53100" || sqlstate == "53200") return resource_exhausted(std::move(message));
   // A unique violation: only an insert (Mutation::insert) can meet one.
   if (sqlstate == "23505") return already_exists(std::move(message));

@@ -107,7 +107,15 @@ std::vector<std::vector<std::string>> migrations() {
       "THEN RETURN; END IF; "
       "RETURN QUERY UPDATE sluice.partitions p SET owner = who, epoch = p.epoch + 1 "
       "WHERE p.id = ANY(wanted) RETURNING p.*; END $$");
-  return {first, cluster};
+  // Version 3: conditions (Mutation::expect), checked on a locked row.
+  std::vector<std::string> conditions;
+  conditions.push_back(
+      "CREATE FUNCTION sluice.expect(tbl text, key bytea, want bytea) RETURNS void LANGUAGE "
+      "plpgsql AS $$ DECLARE have bytea; BEGIN "
+      "EXECUTE format('SELECT v FROM sluice.%I WHERE k = $1 FOR UPDATE', tbl) INTO have USING key; "
+      "IF have IS DISTINCT FROM want THEN RAISE EXCEPTION 'a value the commit expects has "
+      "changed' USING ERRCODE = 'SL002'; END IF; END $$");
+  return {first, cluster, conditions};
 }
 
 std::string scan_name(Table table, bool reverse, bool after, bool upper) {
@@ -127,6 +135,10 @@ std::vector<Statement> statements() {
                                               "unnest($1::bytea[], $2::{}[]) ON CONFLICT (k) DO "
                                               "UPDATE SET v = EXCLUDED.v",
                                               from, value_type(table))});
+    out.push_back(
+        {"expect_" + name, fmt::format("SELECT sluice.expect('{}', k, v) FROM unnest($1::bytea[], "
+                                       "$2::bytea[]) AS u(k, v)",
+                                       name)});
     // No ON CONFLICT: a key that holds a value fails the commit (23505, AlreadyExists).
     out.push_back({"insert_" + name, fmt::format("INSERT INTO {} (k, v) SELECT * FROM "
                                                  "unnest($1::bytea[], $2::{}[])",
@@ -248,6 +260,8 @@ struct Outcome {
   // Keys that must hold no value before the commit, with the value each insert sets: sent
   // before the writes, which then leave what the rest of the mutation did to them.
   std::array<std::map<std::string, std::string>, kAllTables.size()> inserts;
+  // Keys that must hold these values before the commit (Mutation::expect), checked first.
+  std::array<std::map<std::string, std::string>, kAllTables.size()> expects;
   std::map<std::string, std::int64_t> counter_deltas;
   std::map<std::string, std::vector<std::string_view>> document_patches;
 
@@ -276,15 +290,40 @@ Result<Outcome> fold(const Mutation& mutation) {
         if (operation.table == Table::kCounters) outcome.counter_deltas.erase(operation.key);
         if (operation.table == Table::kDocuments) outcome.document_patches.erase(operation.key);
         break;
+      // A condition on a key set earlier in the mutation is checked here; on any other, by the
+      // database, on the value the commit finds.
       case Mutation::Kind::kInsert: {
-        auto& inserted = outcome.inserts[static_cast<std::size_t>(operation.table)];
+        const auto index = static_cast<std::size_t>(operation.table);
+        auto& inserted = outcome.inserts[index];
         if (auto set = written.find(operation.key); set != written.end()) {
           if (set->second) {
             return already_exists("a key the commit inserts holds a value already");
           }
           set->second = operation.value;  // erased earlier in this mutation: free to set
-        } else if (!inserted.emplace(operation.key, operation.value).second) {
+        } else if (outcome.expects[index].contains(operation.key) ||
+                   !inserted.emplace(operation.key, operation.value).second) {
           return already_exists("a key the commit inserts holds a value already");
+        }
+        break;
+      }
+      case Mutation::Kind::kExpect: {
+        const auto index = static_cast<std::size_t>(operation.table);
+        std::optional<std::string_view> holds;
+        bool known = true;
+        if (auto set = written.find(operation.key); set != written.end()) {
+          if (set->second) holds = *set->second;
+        } else if (auto inserted = outcome.inserts[index].find(operation.key);
+                   inserted != outcome.inserts[index].end()) {
+          holds = inserted->second;
+        } else if (auto expected = outcome.expects[index].find(operation.key);
+                   expected != outcome.expects[index].end()) {
+          holds = expected->second;
+        } else {
+          known = false;
+          outcome.expects[index].emplace(operation.key, operation.value);
+        }
+        if (known && holds != operation.value) {
+          return failed_precondition("a value the commit expects has changed");
         }
         break;
       }
@@ -444,6 +483,16 @@ Status PostgresBackend::apply_once(Connection& connection, const Mutation& mutat
     }
   }
 
+  for (Table table : kAllTables) {
+    const auto& expected = outcome.expects[static_cast<std::size_t>(table)];
+    if (expected.empty()) continue;
+    std::vector<std::string_view> values;
+    for (const auto& [key, value] : expected) values.push_back(value);
+    Parameters parameters;
+    parameters.bytes_array(keys_of(expected)).bytes_array(values);
+    SLUICE_RETURN_IF_ERROR(connection.send(statement("expect", table), parameters));
+    ++pending;
+  }
   for (Table table : kAllTables) {
     const auto& inserted = outcome.inserts[static_cast<std::size_t>(table)];
     if (inserted.empty()) continue;

@@ -41,7 +41,7 @@ namespace sluice::storage {
 
 class PostgresBackend final : public Backend {
  public:
-  static constexpr int kSchemaVersion = 2;
+  static constexpr int kSchemaVersion = 3;
 
   // Connects with `conninfo` (a libpq URI or key=value string), creates or migrates the schema,
   // and keeps up to `connections` connections for concurrent callers. Fails with Unavailable when

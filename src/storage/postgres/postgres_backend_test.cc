@@ -7,6 +7,7 @@
 
 #include "storage/postgres/postgres_backend.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <libpq-fe.h>
 
@@ -159,6 +160,29 @@ class PostgresLeaseTest : public ::testing::Test {
 TEST_F(PostgresLeaseTest, ThePartitionCountIsTheFirstNodesForGood) {
   EXPECT_EQ(second_->partition_count(8).value(), 2u);
   EXPECT_EQ(second_->cluster().value().partitions, 2u);
+}
+
+// A database a newer sluice has migrated is left alone; one an older sluice made is brought up to
+// this build's version, and the schema it gets works.
+TEST_F(PostgresLeaseTest, ADatabaseOfANewerSchemaIsRefusedAndAnOlderOneMigrated) {
+  const auto direct = connect(server().conninfo(database_));
+  EXPECT_EQ(run(direct.get(), "SELECT version FROM sluice.schema_version"),
+            std::to_string(PostgresBackend::kSchemaVersion));
+  run(direct.get(), "DROP FUNCTION sluice.expect");
+  run(direct.get(), "UPDATE sluice.schema_version SET version = 2");
+  Mutation conditional;
+  conditional.expect(Table::kMeta, "k", "v");
+  conditional.put(Table::kMeta, "k", "w");
+  EXPECT_EQ(open()->commit(conditional).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(run(direct.get(), "SELECT version FROM sluice.schema_version"),
+            std::to_string(PostgresBackend::kSchemaVersion));
+
+  run(direct.get(), fmt::format("UPDATE sluice.schema_version SET version = {}",
+                                PostgresBackend::kSchemaVersion + 1));
+  const auto refused = PostgresBackend::open(server().conninfo(database_), 2);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.status().message().find("upgrade sluice"), std::string::npos);
 }
 
 TEST_F(PostgresLeaseTest, APartitionMovesOnlyOnceItsHoldersLeaseRanOutAndItsEpochRises) {

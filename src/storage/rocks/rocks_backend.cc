@@ -249,28 +249,35 @@ Result<std::uint64_t> RocksBackend::apply(const Mutation& mutation) {
   SLUICE_RETURN_IF_ERROR(check_free_space());
   std::shared_lock shared(write_mutex_, std::defer_lock);
   std::unique_lock alone(write_mutex_, std::defer_lock);
-  if (mutation.inserts()) {
+  if (mutation.conditional()) {
     alone.lock();
   } else {
     shared.lock();
   }
-  // Whether each key the mutation wrote so far holds a value after it, for its inserts.
-  std::map<std::pair<Table, std::string_view>, bool> holds;
+  // What each key the mutation set so far holds after it (nullopt: nothing), for its conditions;
+  // other keys are read. Conditions are never on counters or documents, which merge.
+  std::map<std::pair<Table, std::string_view>, std::optional<std::string_view>> set;
+  auto holds = [&](const Mutation::Operation& operation) -> Result<std::optional<std::string>> {
+    if (auto known = set.find({operation.table, operation.key}); known != set.end()) {
+      return known->second ? std::optional<std::string>(*known->second) : std::nullopt;
+    }
+    return get(operation.table, operation.key);
+  };
   rocksdb::WriteBatch batch(mutation.byte_size() + 24 * mutation.operations().size());
   for (const auto& operation : mutation.operations()) {
     auto* family = handle(operation.table);
     rocksdb::Status status;
     switch (operation.kind) {
-      case Mutation::Kind::kInsert: {
-        auto known = holds.find({operation.table, operation.key});
-        bool taken = false;
-        if (known != holds.end()) {
-          taken = known->second;
-        } else {
-          SLUICE_ASSIGN_OR_RETURN(auto value, get(operation.table, operation.key));
-          taken = value.has_value();
+      case Mutation::Kind::kExpect: {
+        SLUICE_ASSIGN_OR_RETURN(auto value, holds(operation));
+        if (value != operation.value) {
+          return failed_precondition("a value the commit expects has changed");
         }
-        if (taken) return already_exists("a key the commit inserts holds a value already");
+        continue;
+      }
+      case Mutation::Kind::kInsert: {
+        SLUICE_ASSIGN_OR_RETURN(auto value, holds(operation));
+        if (value) return already_exists("a key the commit inserts holds a value already");
         status = batch.Put(family, slice(operation.key), slice(operation.value));
         break;
       }
@@ -285,8 +292,11 @@ Result<std::uint64_t> RocksBackend::apply(const Mutation& mutation) {
         status = batch.Merge(family, slice(operation.key), slice(operation.value));
         break;
     }
-    if (mutation.inserts()) {
-      holds[{operation.table, operation.key}] = operation.kind != Mutation::Kind::kErase;
+    if (mutation.conditional()) {
+      set[{operation.table, operation.key}] =
+          operation.kind == Mutation::Kind::kErase
+              ? std::nullopt
+              : std::optional<std::string_view>(operation.value);
     }
     SLUICE_RETURN_IF_ERROR(from_rocks(status, "building a commit"));
   }

@@ -79,7 +79,7 @@ class RocksBackend final : public Backend {
   // Steady-clock microseconds before which the last look at the filesystem still holds.
   std::atomic<std::int64_t> free_space_known_until_{0};
   std::atomic<std::uint64_t> writes_{0};  // commits whose write has returned
-  // A commit with inserts holds it alone from its check to its write; every other commit shares
+  // A commit with conditions holds it alone from its checks to its write; every other one shares
   // it, so none writes in between.
   std::shared_mutex write_mutex_;
   std::mutex sync_mutex_;
