@@ -151,7 +151,8 @@ Status Node::activate() {
   auto intake = queue::IntakeQueue::open(backend_, clock_, config_.queue.name,
                                          {.partitions = config_.engine.partitions,
                                           .max_depth = config_.queue.max_depth,
-                                          .sole_writer = shared_ == nullptr});
+                                          .sole_writer = shared_ == nullptr,
+                                          .writer = name_});
   if (!intake.ok()) {
     return Status(intake.status().code(), fmt::format("storage: {}", intake.status().message()));
   }
@@ -278,6 +279,7 @@ void Node::balance() {
       }
     }
   }
+  tidy_lanes(live);
   live.insert(name_);  // so far as this node knows, it is
   const auto share = static_cast<unsigned>((count + live.size() - 1) / live.size());
   std::vector<unsigned> mine;
@@ -304,6 +306,25 @@ void Node::balance() {
     if (take(partition)) took.push_back(partition);
   }
   if (!took.empty()) spdlog::info("took partitions {}", fmt::join(took, ","));
+}
+
+void Node::tidy_lanes(const std::set<std::string, std::less<>>& live) {
+  constexpr Micros kTidyEvery = 10'000'000;
+  if (clock_.now() - lanes_tidied_at_ < kTidyEvery) return;
+  lanes_tidied_at_ = clock_.now();
+  // A node killed leaves its lane open; once it is no longer live, it gains no message unless
+  // it wakes, and then it opens its lane again.
+  auto closed =
+      intake_->close_lanes_of([&live](std::string_view writer) { return !live.contains(writer); });
+  Result<std::size_t> forgotten =
+      closed.ok() ? intake_->forget_drained_lanes() : Result<std::size_t>(closed.status());
+  if (!forgotten.ok()) {
+    spdlog::warn("queue {}: cannot tidy the lanes of nodes gone: {}", config_.queue.name,
+                 forgotten.status().message());
+  } else if (*closed > 0 || *forgotten > 0) {
+    spdlog::info("queue {}: closed {} lanes of nodes gone, forgot {} drained", config_.queue.name,
+                 *closed, *forgotten);
+  }
 }
 
 bool Node::take(unsigned partition) {

@@ -24,6 +24,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <span>
 #include <string>
 #include <vector>
@@ -102,6 +103,9 @@ class Node {
   void balance();
   // PostgreSQL: balances every quarter lease, and at once when the fence refused a commit.
   void keep_balanced(const std::stop_token& stopping);
+  // PostgreSQL: closes the queue lanes of writers not among `live` and forgets those drained,
+  // every ten seconds or so (balancer thread).
+  void tidy_lanes(const std::set<std::string, std::less<>>& live);
   // Takes `partition` from the database and runs it here; false if another live node holds it.
   bool take(unsigned partition);
   // Stops running `partitions` here; with `hand_back`, tells the database others may take them.
@@ -145,7 +149,8 @@ class Node {
   std::vector<std::string> other_addresses_;  // guarded by owners_mutex_
   std::mutex lease_mutex_;
   std::condition_variable lease_wake_;
-  bool woken_ = false;  // guarded by lease_mutex_: the balancer has something to do now
+  bool woken_ = false;          // guarded by lease_mutex_: the balancer has something to do now
+  Micros lanes_tidied_at_ = 0;  // balancer thread only
   Worker lease_renewer_;
   Worker balancer_;
   bool drained_ = false;

@@ -76,6 +76,7 @@ boost::asio::awaitable<Response> OpsApi::queue() {
                                {"depth", reading.intake.depth},
                                {"oldest_age_ms", oldest_age_ms},
                                {"in_flight", reading.intake.in_flight},
+                               {"lanes", reading.intake.lanes},
                                {"running", running},
                                {"deadletter", json::object{{"name", dead_letters_.name()},
                                                            {"count", reading.dead_letters}}}});

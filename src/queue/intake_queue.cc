@@ -78,7 +78,7 @@ IntakeQueue::IntakeQueue(storage::Backend& backend, const Clock& clock, std::str
     : backend_(backend),
       clock_(clock),
       name_(std::move(name)),
-      options_(options),
+      options_(std::move(options)),
       lane_(new_lane(clock)),
       depth_(0),
       key_prefix_(storage::key_prefix({name_}) + kLaneLayout),
@@ -101,7 +101,7 @@ void IntakeQueue::stop() {
   // The appender has returned: next_sequence_ is final.
   if (next_sequence_ == 1 || lane_closed_.exchange(true)) return;
   storage::Mutation mutation;
-  put_lane(mutation, {lane_, next_sequence_, true});
+  put_lane(mutation, {lane_, next_sequence_, true, options_.writer});
   if (Status closed = backend_.commit(mutation); !closed.ok()) {
     spdlog::warn("queue {}: cannot close this node's lane: {}", name_, closed.to_string());
   }
@@ -132,11 +132,16 @@ std::string IntakeQueue::depth_key(unsigned partition) const {
   return key;
 }
 
-void IntakeQueue::put_lane(storage::Mutation& mutation, const LaneEntry& entry) const {
+std::string IntakeQueue::encode_lane(const LaneEntry& entry) {
   std::string value;
   storage::append_big_endian(value, entry.next_sequence);
   value.push_back(entry.closed ? '\x01' : '\0');
-  mutation.put(Table::kMeta, lane_key(entry.lane), value);
+  value += entry.writer;
+  return value;
+}
+
+void IntakeQueue::put_lane(storage::Mutation& mutation, const LaneEntry& entry) const {
+  mutation.put(Table::kMeta, lane_key(entry.lane), encode_lane(entry));
 }
 
 Result<std::vector<IntakeQueue::LaneEntry>> IntakeQueue::read_lanes() {
@@ -147,11 +152,12 @@ Result<std::vector<IntakeQueue::LaneEntry>> IntakeQueue::read_lanes() {
   std::vector<LaneEntry> lanes;
   lanes.reserve(entries.size());
   for (const auto& entry : entries) {
-    if (entry.key.size() != lanes_prefix_.size() + 16 || entry.value.size() != 9) {
+    if (entry.key.size() != lanes_prefix_.size() + 16 || entry.value.size() < 9) {
       return corruption(fmt::format("queue {}: a lane's record is damaged", name_));
     }
     lanes.push_back({read_lane(std::string_view(entry.key).substr(lanes_prefix_.size())),
-                     storage::read_big_endian(entry.value), entry.value[8] != '\0'});
+                     storage::read_big_endian(entry.value), entry.value[8] != '\0',
+                     entry.value.substr(9)});
   }
   return lanes;
 }
@@ -423,7 +429,7 @@ IntakeQueue::WrittenGroup IntakeQueue::write_group(std::vector<PendingAppend>& g
         if (added[partition] > 0) mutation.add(depth_key(partition), added[partition]);
       }
       // In the same commit as the messages: a consumer that reads this finds them.
-      put_lane(mutation, {lane_, sequence, false});
+      put_lane(mutation, {lane_, sequence, false, options_.writer});
       if (!count_recorded_) mutation.put(Table::kMeta, count_key_, count_);
       auto ticket = backend_.apply(mutation);
       // Sequences are spent even by a failed commit: one whose outcome is unknown may have
@@ -554,6 +560,7 @@ Result<QueueStats> IntakeQueue::stats() {
     if (counter) stats.depth += storage::decode_counter(*counter);
   }
   SLUICE_ASSIGN_OR_RETURN(auto lanes, read_lanes());
+  stats.lanes = lanes.size();
   for (unsigned partition = 0; partition < options_.partitions; ++partition) {
     for (const auto& entry : lanes) {
       storage::ScanOptions scan;
@@ -588,6 +595,29 @@ Result<QueueStats> IntakeQueue::stats() {
   return stats;
 }
 
+Result<std::size_t> IntakeQueue::close_lanes_of(
+    const std::function<bool(std::string_view writer)>& gone) {
+  SLUICE_ASSIGN_OR_RETURN(auto lanes, read_lanes());
+  std::size_t closed = 0;
+  for (auto& entry : lanes) {
+    if (entry.closed || entry.writer.empty() || entry.lane == lane_ || !gone(entry.writer)) {
+      continue;
+    }
+    // Closed as read: its next sequence stays right, since a writer that appends meanwhile
+    // changes the record and fails this commit.
+    storage::Mutation mutation;
+    mutation.expect(Table::kMeta, lane_key(entry.lane), encode_lane(entry));
+    entry.closed = true;
+    put_lane(mutation, entry);
+    if (Status status = backend_.commit(mutation); !status.ok()) {
+      if (status.code() == StatusCode::kFailedPrecondition) continue;
+      return status;
+    }
+    ++closed;
+  }
+  return closed;
+}
+
 Result<std::size_t> IntakeQueue::forget_drained_lanes() {
   SLUICE_ASSIGN_OR_RETURN(auto lanes, read_lanes());
   std::size_t forgotten = 0;
@@ -603,9 +633,15 @@ Result<std::size_t> IntakeQueue::forget_drained_lanes() {
       drained = left.empty();
     }
     if (!drained) continue;
+    // Unless its writer appended since the lane was read (a writer another node closed the lane
+    // of, that was paused rather than gone): then it holds messages again.
     storage::Mutation mutation;
+    mutation.expect(Table::kMeta, lane_key(entry.lane), encode_lane(entry));
     mutation.erase(Table::kMeta, lane_key(entry.lane));
-    SLUICE_RETURN_IF_ERROR(backend_.commit(mutation));
+    if (Status erased = backend_.commit(mutation); !erased.ok()) {
+      if (erased.code() == StatusCode::kFailedPrecondition) continue;
+      return erased;
+    }
     ++forgotten;
     std::lock_guard lock(lease_mutex_);
     std::erase_if(cursors_,

@@ -53,6 +53,7 @@ struct QueueStats {
   std::int64_t depth = 0;                 // messages waiting or leased
   std::optional<Micros> oldest_enqueued;  // when the oldest message arrived, if any
   std::size_t in_flight = 0;              // leased and not yet settled
+  std::size_t lanes = 0;  // writers' lanes registered (open, or closed and not empty)
 };
 
 struct IntakeOptions {
@@ -66,6 +67,9 @@ struct IntakeOptions {
   // its own storage): then the lanes of earlier runs are closed when it opens, and are forgotten
   // once drained. Lanes of a node that shares storage are closed when it stops.
   bool sole_writer = true;
+  // The name of this queue's writer (the node) where storage is shared, kept with its lane: once
+  // that writer is gone, another node closes its lane (close_lanes_of()).
+  std::string writer;
 };
 
 class IntakeQueue {
@@ -111,8 +115,14 @@ class IntakeQueue {
   void stop();
 
   // Forgets closed lanes that hold no message any more; returns how many. Lease calls do this
-  // now and then by themselves.
+  // now and then by themselves. A lane whose writer appended meanwhile is kept.
   Result<std::size_t> forget_drained_lanes();
+
+  // Closes the open lanes of other writers that `gone` names, so that they are forgotten once
+  // drained (a node killed never closes its own); returns how many. A lane whose writer appends
+  // meanwhile is left open, and one that appends after its lane is closed opens it again: a
+  // writer paused rather than gone loses nothing.
+  Result<std::size_t> close_lanes_of(const std::function<bool(std::string_view writer)>& gone);
 
   // Group commits that met an id a queue on another node accepted first (so were checked again),
   // since open.
@@ -141,6 +151,7 @@ class IntakeQueue {
     Lane lane;
     std::uint64_t next_sequence = 0;  // every message of the lane has a lower sequence
     bool closed = false;              // its writer stopped: it gains no message any more
+    std::string writer;               // IntakeOptions::writer; empty if it had none
   };
   // What this queue knows of one lane in one partition.
   struct Cursor {
@@ -171,6 +182,7 @@ class IntakeQueue {
   std::string message_key(const Position& position) const;
   std::string lane_key(const Lane& lane) const;
   std::string depth_key(unsigned partition) const;
+  static std::string encode_lane(const LaneEntry& entry);
   void put_lane(storage::Mutation& mutation, const LaneEntry& entry) const;
 
   storage::Backend& backend_;

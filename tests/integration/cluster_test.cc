@@ -198,6 +198,16 @@ TEST_F(ClusterTest, ASigkilledNodesPartitionsMoveAndNothingIsLostOrDoubled) {
   EXPECT_NE((nodes[0]->log() + nodes[1]->log()).find("took partitions"), std::string::npos);
   wait_drained(*nodes[0]);
   for (ServerProcess* node : nodes) expect_exact(*node, traffic);  // all read one database
+  // The killed node never closed its queue lane: another closes it, and forgets it once drained;
+  // the two live nodes' lanes stay.
+  json::value lanes;
+  EXPECT_TRUE(testing::eventually(
+      [&] {
+        lanes = get_json(*nodes[0], "/api/queue").at("lanes");
+        return lanes == 2;
+      },
+      std::chrono::minutes(1)))
+      << "lanes registered: " << lanes;
 }
 
 // The same batch posted to every node at once: each event id is accepted by exactly one node and
