@@ -25,8 +25,9 @@ constexpr char kLaneLayout = '\x01';
 constexpr std::size_t kBatch = 10'000;  // entries read or moved at once
 constexpr Micros kReadDepthEvery = 1'000'000;
 constexpr std::uint64_t kForgetLanesEvery = 4096;  // lease calls
-// Checks of one group that may meet an id another node accepted meanwhile; each such meeting
-// takes another node's commit, so running out means storage is not doing what it says.
+// Checks of one group that may meet an id another node accepted meanwhile. Each meeting needs a
+// new commit elsewhere of one of the group's ids; a group that still meets one after this many
+// is answered Unavailable (503, retry), never as if its ids were taken.
 constexpr int kInsertAttempts = 8;
 
 void append_partition(std::string& key, unsigned partition) {
@@ -435,10 +436,13 @@ IntakeQueue::WrittenGroup IntakeQueue::write_group(std::vector<PendingAppend>& g
       // Sequences are spent even by a failed commit: one whose outcome is unknown may have
       // landed, and its messages must never be overwritten (a gap costs nothing).
       next_sequence_ = sequence;
-      if (!ticket.ok() && ticket.status().code() == StatusCode::kAlreadyExists &&
-          attempt < kInsertAttempts) {
+      if (!ticket.ok() && ticket.status().code() == StatusCode::kAlreadyExists) {
         id_conflicts_.fetch_add(1, std::memory_order_relaxed);
-        continue;
+        if (attempt < kInsertAttempts) continue;
+        return fail_all(unavailable(
+            fmt::format("queue {}: other nodes kept accepting ids of this batch while it was "
+                        "checked; try again",
+                        name_)));
       }
       if (!ticket.ok()) return fail_all(ticket.status());
       written.ticket = *ticket;
@@ -634,9 +638,12 @@ Result<std::size_t> IntakeQueue::forget_drained_lanes() {
     }
     if (!drained) continue;
     // Unless its writer appended since the lane was read (a writer another node closed the lane
-    // of, that was paused rather than gone): then it holds messages again.
+    // of, that was paused rather than gone): then it holds messages again. A sole writer's
+    // closed lanes have no writer left.
     storage::Mutation mutation;
-    mutation.expect(Table::kMeta, lane_key(entry.lane), encode_lane(entry));
+    if (!options_.sole_writer) {
+      mutation.expect(Table::kMeta, lane_key(entry.lane), encode_lane(entry));
+    }
     mutation.erase(Table::kMeta, lane_key(entry.lane));
     if (Status erased = backend_.commit(mutation); !erased.ok()) {
       if (erased.code() == StatusCode::kFailedPrecondition) continue;

@@ -340,6 +340,72 @@ TEST_F(IntakeQueueTest, TheLaneOfAWriterGoneIsClosedByAnotherAndOpenedAgainIfItR
   EXPECT_EQ(take_all(*queue_), std::vector<std::string>{"d"});
 }
 
+// Storage shared with another node that accepts one of the ids a group just read as new, before
+// the group commits, the first `races` times: as when clients send the same events to several
+// nodes at once.
+class RacedBackend final : public storage::Backend {
+ public:
+  RacedBackend(storage::Backend& inner, int races) : inner_(inner), races_(races) {}
+  Result<std::uint64_t> apply(const storage::Mutation& mutation) override {
+    return inner_.apply(mutation);
+  }
+  std::uint64_t applied() override { return inner_.applied(); }
+  Status wait_durable(std::uint64_t ticket) override { return inner_.wait_durable(ticket); }
+  Result<std::optional<std::string>> get(Table table, std::string_view key) override {
+    return inner_.get(table, key);
+  }
+  Result<std::vector<std::optional<std::string>>> get_many(
+      Table table, std::span<const std::string> keys) override {
+    auto read = inner_.get_many(table, keys);
+    if (table != Table::kIdempotency || !read.ok() || races_ == 0) return read;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if ((*read)[i]) continue;
+      --races_;
+      storage::Mutation elsewhere;
+      elsewhere.put(Table::kIdempotency, keys[i], "another node's");
+      EXPECT_TRUE(inner_.commit(elsewhere).ok());
+      break;
+    }
+    return read;
+  }
+  Result<std::vector<storage::Entry>> scan(Table table,
+                                           const storage::ScanOptions& options) override {
+    return inner_.scan(table, options);
+  }
+
+ private:
+  storage::Backend& inner_;
+  int races_;
+};
+
+TEST(IntakeQueueRaceTest, AnIdAnotherNodeAcceptsMeanwhileIsAnsweredAsADuplicate) {
+  ManualClock clock(1'700'000'000'000'000);
+  storage::MemoryBackend disk;
+  RacedBackend raced(disk, 2);
+  auto queue = IntakeQueue::open(raced, clock, "alerts", {.sole_writer = false}).value();
+  auto outcome = queue->append_and_wait({{"a", "x"}, {"b", "x"}, {"c", "x"}});
+  ASSERT_TRUE(outcome.ok()) << outcome.status().to_string();
+  // "a", then "b", were taken by the other node between the read and the commit.
+  EXPECT_EQ(outcome->duplicate, (std::vector<bool>{true, true, false}));
+  EXPECT_EQ(queue->id_conflicts(), 2u);
+  const auto leased = queue->lease(10).value();
+  ASSERT_EQ(leased.size(), 1u);
+  EXPECT_EQ(leased[0].id, "c");
+}
+
+TEST(IntakeQueueRaceTest, AGroupThatKeepsLosingRacesIsRefusedAsUnavailableNotAsTaken) {
+  ManualClock clock(1'700'000'000'000'000);
+  storage::MemoryBackend disk;
+  RacedBackend raced(disk, 1000);
+  auto queue = IntakeQueue::open(raced, clock, "alerts", {.sole_writer = false}).value();
+  std::vector<NewMessage> many;
+  for (int i = 0; i < 20; ++i) many.push_back({"id" + std::to_string(i), "x"});
+  auto outcome = queue->append_and_wait(many);
+  ASSERT_FALSE(outcome.ok());
+  EXPECT_EQ(outcome.status().code(), StatusCode::kUnavailable) << outcome.status().to_string();
+  EXPECT_TRUE(queue->lease(10).value().empty());
+}
+
 TEST(IntakeQueueLanesTest, ASoleWriterClosesTheLanesOfEarlierRuns) {
   ManualClock clock(1'700'000'000'000'000);
   storage::MemoryBackend disk;

@@ -48,6 +48,8 @@ class Mutation {
   // expects what it read applies only if nobody changed it meanwhile. Not for counters or
   // documents.
   void expect(Table table, std::string_view key, std::string_view value);
+  // (When an insert and an expectation of one commit both fail, which of the two errors it
+  // reports is unspecified.)
   // Adds to one counter with nothing else on it in between become one operation: the intake
   // queue's depth, for one, takes a delta per message and a partition commits thousands at once.
   void add(std::string_view counter, std::int64_t delta);

@@ -308,7 +308,7 @@ TEST_F(ClusterTest, ManagementCallsOnAnyNodeReachTheNodeThatRunsTheInstance) {
   std::vector<ServerProcess*> nodes;
   ASSERT_TRUE(start_nodes(3, nodes, settings));
   ServerProcess* first = nodes[0];
-  auto client = std::move(http::Client::create(first->url()).value());
+  auto client = http::Client::create(first->url()).value();
   const std::string prefix = "/runtime/webhooks/durabletask/instances/";
   // As a client does: a 503 (a partition on the move, until the first node sees where it went)
   // is tried again.
