@@ -8,13 +8,14 @@
 #include <rocksdb/slice_transform.h>
 #include <rocksdb/sst_file_manager.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/optimistic_transaction_db.h>
+#include <rocksdb/utilities/transaction.h>
 #include <rocksdb/write_buffer_manager.h>
 #include <sys/statvfs.h>
 
 #include <algorithm>
 #include <chrono>
 #include <deque>
-#include <map>
 
 #include "storage/document_patch.h"
 #include "storage/key_encoding.h"
@@ -106,6 +107,9 @@ rocksdb::ColumnFamilyOptions table_options(Table table,
                                            const std::shared_ptr<rocksdb::Cache>& cache) {
   rocksdb::ColumnFamilyOptions options;
   options.write_buffer_size = 32 << 20;
+  // No flushed memtables kept for the conflict checks of conditional commits (RocksDB would keep
+  // several per family): a check that cannot tell is tried again (apply_conditional()).
+  options.max_write_buffer_size_to_maintain = 1;
   rocksdb::BlockBasedTableOptions block;
   block.block_cache = cache;
   // Point lookups (idempotency checks, documents) mostly miss or hit one key: a Bloom filter
@@ -188,8 +192,13 @@ Result<std::unique_ptr<RocksBackend>> RocksBackend::open(const std::string& dire
   backend->directory_ = directory;
   backend->min_free_bytes_ = min_free_bytes;
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
-  rocksdb::DB* db = nullptr;
-  SLUICE_RETURN_IF_ERROR(from_rocks(rocksdb::DB::Open(options, directory, families, &handles, &db),
+  rocksdb::OptimisticTransactionDB* db = nullptr;
+  // Serial validation: a conditional commit's check runs in the write path, so that no write,
+  // transactional or not, lands between its check and its write.
+  rocksdb::OptimisticTransactionDBOptions validation;
+  validation.validate_policy = rocksdb::OccValidationPolicy::kValidateSerial;
+  SLUICE_RETURN_IF_ERROR(from_rocks(rocksdb::OptimisticTransactionDB::Open(
+                                        options, validation, directory, families, &handles, &db),
                                     fmt::format("cannot open {}", directory)));
   backend->db_.reset(db);
   // handles[0] is the default family, which sluice does not use but RocksDB requires.
@@ -247,40 +256,12 @@ Status RocksBackend::check_free_space() {
 Result<std::uint64_t> RocksBackend::apply(const Mutation& mutation) {
   if (failed_.load(std::memory_order_acquire)) return failure();
   SLUICE_RETURN_IF_ERROR(check_free_space());
-  std::shared_lock shared(write_mutex_, std::defer_lock);
-  std::unique_lock alone(write_mutex_, std::defer_lock);
-  if (mutation.conditional()) {
-    alone.lock();
-  } else {
-    shared.lock();
-  }
-  // What each key the mutation set so far holds after it (nullopt: nothing), for its conditions;
-  // other keys are read. Conditions are never on counters or documents, which merge.
-  std::map<std::pair<Table, std::string_view>, std::optional<std::string_view>> set;
-  auto holds = [&](const Mutation::Operation& operation) -> Result<std::optional<std::string>> {
-    if (auto known = set.find({operation.table, operation.key}); known != set.end()) {
-      return known->second ? std::optional<std::string>(*known->second) : std::nullopt;
-    }
-    return get(operation.table, operation.key);
-  };
+  if (mutation.conditional()) return apply_conditional(mutation);
   rocksdb::WriteBatch batch(mutation.byte_size() + 24 * mutation.operations().size());
   for (const auto& operation : mutation.operations()) {
     auto* family = handle(operation.table);
     rocksdb::Status status;
     switch (operation.kind) {
-      case Mutation::Kind::kExpect: {
-        SLUICE_ASSIGN_OR_RETURN(auto value, holds(operation));
-        if (value != operation.value) {
-          return failed_precondition("a value the commit expects has changed");
-        }
-        continue;
-      }
-      case Mutation::Kind::kInsert: {
-        SLUICE_ASSIGN_OR_RETURN(auto value, holds(operation));
-        if (value) return already_exists("a key the commit inserts holds a value already");
-        status = batch.Put(family, slice(operation.key), slice(operation.value));
-        break;
-      }
       case Mutation::Kind::kPut:
         status = batch.Put(family, slice(operation.key), slice(operation.value));
         break;
@@ -291,17 +272,67 @@ Result<std::uint64_t> RocksBackend::apply(const Mutation& mutation) {
       case Mutation::Kind::kPatch:
         status = batch.Merge(family, slice(operation.key), slice(operation.value));
         break;
-    }
-    if (mutation.conditional()) {
-      set[{operation.table, operation.key}] =
-          operation.kind == Mutation::Kind::kErase
-              ? std::nullopt
-              : std::optional<std::string_view>(operation.value);
+      case Mutation::Kind::kInsert:
+      case Mutation::Kind::kExpect:
+        SLUICE_CHECK(false);  // conditional: not here
     }
     SLUICE_RETURN_IF_ERROR(from_rocks(status, "building a commit"));
   }
   SLUICE_RETURN_IF_ERROR(from_rocks(db_->Write(rocksdb::WriteOptions(), &batch), "commit"));
   return writes_.fetch_add(1) + 1;
+}
+
+Result<std::uint64_t> RocksBackend::apply_conditional(const Mutation& mutation) {
+  // Tried again when a write since its reads touched a key it read (it may hold now what the
+  // condition wants no longer, or still), or when RocksDB kept too little to tell.
+  constexpr int kAttempts = 100;
+  for (int attempt = 0; attempt < kAttempts; ++attempt) {
+    std::unique_ptr<rocksdb::Transaction> transaction(
+        db_->BeginTransaction(rocksdb::WriteOptions()));
+    for (const auto& operation : mutation.operations()) {
+      auto* family = handle(operation.table);
+      rocksdb::Status status;
+      std::optional<std::string> holds;  // the key's value, for a condition
+      if (operation.kind == Mutation::Kind::kInsert || operation.kind == Mutation::Kind::kExpect) {
+        std::string value;
+        // Sees what the transaction wrote before it, and records the read for the check.
+        status =
+            transaction->GetForUpdate(rocksdb::ReadOptions(), family, slice(operation.key), &value);
+        if (!status.ok() && !status.IsNotFound()) {
+          return from_rocks(status, "reading what a commit's condition is on");
+        }
+        if (status.ok()) holds = std::move(value);
+        status = rocksdb::Status::OK();
+      }
+      switch (operation.kind) {
+        case Mutation::Kind::kExpect:
+          if (holds != operation.value) {
+            return failed_precondition("a value the commit expects has changed");
+          }
+          break;
+        case Mutation::Kind::kInsert:
+          if (holds) return already_exists("a key the commit inserts holds a value already");
+          status = transaction->Put(family, slice(operation.key), slice(operation.value));
+          break;
+        case Mutation::Kind::kPut:
+          status = transaction->Put(family, slice(operation.key), slice(operation.value));
+          break;
+        case Mutation::Kind::kErase:
+          status = transaction->Delete(family, slice(operation.key));
+          break;
+        case Mutation::Kind::kAdd:
+        case Mutation::Kind::kPatch:
+          status = transaction->Merge(family, slice(operation.key), slice(operation.value));
+          break;
+      }
+      SLUICE_RETURN_IF_ERROR(from_rocks(status, "building a commit"));
+    }
+    const rocksdb::Status committed = transaction->Commit();
+    if (committed.IsBusy() || committed.IsTryAgain()) continue;
+    SLUICE_RETURN_IF_ERROR(from_rocks(committed, "commit"));
+    return writes_.fetch_add(1) + 1;
+  }
+  return unavailable("storage: a conditional commit kept meeting concurrent writes; try again");
 }
 
 Status RocksBackend::wait_durable(std::uint64_t ticket) {

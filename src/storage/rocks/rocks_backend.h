@@ -17,13 +17,12 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
-#include <shared_mutex>
 #include <string>
 
 #include "storage/backend.h"
 
 namespace rocksdb {
-class DB;
+class OptimisticTransactionDB;
 class Env;
 class ColumnFamilyHandle;
 }  // namespace rocksdb
@@ -72,6 +71,9 @@ class RocksBackend final : public Backend {
   // room it last saw could have run out since, not on every commit.
   Status check_free_space();
 
+  // apply() of a mutation with inserts or expectations.
+  Result<std::uint64_t> apply_conditional(const Mutation& mutation);
+
   Status failure();  // the failed sync's error
 
   std::string directory_;
@@ -79,16 +81,15 @@ class RocksBackend final : public Backend {
   // Steady-clock microseconds before which the last look at the filesystem still holds.
   std::atomic<std::int64_t> free_space_known_until_{0};
   std::atomic<std::uint64_t> writes_{0};  // commits whose write has returned
-  // A commit with conditions holds it alone from its checks to its write; every other one shares
-  // it, so none writes in between.
-  std::shared_mutex write_mutex_;
   std::mutex sync_mutex_;
   std::condition_variable sync_done_;
   bool syncing_ = false;             // guarded by sync_mutex_: a committer is syncing the log
   std::uint64_t synced_ = 0;         // guarded by sync_mutex_: writes known to be on disk
   Status sync_failure_;              // guarded by sync_mutex_
   std::atomic<bool> failed_{false};  // set once sync_failure_ holds an error
-  std::unique_ptr<rocksdb::DB> db_;
+  // Plain commits write to it as to any DB; a commit with conditions is an optimistic
+  // transaction, checked inside RocksDB's write path against every write since its reads.
+  std::unique_ptr<rocksdb::OptimisticTransactionDB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // indexed by Table; owned by db_
 };
 
