@@ -9,6 +9,7 @@ void declare(settings::Schema& schema, Config& config) {
   queue::declare_settings(schema, config.queue);
   engine::declare_settings(schema, config.engine);
   pipeline::declare_settings(schema, config.pipeline);
+  azure::declare_settings(schema, config.azure);
   declare_settings(schema, config.log);
 }
 

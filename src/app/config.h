@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/azure/azure_settings.h"
 #include "core/logging.h"
 #include "core/settings.h"
 #include "engine/engine_settings.h"
@@ -23,6 +24,7 @@ struct Config {
   queue::QueueSettings queue;
   engine::EngineSettings engine;
   pipeline::PipelineSettings pipeline;
+  azure::AzureSettings azure;
   LogSettings log;
 };
 

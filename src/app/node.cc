@@ -202,6 +202,12 @@ Status Node::activate() {
   } else {
     consumer_->start();
   }
+  if (config_.azure.storage) {
+    azure_source_ = std::make_unique<azure::QueueSource>(
+        config_.azure, azure::QueueSource::Options{.max_events = config_.http.max_batch_events},
+        *intake_, dead_letters_, backend_, clock_, ids_);
+    azure_source_->start();
+  }
   return {};
 }
 
@@ -412,6 +418,8 @@ void Node::drain() {
   if (drained_) return;
   drained_ = true;
   balancer_.stop();  // a taking under way finishes first
+  // Before the intake queue stops: what the source received is stored, or left in Azure.
+  if (azure_source_) azure_source_->stop();
   if (consumer_) consumer_->halt();
   if (intake_) intake_->stop();
   // Answers the starts the consumer still waits for, even those storage has kept from committing.

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "connectors/azure/queue_source.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/worker.h"
@@ -139,6 +140,7 @@ class Node {
   http::Metrics metrics_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<pipeline::IntakeConsumer> consumer_;
+  std::unique_ptr<azure::QueueSource> azure_source_;  // when azure.storage is set
   std::unique_ptr<http::Api> api_;
   std::atomic<http::Api*> serving_{nullptr};  // api_ once the node is active: requests go there
   std::unique_ptr<http::Server> server_;

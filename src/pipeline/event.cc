@@ -205,7 +205,8 @@ std::optional<EventError> check_subscription(const KnownFields& fields) {
 }
 
 // Checks one event. On success fills `event` with its id and stored text.
-std::optional<EventError> check_event(dom::element element, IdGenerator& ids, ParsedEvent& event) {
+std::optional<EventError> check_event(dom::element element, const std::string& derived_id,
+                                      IdGenerator& ids, ParsedEvent& event) {
   dom::object object;
   if (element.get_object().get(object) != simdjson::SUCCESS) {
     return field_error("invalid_event", "", "an event must be a JSON object");
@@ -258,8 +259,8 @@ std::optional<EventError> check_event(dom::element element, IdGenerator& ids, Pa
     event.event_id = std::string(fields.event_id->get_string().value_unsafe());
     event.json = std::move(compact);
   } else {
-    // Generated ids are UUIDs, which need no JSON escaping.
-    event.event_id = ids.next();
+    // Generated and derived ids are valid ids, which need no JSON escaping.
+    event.event_id = derived_id.empty() ? ids.next() : derived_id;
     event.json = fmt::format("{{\"event_id\":\"{}\"{}{}", event.event_id,
                              compact.size() > 2 ? "," : "", std::string_view(compact).substr(1));
   }
@@ -338,7 +339,7 @@ bool is_valid_id(std::string_view id) {
 }
 
 std::variant<ParsedBody, EventError> parse_events(std::string& body, BodyFormat format,
-                                                  const ParseLimits& limits, IdGenerator& ids) {
+                                                  const ParseOptions& options, IdGenerator& ids) {
   body.reserve(body.size() + simdjson::SIMDJSON_PADDING);
   dom::parser& parser = thread_parser();
   if (parser.max_depth() != kMaxDepth) {
@@ -347,6 +348,10 @@ std::variant<ParsedBody, EventError> parse_events(std::string& body, BodyFormat 
     }
   }
   ParsedBody parsed;
+  auto derived_id = [&options](std::size_t index) {
+    return options.derived_id_base.empty() ? std::string()
+                                           : fmt::format("{}-{}", options.derived_id_base, index);
+  };
 
   if (format == BodyFormat::kJson) {
     dom::element root;
@@ -357,22 +362,23 @@ std::variant<ParsedBody, EventError> parse_events(std::string& body, BodyFormat 
     if (root.get_array().get(array) != simdjson::SUCCESS) {
       parsed.single = true;
       ParsedEvent event;
-      if (auto error = check_event(root, ids, event)) return *error;
+      if (auto error = check_event(root, derived_id(0), ids, event)) return *error;
       parsed.events.push_back(std::move(event));
       return parsed;
     }
     const size_t count = array.size();
     if (count == 0) return EventError{"empty_batch", "the batch holds no events", "", std::nullopt};
-    if (count > limits.max_events) {
+    if (count > options.max_events) {
       return EventError{"batch_too_large",
-                        fmt::format("a batch may hold at most {} events", limits.max_events), "",
+                        fmt::format("a batch may hold at most {} events", options.max_events), "",
                         std::nullopt};
     }
     parsed.events.reserve(count);
     size_t index = 0;
     for (dom::element element : array) {
       ParsedEvent event;
-      if (auto error = with_index(check_event(element, ids, event), index)) return *error;
+      if (auto error = with_index(check_event(element, derived_id(index), ids, event), index))
+        return *error;
       parsed.events.push_back(std::move(event));
       ++index;
     }
@@ -393,9 +399,9 @@ std::variant<ParsedBody, EventError> parse_events(std::string& body, BodyFormat 
       continue;
     }
     const size_t index = parsed.events.size();
-    if (index == limits.max_events) {
+    if (index == options.max_events) {
       return EventError{"batch_too_large",
-                        fmt::format("a batch may hold at most {} events", limits.max_events), "",
+                        fmt::format("a batch may hold at most {} events", options.max_events), "",
                         std::nullopt};
     }
     dom::element element;
@@ -403,7 +409,8 @@ std::variant<ParsedBody, EventError> parse_events(std::string& body, BodyFormat 
       return malformed(code, index, fmt::format("line {} ", line_number));
     }
     ParsedEvent event;
-    if (auto error = with_index(check_event(element, ids, event), index)) return *error;
+    if (auto error = with_index(check_event(element, derived_id(index), ids, event), index))
+      return *error;
     parsed.events.push_back(std::move(event));
   }
   if (parsed.events.empty()) {

@@ -41,14 +41,18 @@ struct ParsedBody {
   std::vector<ParsedEvent> events;
 };
 
-struct ParseLimits {
+struct ParseOptions {
   std::size_t max_events = 10000;
+  // When set, an event without an `event_id` takes "BASE-INDEX" (its index in the body) instead
+  // of a generated id, so that reading the same body again yields the same ids: a source that
+  // may deliver a body twice (an Azure queue message) names it so. It must make valid ids.
+  std::string_view derived_id_base;
 };
 
 // Parses and validates `body`. Appends padding to `body`'s capacity for the SIMD parser (its
 // contents are unchanged). Thread-safe: each thread uses its own parser state.
 std::variant<ParsedBody, EventError> parse_events(std::string& body, BodyFormat format,
-                                                  const ParseLimits& limits, IdGenerator& ids);
+                                                  const ParseOptions& options, IdGenerator& ids);
 
 // True for follower, subscription, donation and cheer.
 bool is_event_type(std::string_view type);

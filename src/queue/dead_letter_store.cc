@@ -18,6 +18,12 @@ void DeadLetterStore::add(storage::Mutation& mutation, std::string_view id,
   mutation.add(count_key_, 1);
 }
 
+void DeadLetterStore::add_new(storage::Mutation& mutation, std::string_view id,
+                              std::string_view record) const {
+  mutation.insert(Table::kDeadLetter, key(id), record);
+  mutation.add(count_key_, 1);
+}
+
 Result<std::optional<DeadLetter>> DeadLetterStore::get(std::string_view id) {
   SLUICE_ASSIGN_OR_RETURN(auto record, backend_.get(Table::kDeadLetter, key(id)));
   if (!record) return std::optional<DeadLetter>();

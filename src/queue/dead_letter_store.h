@@ -28,6 +28,9 @@ class DeadLetterStore {
 
   // Adds a record under a new `id` when `mutation` commits.
   void add(storage::Mutation& mutation, std::string_view id, std::string_view record) const;
+  // add() of an id that must be new: if a record `id` exists when `mutation` commits, the commit
+  // fails with AlreadyExists and changes nothing. For a source that may record one letter twice.
+  void add_new(storage::Mutation& mutation, std::string_view id, std::string_view record) const;
 
   Result<std::optional<DeadLetter>> get(std::string_view id);
   // Up to `limit` records in id order, after `after` when given.

@@ -5,11 +5,8 @@
 // stopped and removed when the object goes. fsync and synchronous_commit stay on, as in
 // production. Run as root, the server runs as the `postgres` user (it refuses root).
 
-#include <arpa/inet.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <pwd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -20,6 +17,7 @@
 #include <stdexcept>
 #include <string>
 
+#include "tests/support/free_port.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice::testing {
@@ -115,20 +113,6 @@ class PostgresServer {
       }
     }
     return out;
-  }
-
-  static int free_port() {
-    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in address{};
-    address.sin_family = AF_INET;
-    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    socklen_t length = sizeof(address);
-    if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
-        ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
-      throw std::runtime_error("no free port");
-    }
-    ::close(fd);
-    return ntohs(address.sin_port);
   }
 
   TempDirectory directory_;

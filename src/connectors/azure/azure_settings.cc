@@ -1,0 +1,57 @@
+#include "connectors/azure/azure_settings.h"
+
+#include <fmt/format.h>
+
+#include "connectors/azure/storage_queue.h"
+
+namespace sluice::azure {
+namespace {
+
+settings::Parser queue_name(std::string& field) {
+  return [&field](std::string_view value) -> Status {
+    if (!is_valid_queue_name(value)) {
+      return invalid_argument(
+          "must be 3 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit, "
+          "without \"--\" (Azure's rule for queue names)");
+    }
+    field = value;
+    return {};
+  };
+}
+
+}  // namespace
+
+void declare_settings(settings::Schema& schema, AzureSettings& azure) {
+  schema
+      .custom(
+          "azure.storage", "",
+          "Azure Storage connection string, as `AzureWebJobsStorage` "
+          "holds it (`UseDevelopmentStorage=true` for Azurite); sluice then drains `azure.queue`",
+          [&azure](std::string_view value) -> Status {
+            if (value.empty()) {
+              azure.storage.reset();
+              return {};
+            }
+            SLUICE_ASSIGN_OR_RETURN(azure.storage, parse_storage_connection_string(value));
+            return {};
+          })
+      .secret();
+  schema.custom("azure.queue", fmt::format("`{}`", azure.queue),
+                "the Storage queue whose messages are events; poison goes to `QUEUE-poison`",
+                queue_name(azure.queue));
+  schema.choice("azure.message_encoding", azure.message_encoding, {"base64", "none"},
+                "how message bodies are encoded, as the queue trigger's `messageEncoding`");
+  schema.integer<std::int64_t>("azure.batch_size", azure.batch_size, 1, 32,
+                               "messages received at once");
+  schema.integer<std::int64_t>("azure.visibility_timeout_seconds", azure.visibility_timeout_seconds,
+                               1, std::int64_t{7} * 24 * 3600,
+                               "how long a received message stays hidden before it is read again");
+  schema.integer<std::int64_t>(
+      "azure.max_dequeue_count", azure.max_dequeue_count, 1, 1000,
+      "a message received more often than this goes to `QUEUE-poison` and to dead letters");
+  schema.integer<std::int64_t>("azure.max_polling_interval_ms", azure.max_polling_interval_ms, 100,
+                               std::int64_t{24} * 3600 * 1000,
+                               "longest wait between polls of an empty queue");
+}
+
+}  // namespace sluice::azure

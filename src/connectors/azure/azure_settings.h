@@ -1,0 +1,26 @@
+#pragma once
+
+// The Azure connectors' settings, `azure.*`. With no `azure.storage`, no queue is read.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "connectors/azure/accounts.h"
+#include "core/settings.h"
+
+namespace sluice::azure {
+
+struct AzureSettings {
+  std::optional<StorageAccount> storage;  // azure.storage, parsed; absent: the source is off
+  std::string queue = "alerts";
+  std::string message_encoding = "base64";  // or "none": raw JSON, as the queue trigger has it
+  std::int64_t batch_size = 32;
+  std::int64_t visibility_timeout_seconds = 300;
+  std::int64_t max_dequeue_count = 5;
+  std::int64_t max_polling_interval_ms = 60'000;
+};
+
+void declare_settings(settings::Schema& schema, AzureSettings& azure);
+
+}  // namespace sluice::azure
