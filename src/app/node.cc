@@ -81,8 +81,12 @@ Node::Node(const Config& config, std::unique_ptr<storage::Backend> owned, storag
     : config_(config),
       owned_backend_(std::move(owned)),
       backend_(backend),
+      dead_letter_outbox_(backend_, clock_, "azure-deadletter"),
       dead_letters_(backend_, config.queue.deadletter),
       streams_(backend_) {
+  if (config_.azure.storage && !config_.azure.deadletter_queue.empty()) {
+    dead_letters_.mirror_to(dead_letter_outbox_);
+  }
   pipeline::register_pipeline(
       registry_, streams_, dead_letters_, alerts_, webhook_sender_, clock_,
       pipeline::PipelineOptions{config_.pipeline.retry(), config_.pipeline.webhooks});
@@ -194,7 +198,10 @@ Status Node::activate() {
                        .public_host = address_,
                        .api_keys = config_.http.api_keys,
                        .cluster = [this] { return cluster(); },
-                       .peers = peers()},
+                       .peers = peers(),
+                       .connectors = config_.azure.storage
+                                         ? http::ConnectorSource([this] { return azure_report(); })
+                                         : http::ConnectorSource()},
       *engine_, registry_, streams_, completions_, metrics_);
   serving_.store(api_.get());
   if (config_.pipeline.paused) {
@@ -207,6 +214,13 @@ Status Node::activate() {
         config_.azure, azure::QueueSource::Options{.max_events = config_.http.max_batch_events},
         *intake_, dead_letters_, backend_, clock_, ids_);
     azure_source_->start();
+    if (!config_.azure.deadletter_queue.empty()) {
+      // Where nodes share storage, the node that runs partition 0 sends.
+      azure_mirror_ = std::make_unique<azure::DeadLetterMirror>(
+          config_.azure, dead_letter_outbox_, backend_, clock_,
+          [this] { return shared_ == nullptr || engine_->runs(0); });
+      azure_mirror_->start();
+    }
   }
   return {};
 }
@@ -410,6 +424,66 @@ void Node::run() {
   spdlog::info("stopped");
 }
 
+Result<http::ConnectorReport> Node::azure_report() {
+  http::ConnectorReport report;
+  boost::json::object azure;
+  auto out = std::back_inserter(report.metrics);
+  auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t value) {
+    fmt::format_to(out, "# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
+  };
+  if (azure_source_) {
+    const auto& counts = azure_source_->counters();
+    const std::uint64_t messages = counts.messages.load(std::memory_order_relaxed);
+    const std::uint64_t events = counts.events.load(std::memory_order_relaxed);
+    const std::uint64_t poisoned = counts.poisoned.load(std::memory_order_relaxed);
+    const std::uint64_t failures = counts.failures.load(std::memory_order_relaxed);
+    azure["queue"] = boost::json::object{{"name", config_.azure.queue},
+                                         {"messages", messages},
+                                         {"events", events},
+                                         {"poisoned", poisoned},
+                                         {"failures", failures}};
+    counter("sluice_azure_queue_messages_total",
+            "Messages received from the Azure queue and stored, since start.", messages);
+    counter("sluice_azure_queue_events_total",
+            "Events appended from Azure queue messages (duplicates included), since start.",
+            events);
+    counter("sluice_azure_queue_poisoned_total",
+            "Azure queue messages dead-lettered and moved to the poison queue, since start.",
+            poisoned);
+    counter("sluice_azure_queue_failures_total",
+            "Failed receives, deletes, poison moves and appends of the Azure queue source.",
+            failures);
+  }
+  if (azure_mirror_) {
+    SLUICE_ASSIGN_OR_RETURN(const std::int64_t depth, dead_letter_outbox_.depth());
+    SLUICE_ASSIGN_OR_RETURN(auto oldest, dead_letter_outbox_.oldest(1));
+    const double age_seconds =
+        oldest.empty()
+            ? 0.0
+            : static_cast<double>(std::max<Micros>(0, clock_.now() - oldest[0].added_at)) / 1e6;
+    azure["deadletter_queue"] = boost::json::object{
+        {"name", config_.azure.deadletter_queue},
+        {"outbox_depth", depth},
+        {"oldest_age_ms", oldest.empty()
+                              ? boost::json::value(nullptr)
+                              : boost::json::value(static_cast<std::int64_t>(age_seconds * 1000))},
+        {"sent", azure_mirror_->sent()},
+        {"failures", azure_mirror_->failures()}};
+    fmt::format_to(out,
+                   "# HELP sluice_outbox_depth Entries waiting in an outbox to reach another "
+                   "system.\n# TYPE sluice_outbox_depth gauge\n"
+                   "sluice_outbox_depth{{outbox=\"{0}\"}} {1}\n"
+                   "# HELP sluice_outbox_oldest_age_seconds Age of an outbox's oldest entry (0 "
+                   "when empty).\n# TYPE sluice_outbox_oldest_age_seconds gauge\n"
+                   "sluice_outbox_oldest_age_seconds{{outbox=\"{0}\"}} {2}\n",
+                   dead_letter_outbox_.name(), depth, age_seconds);
+    counter("sluice_azure_deadletters_mirrored_total",
+            "Dead letters put on azure.deadletter_queue, since start.", azure_mirror_->sent());
+  }
+  report.queue["azure"] = std::move(azure);
+  return report;
+}
+
 void Node::stop() {
   if (server_) server_->stop();
 }
@@ -420,6 +494,7 @@ void Node::drain() {
   balancer_.stop();  // a taking under way finishes first
   // Before the intake queue stops: what the source received is stored, or left in Azure.
   if (azure_source_) azure_source_->stop();
+  if (azure_mirror_) azure_mirror_->stop();
   if (consumer_) consumer_->halt();
   if (intake_) intake_->stop();
   // Answers the starts the consumer still waits for, even those storage has kept from committing.

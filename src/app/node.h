@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "connectors/azure/dead_letter_mirror.h"
 #include "connectors/azure/queue_source.h"
 #include "core/clock.h"
 #include "core/ids.h"
@@ -119,6 +120,8 @@ class Node {
   std::vector<std::string> other_nodes() const;
   // How the API finds the other nodes: nothing unless nodes share storage.
   http::Peers peers();
+  // The Azure connectors' figures for /api/queue and /metrics; blocks on storage.
+  Result<http::ConnectorReport> azure_report();
   void log_listening() const;
   void drain();
 
@@ -131,6 +134,7 @@ class Node {
   std::string name_;                            // unique to this process: address/random
   std::string address_;                         // host:port listened on
   std::unique_ptr<queue::IntakeQueue> intake_;  // set by activate()
+  queue::Outbox dead_letter_outbox_;  // records for azure.deadletter_queue, when it is used
   queue::DeadLetterStore dead_letters_;
   pipeline::StreamStore streams_;
   pipeline::AlertFeed alerts_;
@@ -140,7 +144,8 @@ class Node {
   http::Metrics metrics_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<pipeline::IntakeConsumer> consumer_;
-  std::unique_ptr<azure::QueueSource> azure_source_;  // when azure.storage is set
+  std::unique_ptr<azure::QueueSource> azure_source_;       // when azure.storage is set
+  std::unique_ptr<azure::DeadLetterMirror> azure_mirror_;  // and azure.deadletter_queue
   std::unique_ptr<http::Api> api_;
   std::atomic<http::Api*> serving_{nullptr};  // api_ once the node is active: requests go there
   std::unique_ptr<http::Server> server_;

@@ -42,6 +42,23 @@ class WakeOnStop {
   std::stop_callback<Wake> callback_;
 };
 
+// A sleep of a Worker's thread that a stop request cuts short.
+class StoppableSleep {
+ public:
+  // Sleeps for `delay`, or until `stop` is requested; false when stopping.
+  template <class Duration>
+  bool sleep(Duration delay, const std::stop_token& stop) {
+    std::unique_lock lock(mutex_);
+    const WakeOnStop wake(stop, mutex_, ready_);
+    ready_.wait_for(lock, delay, [&stop] { return stop.stop_requested(); });
+    return !stop.stop_requested();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::condition_variable ready_;
+};
+
 class Worker {
  public:
   Worker() = default;

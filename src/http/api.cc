@@ -16,7 +16,8 @@ Api::Api(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, IdGen
               options_.max_batch_events),
       streams_(streams, blocking_),
       dead_letters_(dead_letters, engine, clock, blocking_, management_, forwarder_),
-      ops_(intake, dead_letters, engine, metrics, clock, blocking_, options_.cluster),
+      ops_(intake, dead_letters, engine, metrics, clock, blocking_, options_.cluster,
+           options_.connectors),
       routes_(declare_routes(), auth_) {}
 
 // Work still on the pool may use any resource: it ends before they go.

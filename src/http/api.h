@@ -34,6 +34,7 @@ struct ApiOptions {
   std::vector<ApiKeyConfig> api_keys;  // none: every route is open
   ClusterSource cluster;               // GET /api/cluster
   Peers peers;                         // where nodes share storage: how to find the others
+  ConnectorSource connectors;          // what the connectors add to /api/queue and /metrics
 };
 
 class Api {

@@ -39,8 +39,13 @@ boost::asio::awaitable<Response> OpsApi::metrics() {
   Response response(status::ok, 11);
   response.set(beast_http::field::content_type, "text/plain; version=0.0.4; charset=utf-8");
   response.body() = metrics_.render(readings);
+  if (connectors_) {
+    auto report = co_await run_blocking(blocking_, [this] { return connectors_(); });
+    if (!report.ok()) co_return status_response(report.status());
+    response.body() += report->metrics;
+  }
   response.prepare_payload();
-  return ready(std::move(response));
+  co_return response;
 }
 
 boost::asio::awaitable<Response> OpsApi::queue() {
@@ -71,15 +76,20 @@ boost::asio::awaitable<Response> OpsApi::queue() {
         std::max<std::int64_t>(0, (clock_.now() - *reading.intake.oldest_enqueued) / 1000);
   }
   const std::size_t running = engine_.active_instances();
-  co_return json_response(
-      status::ok, json::object{{"name", intake_.name()},
-                               {"depth", reading.intake.depth},
-                               {"oldest_age_ms", oldest_age_ms},
-                               {"in_flight", reading.intake.in_flight},
-                               {"lanes", reading.intake.lanes},
-                               {"running", running},
-                               {"deadletter", json::object{{"name", dead_letters_.name()},
-                                                           {"count", reading.dead_letters}}}});
+  json::object body{{"name", intake_.name()},
+                    {"depth", reading.intake.depth},
+                    {"oldest_age_ms", oldest_age_ms},
+                    {"in_flight", reading.intake.in_flight},
+                    {"lanes", reading.intake.lanes},
+                    {"running", running},
+                    {"deadletter", json::object{{"name", dead_letters_.name()},
+                                                {"count", reading.dead_letters}}}};
+  if (connectors_) {
+    auto report = co_await run_blocking(blocking_, [this] { return connectors_(); });
+    if (!report.ok()) co_return status_response(report.status());
+    for (auto& [key, value] : report->queue) body[key] = std::move(value);
+  }
+  co_return json_response(status::ok, std::move(body));
 }
 
 boost::asio::awaitable<Response> OpsApi::cluster() {

@@ -1,12 +1,15 @@
 #pragma once
 
 // OpsApi: what an operator watches: GET /healthz (open), GET /metrics (Prometheus text),
-// GET /api/queue (the intake queue's depth, age and in-flight count, and the dead letters') and
+// GET /api/queue (the intake queue's depth, age and in-flight count, the dead letters', and what
+// the connectors report) and
 // GET /api/cluster (the nodes, whether each is live, and who holds each partition at what epoch).
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <boost/json/object.hpp>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "core/clock.h"
@@ -22,19 +25,28 @@ namespace sluice::http {
 // Reads who holds what; blocks.
 using ClusterSource = std::function<Result<storage::ClusterView>()>;
 
+// What the connectors (wired by app) add to GET /api/queue and GET /metrics, read when asked.
+struct ConnectorReport {
+  boost::json::object queue;  // members added to /api/queue's body
+  std::string metrics;        // Prometheus text: HELP, TYPE and samples of their own families
+};
+// Reads the connectors' report; may block on storage. Absent: there are none.
+using ConnectorSource = std::function<Result<ConnectorReport>()>;
+
 class OpsApi {
  public:
   // Every reference must outlive the object; `blocking` runs the storage reads.
   OpsApi(queue::IntakeQueue& intake, queue::DeadLetterStore& dead_letters, engine::Engine& engine,
          Metrics& metrics, const Clock& clock, boost::asio::thread_pool& blocking,
-         ClusterSource cluster)
+         ClusterSource cluster, ConnectorSource connectors)
       : intake_(intake),
         dead_letters_(dead_letters),
         engine_(engine),
         metrics_(metrics),
         clock_(clock),
         blocking_(blocking),
-        cluster_(std::move(cluster)) {}
+        cluster_(std::move(cluster)),
+        connectors_(std::move(connectors)) {}
 
   std::vector<Route> routes();
 
@@ -51,6 +63,7 @@ class OpsApi {
   const Clock& clock_;
   boost::asio::thread_pool& blocking_;
   ClusterSource cluster_;
+  ConnectorSource connectors_;
 };
 
 }  // namespace sluice::http

@@ -16,12 +16,14 @@ void DeadLetterStore::add(storage::Mutation& mutation, std::string_view id,
                           std::string_view record) const {
   mutation.put(Table::kDeadLetter, key(id), record);
   mutation.add(count_key_, 1);
+  if (mirror_ != nullptr) mirror_->add(mutation, record);
 }
 
 void DeadLetterStore::add_new(storage::Mutation& mutation, std::string_view id,
                               std::string_view record) const {
   mutation.insert(Table::kDeadLetter, key(id), record);
   mutation.add(count_key_, 1);
+  if (mirror_ != nullptr) mirror_->add(mutation, record);
 }
 
 Result<std::optional<DeadLetter>> DeadLetterStore::get(std::string_view id) {

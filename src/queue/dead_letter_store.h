@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "queue/outbox.h"
 #include "sluice/status.h"
 #include "storage/backend.h"
 
@@ -25,6 +26,10 @@ class DeadLetterStore {
   DeadLetterStore(storage::Backend& backend, std::string name);
 
   const std::string& name() const { return name_; }
+
+  // From now on every record added is also added to `outbox` (in the same mutation), to be
+  // mirrored elsewhere. Set before records are added; `outbox` must outlive the store.
+  void mirror_to(const Outbox& outbox) { mirror_ = &outbox; }
 
   // Adds a record under a new `id` when `mutation` commits.
   void add(storage::Mutation& mutation, std::string_view id, std::string_view record) const;
@@ -46,6 +51,7 @@ class DeadLetterStore {
   const std::string name_;
   const std::string key_prefix_;
   const std::string count_key_;
+  const Outbox* mirror_ = nullptr;
 };
 
 }  // namespace sluice::queue

@@ -43,10 +43,21 @@ class AzureQueueTest : public ::testing::Test {
     json::value body = stats(stream);
     return body.is_null() ? 0 : body.at("events").as_int64();
   }
+  // Every dead letter, page by page.
   json::array dead_letters() {
-    auto response = client_->get("/api/deadletter?limit=100");
-    EXPECT_TRUE(response.ok());
-    return json::parse(response->body).at("items").as_array();
+    json::array letters;
+    std::string cursor;
+    do {
+      auto response = client_->get("/api/deadletter?limit=100" +
+                                   (cursor.empty() ? "" : "&cursor=" + cursor));
+      EXPECT_TRUE(response.ok());
+      if (!response.ok()) break;
+      json::value page = json::parse(response->body);
+      for (auto& letter : page.at("items").as_array()) letters.push_back(letter);
+      const json::value& next = page.at("next_cursor");
+      cursor = next.is_string() ? std::string(next.as_string()) : "";
+    } while (!cursor.empty());
+    return letters;
   }
 
   testing::Azurite azurite_;
@@ -198,6 +209,87 @@ TEST_F(AzureQueueTest, TheEmulatorStoppedAndRestartedChangesNothing) {
   EXPECT_EQ(stats("s1").at("followers").as_int64(), kEvents);
 }
 
+// The dead letters sluice records, both of poison and of events whose processing failed, as
+// the messages on azure.deadletter_queue hold them.
+std::map<std::string, json::value> mirrored(const testing::Azurite& azurite) {
+  std::map<std::string, json::value> records;
+  const json::value messages = json::parse(azurite.drain("alerts-deadletter"));
+  for (const auto& message : messages.as_array()) {
+    auto text = azure::base64_decode(message.at("text").as_string());
+    EXPECT_TRUE(text) << message;
+    if (!text) continue;
+    json::value record = json::parse(*text);
+    records[std::string(record.at("id").as_string())] = record;
+  }
+  return records;
+}
+
+TEST_F(AzureQueueTest, EveryDeadLetterIsPutOnTheDeadLetterQueue) {
+  azurite_.send("alerts", R"({"stream_id":"s1","type":"raid"})"
+                          "\n");
+  // An event whose webhook is down ends dead-lettered once its retries run out.
+  start({"--set", "webhooks.down.url=http://127.0.0.1:1/", "--set", "pipeline.retry.max_attempts=2",
+         "--set", "pipeline.retry.first_interval_ms=5"});
+  auto posted = client_->post("/api/events", follower(1, "s2"));
+  ASSERT_TRUE(posted.ok());
+  ASSERT_EQ(posted->status, 202u) << posted->body;
+
+  ASSERT_TRUE(testing::eventually([&] { return dead_letters().size() == 2; })) << server_->log();
+  ASSERT_TRUE(testing::eventually([&] { return azurite_.count("alerts-deadletter") == 2; }));
+  std::map<std::string, json::value> records = mirrored(azurite_);
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& letter : dead_letters()) {
+    const std::string id(letter.at("id").as_string());
+    ASSERT_TRUE(records.contains(id)) << id;
+    EXPECT_EQ(records[id], letter);  // the whole record
+  }
+  json::value queue = json::parse(client_->get("/api/queue")->body);
+  EXPECT_EQ(queue.at("azure").at("deadletter_queue").at("outbox_depth"), 0);
+  EXPECT_EQ(queue.at("azure").at("deadletter_queue").at("sent"), 2);
+  EXPECT_EQ(queue.at("azure").at("queue").at("poisoned"), 1);
+}
+
+// SIGKILL while dead letters wait to be mirrored: every one reaches Azure after the restart, and
+// at most the one in flight at the kill twice.
+TEST_F(AzureQueueTest, SigkillWhileMirroringLosesNoDeadLetter) {
+  constexpr int kPoison = 1500;
+  std::string lines;
+  for (int i = 0; i < kPoison; ++i) {
+    lines += fmt::format(R"({{"event_id":"p{}","stream_id":"s1","type":"raid"}})", i) + "\n";
+  }
+  azurite_.send("alerts", lines);
+  start();
+  auto recorded = [&] {
+    auto response = client_->get("/api/queue");
+    if (!response.ok() || response->status != 200) return std::int64_t{-1};
+    return json::parse(response->body).at("deadletter").at("count").as_int64();
+  };
+  ASSERT_TRUE(testing::eventually([&] { return recorded() >= 300; }));
+  server_->kill_hard();
+  const long at_kill = azurite_.count("alerts-deadletter");
+
+  // Again, on a queue with nothing in it: only the mirror has work.
+  server_.reset();
+  start({"--set", "azure.queue=idle"});
+  const std::int64_t letters = recorded();
+  ASSERT_LT(at_kill, letters)
+      << "every dead letter was mirrored before the kill: it tested nothing";
+  ASSERT_TRUE(testing::eventually([&] { return azurite_.count("alerts-deadletter") >= letters; }));
+  ASSERT_TRUE(testing::eventually([&] {
+    return json::parse(client_->get("/api/queue")->body)
+               .at("azure")
+               .at("deadletter_queue")
+               .at("outbox_depth") == 0;
+  }));
+  const long copies = azurite_.count("alerts-deadletter");
+  EXPECT_LE(copies, letters + 1);
+  std::map<std::string, json::value> records = mirrored(azurite_);
+  EXPECT_EQ(static_cast<std::int64_t>(records.size()), letters);
+  for (const auto& letter : dead_letters()) {
+    EXPECT_TRUE(records.contains(std::string(letter.at("id").as_string()))) << letter;
+  }
+}
+
 TEST(AzureSettingsTest, ABadConnectionStringStopsTheServerNamingTheKeyNotTheSecret) {
   testing::TempDirectory directory;
   const std::string secret = "c2VjcmV0LWtleS1ieXRlcw==";
@@ -210,6 +302,7 @@ TEST(AzureSettingsTest, ABadConnectionStringStopsTheServerNamingTheKeyNotTheSecr
       {"azure.message_encoding=utf8", "azure.message_encoding"},
       {"azure.batch_size=33", "azure.batch_size"},
       {"azure.max_dequeue_count=0", "azure.max_dequeue_count"},
+      {"azure.deadletter_queue=dead--letters", "azure.deadletter_queue"},
   };
   for (const auto& [setting, key] : cases) {
     auto result = testing::run_sluice(

@@ -7,9 +7,9 @@
 namespace sluice::azure {
 namespace {
 
-settings::Parser queue_name(std::string& field) {
-  return [&field](std::string_view value) -> Status {
-    if (!is_valid_queue_name(value)) {
+settings::Parser queue_name(std::string& field, bool may_be_empty = false) {
+  return [&field, may_be_empty](std::string_view value) -> Status {
+    if (!is_valid_queue_name(value) && !(may_be_empty && value.empty())) {
       return invalid_argument(
           "must be 3 to 63 of a-z, 0-9 and '-', starting and ending with a letter or digit, "
           "without \"--\" (Azure's rule for queue names)");
@@ -52,6 +52,10 @@ void declare_settings(settings::Schema& schema, AzureSettings& azure) {
   schema.integer<std::int64_t>("azure.max_polling_interval_ms", azure.max_polling_interval_ms, 100,
                                std::int64_t{24} * 3600 * 1000,
                                "longest wait between polls of an empty queue");
+  schema.custom("azure.deadletter_queue", fmt::format("`{}`", azure.deadletter_queue),
+                "the Storage queue every dead letter is also put on, the whole record as the "
+                "body; empty: none",
+                queue_name(azure.deadletter_queue, true));
 }
 
 }  // namespace sluice::azure

@@ -19,6 +19,7 @@ struct AzureSettings {
   std::int64_t visibility_timeout_seconds = 300;
   std::int64_t max_dequeue_count = 5;
   std::int64_t max_polling_interval_ms = 60'000;
+  std::string deadletter_queue = "alerts-deadletter";  // empty: dead letters are not mirrored
 };
 
 void declare_settings(settings::Schema& schema, AzureSettings& azure);

@@ -65,13 +65,6 @@ void QueueSource::start() {
 
 void QueueSource::stop() { receivers_.stop(); }
 
-bool QueueSource::pause(std::chrono::milliseconds delay, const std::stop_token& stop) {
-  std::unique_lock lock(sleep_mutex_);
-  WakeOnStop wake(stop, sleep_mutex_, sleep_wake_);
-  sleep_wake_.wait_for(lock, delay, [&stop] { return stop.stop_requested(); });
-  return !stop.stop_requested();
-}
-
 void QueueSource::run(const std::stop_token& stop) {
   StorageQueue queue(*settings_.storage, settings_.queue, clock_, kRequestTimeout);
   StorageQueue poison(*settings_.storage, settings_.queue + "-poison", clock_, kRequestTimeout);
@@ -98,7 +91,7 @@ void QueueSource::run(const std::stop_token& stop) {
       failing = true;
       delay = back_off(delay, longest);
     }
-    if (delay.count() > 0 && !pause(delay, stop)) break;
+    if (delay.count() > 0 && !sleep_.sleep(delay, stop)) break;
   }
 }
 
@@ -164,7 +157,7 @@ Result<std::size_t> QueueSource::drain_once(StorageQueue& queue, StorageQueue& p
     spdlog::warn("azure: storing {} events from queue {}: {}", events, settings_.queue,
                  outcome.status().to_string());
     delay = back_off(delay, std::chrono::milliseconds(5000));
-    if (!pause(delay, stop)) return unavailable("stopping before the events were stored");
+    if (!sleep_.sleep(delay, stop)) return unavailable("stopping before the events were stored");
   }
   counters_.events.fetch_add(events, std::memory_order_relaxed);
   for (const QueueMessage* message : stored) {

@@ -70,8 +70,6 @@ class QueueSource {
   Status reject(StorageQueue& queue, StorageQueue& poison, const QueueMessage& message,
                 const std::string& body_text, const std::string& code, const std::string& field,
                 const std::string& error);
-  // Sleeps `delay`, or until stopping; false when stopping.
-  bool pause(std::chrono::milliseconds delay, const std::stop_token& stop);
 
   const AzureSettings settings_;
   const Options options_;
@@ -81,8 +79,7 @@ class QueueSource {
   const Clock& clock_;
   IdGenerator& ids_;
   QueueSourceCounters counters_;
-  std::mutex sleep_mutex_;
-  std::condition_variable sleep_wake_;
+  StoppableSleep sleep_;
   Worker receivers_;
 };
 

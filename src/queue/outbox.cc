@@ -1,0 +1,65 @@
+#include "queue/outbox.h"
+
+#include "storage/key_encoding.h"
+#include "storage/mutation.h"
+
+namespace sluice::queue {
+namespace {
+
+using storage::Table;
+
+// '~' is in no queue name: outbox keys never share a prefix with an intake queue's.
+constexpr std::string_view kKeyPart = "~outbox";
+
+// The time a UUIDv7 was made: its first 48 bits are Unix milliseconds.
+Micros uuid7_time(std::string_view id) {
+  std::uint64_t millis = 0;
+  int digits = 0;
+  for (const char c : id) {
+    if (c == '-') continue;
+    if (digits == 12) break;
+    const int value = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+    if (value < 0) return 0;
+    millis = millis * 16 + static_cast<std::uint64_t>(value);
+    ++digits;
+  }
+  return static_cast<Micros>(millis) * 1000;
+}
+
+}  // namespace
+
+Outbox::Outbox(storage::Backend& backend, const Clock& clock, std::string name)
+    : backend_(backend),
+      ids_(clock),
+      name_(std::move(name)),
+      key_prefix_(storage::key_prefix({kKeyPart, name_})),
+      depth_key_(storage::key_prefix({kKeyPart, name_}) + "depth") {}
+
+void Outbox::add(storage::Mutation& mutation, std::string_view payload) const {
+  mutation.put(Table::kQueue, key_prefix_ + ids_.next(), payload);
+  mutation.add(depth_key_, 1);
+}
+
+Result<std::vector<OutboxEntry>> Outbox::oldest(std::size_t limit) {
+  storage::ScanOptions scan;
+  scan.prefix = key_prefix_;
+  scan.limit = limit;
+  SLUICE_ASSIGN_OR_RETURN(auto rows, backend_.scan(Table::kQueue, scan));
+  std::vector<OutboxEntry> entries;
+  entries.reserve(rows.size());
+  for (auto& row : rows) {
+    std::string id = row.key.substr(key_prefix_.size());
+    const Micros added_at = uuid7_time(id);
+    entries.push_back({std::move(id), std::move(row.value), added_at});
+  }
+  return entries;
+}
+
+void Outbox::remove(storage::Mutation& mutation, const OutboxEntry& entry) const {
+  mutation.erase(Table::kQueue, key_prefix_ + entry.id);
+  mutation.add(depth_key_, -1);
+}
+
+Result<std::int64_t> Outbox::depth() { return backend_.counter(depth_key_); }
+
+}  // namespace sluice::queue
