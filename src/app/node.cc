@@ -83,10 +83,12 @@ Node::Node(const Config& config, std::unique_ptr<storage::Backend> owned, storag
       backend_(backend),
       dead_letter_outbox_(backend_, clock_, "azure-deadletter"),
       dead_letters_(backend_, config.queue.deadletter),
+      cosmos_outbox_(backend_, clock_, "azure-cosmos"),
       streams_(backend_) {
   if (config_.azure.storage && !config_.azure.deadletter_queue.empty()) {
     dead_letters_.mirror_to(dead_letter_outbox_);
   }
+  if (config_.azure.cosmos) streams_.mirror_to(cosmos_outbox_);
   pipeline::register_pipeline(
       registry_, streams_, dead_letters_, alerts_, webhook_sender_, clock_,
       pipeline::PipelineOptions{config_.pipeline.retry(), config_.pipeline.webhooks});
@@ -199,7 +201,7 @@ Status Node::activate() {
                        .api_keys = config_.http.api_keys,
                        .cluster = [this] { return cluster(); },
                        .peers = peers(),
-                       .connectors = config_.azure.storage
+                       .connectors = config_.azure.storage || config_.azure.cosmos
                                          ? http::ConnectorSource([this] { return azure_report(); })
                                          : http::ConnectorSource()},
       *engine_, registry_, streams_, completions_, metrics_);
@@ -221,6 +223,12 @@ Status Node::activate() {
           [this] { return shared_ == nullptr || engine_->runs(0); });
       azure_mirror_->start();
     }
+  }
+  if (config_.azure.cosmos) {
+    cosmos_sink_ = std::make_unique<azure::CosmosSink>(
+        config_.azure, cosmos_outbox_, streams_, backend_, clock_,
+        [this] { return shared_ == nullptr || engine_->runs(0); });
+    cosmos_sink_->start();
   }
   return {};
 }
@@ -431,6 +439,26 @@ Result<http::ConnectorReport> Node::azure_report() {
   auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t value) {
     fmt::format_to(out, "# HELP {} {}\n# TYPE {} counter\n{} {}\n", name, help, name, name, value);
   };
+  // An outbox's depth and its oldest entry's age, for /api/queue and for the gauges below.
+  struct OutboxReading {
+    std::string name;
+    std::int64_t depth = 0;
+    std::optional<Micros> age;
+  };
+  std::vector<OutboxReading> outboxes;
+  auto read_outbox = [this, &outboxes](queue::Outbox& outbox) -> Result<boost::json::object> {
+    OutboxReading reading{outbox.name()};
+    SLUICE_ASSIGN_OR_RETURN(reading.depth, outbox.depth());
+    SLUICE_ASSIGN_OR_RETURN(auto oldest, outbox.oldest(1));
+    if (!oldest.empty()) reading.age = std::max<Micros>(0, clock_.now() - oldest[0].added_at);
+    boost::json::object fields{
+        {"outbox_depth", reading.depth},
+        {"oldest_age_ms",
+         reading.age ? boost::json::value(*reading.age / 1000) : boost::json::value(nullptr)}};
+    outboxes.push_back(std::move(reading));
+    return fields;
+  };
+
   if (azure_source_) {
     const auto& counts = azure_source_->counters();
     const std::uint64_t messages = counts.messages.load(std::memory_order_relaxed);
@@ -455,30 +483,39 @@ Result<http::ConnectorReport> Node::azure_report() {
             failures);
   }
   if (azure_mirror_) {
-    SLUICE_ASSIGN_OR_RETURN(const std::int64_t depth, dead_letter_outbox_.depth());
-    SLUICE_ASSIGN_OR_RETURN(auto oldest, dead_letter_outbox_.oldest(1));
-    const double age_seconds =
-        oldest.empty()
-            ? 0.0
-            : static_cast<double>(std::max<Micros>(0, clock_.now() - oldest[0].added_at)) / 1e6;
-    azure["deadletter_queue"] = boost::json::object{
-        {"name", config_.azure.deadletter_queue},
-        {"outbox_depth", depth},
-        {"oldest_age_ms", oldest.empty()
-                              ? boost::json::value(nullptr)
-                              : boost::json::value(static_cast<std::int64_t>(age_seconds * 1000))},
-        {"sent", azure_mirror_->sent()},
-        {"failures", azure_mirror_->failures()}};
-    fmt::format_to(out,
-                   "# HELP sluice_outbox_depth Entries waiting in an outbox to reach another "
-                   "system.\n# TYPE sluice_outbox_depth gauge\n"
-                   "sluice_outbox_depth{{outbox=\"{0}\"}} {1}\n"
-                   "# HELP sluice_outbox_oldest_age_seconds Age of an outbox's oldest entry (0 "
-                   "when empty).\n# TYPE sluice_outbox_oldest_age_seconds gauge\n"
-                   "sluice_outbox_oldest_age_seconds{{outbox=\"{0}\"}} {2}\n",
-                   dead_letter_outbox_.name(), depth, age_seconds);
+    SLUICE_ASSIGN_OR_RETURN(auto fields, read_outbox(dead_letter_outbox_));
+    fields["name"] = config_.azure.deadletter_queue;
+    fields["sent"] = azure_mirror_->sent();
+    fields["failures"] = azure_mirror_->failures();
+    azure["deadletter_queue"] = std::move(fields);
     counter("sluice_azure_deadletters_mirrored_total",
             "Dead letters put on azure.deadletter_queue, since start.", azure_mirror_->sent());
+  }
+  if (cosmos_sink_) {
+    SLUICE_ASSIGN_OR_RETURN(auto fields, read_outbox(cosmos_outbox_));
+    fields["database"] = config_.azure.cosmos_database;
+    fields["written"] = cosmos_sink_->written();
+    fields["failures"] = cosmos_sink_->failures();
+    azure["cosmos"] = std::move(fields);
+    counter("sluice_azure_cosmos_writes_total",
+            "Documents written to Cosmos DB (events upserted, stats created or replaced), since "
+            "start.",
+            cosmos_sink_->written());
+  }
+  if (!outboxes.empty()) {
+    fmt::format_to(out,
+                   "# HELP sluice_outbox_depth Entries waiting in an outbox to reach another "
+                   "system.\n# TYPE sluice_outbox_depth gauge\n");
+    for (const auto& reading : outboxes) {
+      fmt::format_to(out, "sluice_outbox_depth{{outbox=\"{}\"}} {}\n", reading.name, reading.depth);
+    }
+    fmt::format_to(out,
+                   "# HELP sluice_outbox_oldest_age_seconds Age of an outbox's oldest entry (0 "
+                   "when empty).\n# TYPE sluice_outbox_oldest_age_seconds gauge\n");
+    for (const auto& reading : outboxes) {
+      fmt::format_to(out, "sluice_outbox_oldest_age_seconds{{outbox=\"{}\"}} {}\n", reading.name,
+                     static_cast<double>(reading.age.value_or(0)) / 1e6);
+    }
   }
   report.queue["azure"] = std::move(azure);
   return report;
@@ -495,6 +532,7 @@ void Node::drain() {
   // Before the intake queue stops: what the source received is stored, or left in Azure.
   if (azure_source_) azure_source_->stop();
   if (azure_mirror_) azure_mirror_->stop();
+  if (cosmos_sink_) cosmos_sink_->stop();
   if (consumer_) consumer_->halt();
   if (intake_) intake_->stop();
   // Answers the starts the consumer still waits for, even those storage has kept from committing.

@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "app/config.h"
+#include "connectors/azure/cosmos_sink.h"
 #include "connectors/azure/dead_letter_mirror.h"
 #include "connectors/azure/queue_source.h"
 #include "core/clock.h"
@@ -136,6 +137,7 @@ class Node {
   std::unique_ptr<queue::IntakeQueue> intake_;  // set by activate()
   queue::Outbox dead_letter_outbox_;  // records for azure.deadletter_queue, when it is used
   queue::DeadLetterStore dead_letters_;
+  queue::Outbox cosmos_outbox_;  // changes for azure.cosmos, when it is set
   pipeline::StreamStore streams_;
   pipeline::AlertFeed alerts_;
   webhooks::WebhookSender webhook_sender_;
@@ -146,6 +148,7 @@ class Node {
   std::unique_ptr<pipeline::IntakeConsumer> consumer_;
   std::unique_ptr<azure::QueueSource> azure_source_;       // when azure.storage is set
   std::unique_ptr<azure::DeadLetterMirror> azure_mirror_;  // and azure.deadletter_queue
+  std::unique_ptr<azure::CosmosSink> cosmos_sink_;         // when azure.cosmos is set
   std::unique_ptr<http::Api> api_;
   std::atomic<http::Api*> serving_{nullptr};  // api_ once the node is active: requests go there
   std::unique_ptr<http::Server> server_;

@@ -50,6 +50,10 @@ Status StreamStore::count(storage::Mutation& mutation, const EventFacts& event,
   }
   patch.maximum({"last_event_at"}, json::string(event.occurred_at.value_or(now)));
   patch.assign({"updated_at"}, json::string(now));
+  if (mirror_ != nullptr) {
+    // Stream ids need no JSON escaping (is_valid_id).
+    mirror_->add(mutation, fmt::format(FMT_COMPILE(R"({{"stream_id":"{}"}})"), event.stream_id));
+  }
   return stats_.patch(mutation, event.stream_id, event.stream_id, std::move(patch));
 }
 
@@ -64,6 +68,7 @@ Status StreamStore::log(storage::Mutation& mutation, const EventFacts& event,
           R"({{"id":"{}","stream_id":"{}","received_at":"{}","instance_id":"{}","event":{}}})"),
       event.event_id, event.stream_id, format_rfc3339(received_at), instance_id, event_json);
   SLUICE_RETURN_IF_ERROR(events_.upsert_text(mutation, event.stream_id, event.event_id, document));
+  if (mirror_ != nullptr) mirror_->add(mutation, document);
   // The index entry names the event by its key and carries only what listing filters on. The
   // four event type names need no escaping; anything else an orchestration was started with does.
   const std::string entry = is_event_type(event.type)

@@ -15,6 +15,7 @@
 
 #include "docs/document_container.h"
 #include "pipeline/event.h"
+#include "queue/outbox.h"
 #include "sluice/status.h"
 #include "storage/backend.h"
 
@@ -28,6 +29,11 @@ struct EventsPage {
 class StreamStore {
  public:
   explicit StreamStore(storage::Backend& backend);
+
+  // From now on every commit that logs or counts an event also adds an entry to `outbox`: the
+  // event's document when logging, {"stream_id":…} when counting. Set before events are
+  // processed; `outbox` must outlive the store.
+  void mirror_to(const queue::Outbox& outbox) { mirror_ = &outbox; }
 
   // Adds to `mutation` the counting of `event` in its stream's stats, unless that event_id was
   // counted before (by any instance, ever). `now` stamps updated_at.
@@ -47,6 +53,7 @@ class StreamStore {
   docs::DocumentContainer stats_;
   docs::DocumentContainer events_;
   docs::DocumentContainer events_by_time_;
+  const queue::Outbox* mirror_ = nullptr;
 };
 
 }  // namespace sluice::pipeline

@@ -5,20 +5,15 @@
 // started again with what it held. Also runs tests/node/azure_queue.js, which drives queues with
 // Microsoft's own SDK.
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
 #include <string>
-#include <thread>
 
 #include "tests/support/free_port.h"
+#include "tests/support/node_process.h"
 #include "tests/support/temp_directory.h"
 
 namespace sluice::testing {
@@ -30,8 +25,17 @@ class Azurite {
   static constexpr const char* kKey =
       "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-  Azurite() : port_(free_port()) { start(); }
-  ~Azurite() { stop(); }
+  Azurite()
+      : port_(free_port()),
+        // The SDK in tests/node speaks a newer REST version than this Azurite knows; the
+        // requests sluice makes name one it does.
+        process_("node_modules/azurite/dist/src/queue/main.js",
+                 {"--queueHost", "127.0.0.1", "--queuePort", std::to_string(port_), "--location",
+                  (directory_.path() / "data").string(), "--skipApiVersionCheck",
+                  "--disableTelemetry", "--loose", "--silent"},
+                 (directory_.path() / "azurite.log").string()) {
+    start();
+  }
   Azurite(const Azurite&) = delete;
   Azurite& operator=(const Azurite&) = delete;
 
@@ -43,46 +47,9 @@ class Azurite {
         kAccount, kKey, port_, kAccount);
   }
 
-  void start() {
-    const std::string log = log_path();
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      const int fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-      ::dup2(fd, 1);
-      ::dup2(fd, 2);
-      const std::string main =
-          std::string(SLUICE_NODE_TOOLS) + "/node_modules/azurite/dist/src/queue/main.js";
-      const std::string port = std::to_string(port_);
-      const std::string data = (directory_.path() / "data").string();
-      // The SDK in tests/node speaks a newer REST version than this Azurite knows; the requests
-      // sluice makes name one it does.
-      ::execlp("node", "node", main.c_str(), "--queueHost", "127.0.0.1", "--queuePort",
-               port.c_str(), "--location", data.c_str(), "--skipApiVersionCheck",
-               "--disableTelemetry", "--loose", "--silent", static_cast<char*>(nullptr));
-      ::_exit(127);
-    }
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    const std::string listening = fmt::format("listens on http://127.0.0.1:{}", port_);
-    while (read_log().find(listening, log_offset_) == std::string::npos) {
-      int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_ ||
-          std::chrono::steady_clock::now() > deadline) {
-        pid_ = -1;
-        throw std::runtime_error("Azurite did not start:\n" + read_log());
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    log_offset_ = read_log().size();
-  }
-
+  void start() { process_.start(fmt::format("listens on http://127.0.0.1:{}", port_)); }
   // SIGTERM: Azurite writes what it holds and ends.
-  void stop() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-  }
+  void stop() { process_.stop(); }
 
   // Runs `node azure_queue.js ARGS` (with `input` on stdin); its output, or throws.
   std::string queue_tool(const std::string& args, const std::string& input = {}) const {
@@ -110,20 +77,12 @@ class Azurite {
     return std::stol(queue_tool(fmt::format("count '{}' {}", connection_string(), queue)));
   }
 
-  std::string read_log() const {
-    std::ifstream in(log_path());
-    std::stringstream text;
-    text << in.rdbuf();
-    return text.str();
-  }
+  std::string read_log() const { return process_.read_log(); }
 
  private:
-  std::string log_path() const { return (directory_.path() / "azurite.log").string(); }
-
   TempDirectory directory_;
   int port_;
-  pid_t pid_ = -1;
-  std::size_t log_offset_ = 0;
+  NodeProcess process_;
 };
 
 }  // namespace sluice::testing

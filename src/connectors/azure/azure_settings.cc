@@ -56,6 +56,30 @@ void declare_settings(settings::Schema& schema, AzureSettings& azure) {
                 "the Storage queue every dead letter is also put on, the whole record as the "
                 "body; empty: none",
                 queue_name(azure.deadletter_queue, true));
+  schema
+      .custom("azure.cosmos", "",
+              "Cosmos DB connection string (`AccountEndpoint=…;AccountKey=…;`): sluice keeps the "
+              "containers `events` and `stats` there equal to its own",
+              [&azure](std::string_view value) -> Status {
+                if (value.empty()) {
+                  azure.cosmos.reset();
+                  return {};
+                }
+                SLUICE_ASSIGN_OR_RETURN(azure.cosmos, parse_cosmos_connection_string(value));
+                return {};
+              })
+      .secret();
+  schema.custom("azure.cosmos_database", fmt::format("`{}`", azure.cosmos_database),
+                "the Cosmos DB database, created when missing",
+                [&azure](std::string_view value) -> Status {
+                  if (value.empty() || value.size() > 255 ||
+                      value.find_first_of("/\\#? ") != std::string_view::npos) {
+                    return invalid_argument(
+                        "must be 1 to 255 characters without '/', '\\', '#', '?' or spaces");
+                  }
+                  azure.cosmos_database = value;
+                  return {};
+                });
 }
 
 }  // namespace sluice::azure

@@ -1,6 +1,7 @@
 #pragma once
 
-// The Azure connectors' settings, `azure.*`. With no `azure.storage`, no queue is read.
+// The Azure connectors' settings, `azure.*`. With no `azure.storage`, no queue is read and no
+// dead letter mirrored; with no `azure.cosmos`, nothing is written to Cosmos DB.
 
 #include <cstdint>
 #include <optional>
@@ -20,6 +21,8 @@ struct AzureSettings {
   std::int64_t max_dequeue_count = 5;
   std::int64_t max_polling_interval_ms = 60'000;
   std::string deadletter_queue = "alerts-deadletter";  // empty: dead letters are not mirrored
+  std::optional<CosmosAccount> cosmos;                 // azure.cosmos, parsed; absent: no sink
+  std::string cosmos_database = "sluice";
 };
 
 void declare_settings(settings::Schema& schema, AzureSettings& azure);
