@@ -43,6 +43,9 @@ void declare_settings(settings::Schema& schema, AzureSettings& azure) {
                 "how message bodies are encoded, as the queue trigger's `messageEncoding`");
   schema.integer<std::int64_t>("azure.batch_size", azure.batch_size, 1, 32,
                                "messages received at once");
+  schema.integer<std::int64_t>("azure.receivers", azure.receivers, 1, 64,
+                               "requests to the queue at once: each receiver receives, stores and "
+                               "deletes a batch of its own");
   schema.integer<std::int64_t>("azure.visibility_timeout_seconds", azure.visibility_timeout_seconds,
                                1, std::int64_t{7} * 24 * 3600,
                                "how long a received message stays hidden before it is read again");

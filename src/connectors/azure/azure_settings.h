@@ -17,6 +17,7 @@ struct AzureSettings {
   std::string queue = "alerts";
   std::string message_encoding = "base64";  // or "none": raw JSON, as the queue trigger has it
   std::int64_t batch_size = 32;
+  std::int64_t receivers = 8;  // threads receiving from the queue, each with its own connection
   std::int64_t visibility_timeout_seconds = 300;
   std::int64_t max_dequeue_count = 5;
   std::int64_t max_polling_interval_ms = 60'000;

@@ -60,7 +60,8 @@ QueueSource::~QueueSource() { stop(); }
 
 void QueueSource::start() {
   receivers_.start(
-      "azure-queue", [this](const std::stop_token& stop) { run(stop); }, options_.receivers);
+      "azure-queue", [this](const std::stop_token& stop) { run(stop); },
+      static_cast<unsigned>(settings_.receivers));
 }
 
 void QueueSource::stop() { receivers_.stop(); }

@@ -44,7 +44,6 @@ class QueueSource {
  public:
   struct Options {
     std::size_t max_events = 10000;  // per message, as http.max_batch_events for a POST
-    unsigned receivers = 2;          // threads, each receiving batches of its own
   };
 
   // Everything named must outlive the source.

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Azure interop throughput: events drained from an Azure Storage queue (Azurite) into sluice and
+# mirrored into Cosmos DB (the @vercel/cosmosdb-server emulator), with each process's CPU.
+#
+#   bench/azure.sh [MESSAGES] [RUNS]      (defaults: 10000 messages of one event each, 3 runs)
+#
+# Each run: Microsoft's SDK (tests/node/azure_queue.js) fills the queue `alerts` first; then a
+# fresh sluice drains it. Reported per run: seconds until every event is counted in sluice's stats
+# (drained and processed) and until the Cosmos outbox is empty (mirrored), events/s for both, and
+# the CPU seconds sluice, Azurite and the Cosmos emulator spent in that time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+messages=${1:-10000}
+runs=${2:-3}
+scripts/setup.sh
+cmake --preset release >/dev/null
+cmake --build --preset release --target sluice >/dev/null
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+tools=tests/node
+key='Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+cosmos_key='C2y6yDjf5/R+ob0N8A7Cgv30VRDJIWEHLM+4QDU5DE2nQ9nDuVTqobD4b8mGGyPMbIZnqyMsEcaGQy67XIw/Jw=='
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+now() { date +%s.%N; }  # the same clock as Python's time.time()
+cpu() { awk '{printf "%.2f", ($14 + $15) / 100}' "/proc/$1/stat"; }  # user+system seconds (USER_HZ 100)
+wait_for() { until grep -q "$2" "$1" 2>/dev/null; do sleep 0.05; done; }
+
+printf '| run | drained, s | events/s | mirrored, s | events/s | CPU s: sluice | Azurite | Cosmos emulator |\n'
+printf '|---|---|---|---|---|---|---|---|\n'
+for ((run = 1; run <= runs; run++)); do
+  rm -rf "$work"/*
+  queue_port=$(free_port)
+  cosmos_port=$(free_port)
+  node $tools/node_modules/azurite/dist/src/queue/main.js --queueHost 127.0.0.1 \
+    --queuePort "$queue_port" --location "$work/azurite" --skipApiVersionCheck \
+    --disableTelemetry --loose --silent >"$work/azurite.log" 2>&1 &
+  azurite=$!
+  node $tools/node_modules/@vercel/cosmosdb-server/lib/cli.js -p "$cosmos_port" --no-ssl \
+    >"$work/cosmos.log" 2>&1 &
+  cosmos=$!
+  pids=("$azurite" "$cosmos")
+  wait_for "$work/azurite.log" "listens on"
+  wait_for "$work/cosmos.log" "Ready to accept"
+  storage="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;QueueEndpoint=http://127.0.0.1:$queue_port/devstoreaccount1;"
+  seq 1 "$messages" | awk '{printf "{\"event_id\":\"e%d\",\"stream_id\":\"s%d\",\"type\":\"cheer\",\"bits\":1}\n", $1, $1 % 20}' \
+    | node $tools/azure_queue.js send "$storage" alerts >/dev/null
+
+  azurite_cpu=$(cpu "$azurite")
+  cosmos_cpu=$(cpu "$cosmos")
+  start=$(now)
+  build/release/sluice serve --listen 127.0.0.1:0 --data "$work/data" \
+    --set "azure.storage=$storage" \
+    --set "azure.cosmos=AccountEndpoint=http://127.0.0.1:$cosmos_port/;AccountKey=$cosmos_key;" \
+    2>"$work/sluice.log" &
+  sluice=$!
+  pids+=("$sluice")
+  wait_for "$work/sluice.log" "listening on"
+  url="http://127.0.0.1:$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/sluice.log" | grep -o '[0-9]*$')"
+  # One poller: until every event is counted (drained and processed), then until the Cosmos
+  # outbox is empty (mirrored); prints the two times.
+  read -r drained mirrored < <(python3 - "$url" "$messages" <<'POLL'
+import json, sys, time, urllib.request
+url, total = sys.argv[1], int(sys.argv[2])
+def get(path):
+    try:
+        with urllib.request.urlopen(url + path) as response:
+            return json.load(response)
+    except Exception:
+        return None
+def counted():
+    return sum((get(f"/api/streams/s{s}/stats") or {"events": 0})["events"] for s in range(20))
+while counted() < total:
+    time.sleep(0.1)
+drained = time.time()
+while (get("/api/queue") or {}).get("azure", {}).get("cosmos", {}).get("outbox_depth") != 0:
+    time.sleep(0.1)
+print(drained, time.time())
+POLL
+)
+  awk -v n="$messages" -v s="$start" -v d="$drained" -v m="$mirrored" -v run="$run" \
+      -v cs="$(cpu "$sluice")" -v ca="$(cpu "$azurite")" -v ca0="$azurite_cpu" \
+      -v cc="$(cpu "$cosmos")" -v cc0="$cosmos_cpu" \
+      'BEGIN {printf "| %d | %.1f | %.0f | %.1f | %.0f | %.1f | %.1f | %.1f |\n", run, d - s, n / (d - s), m - s, n / (m - s), cs, ca - ca0, cc - cc0}'
+  for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  pids=()
+done
