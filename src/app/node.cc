@@ -194,23 +194,7 @@ Status Node::activate() {
       return !engine->runs(engine->partition_of(instance_id));
     });
   }
-  api_ = std::make_unique<http::Api>(
-      *intake_, dead_letters_, ids_, clock_,
-      http::ApiOptions{.max_batch_events = config_.http.max_batch_events,
-                       .public_host = address_,
-                       .api_keys = config_.http.api_keys,
-                       .cluster = [this] { return cluster(); },
-                       .peers = peers(),
-                       .connectors = config_.azure.storage || config_.azure.cosmos
-                                         ? http::ConnectorSource([this] { return azure_report(); })
-                                         : http::ConnectorSource()},
-      *engine_, registry_, streams_, completions_, metrics_);
-  serving_.store(api_.get());
-  if (config_.pipeline.paused) {
-    spdlog::warn("pipeline.paused is set: events are queued, not processed");
-  } else {
-    consumer_->start();
-  }
+  // Before the API serves: /api/queue and /metrics read what these are.
   if (config_.azure.storage) {
     azure_source_ = std::make_unique<azure::QueueSource>(
         config_.azure, azure::QueueSource::Options{.max_events = config_.http.max_batch_events},
@@ -229,6 +213,23 @@ Status Node::activate() {
         config_.azure, cosmos_outbox_, streams_, backend_, clock_,
         [this] { return shared_ == nullptr || engine_->runs(0); });
     cosmos_sink_->start();
+  }
+  api_ = std::make_unique<http::Api>(
+      *intake_, dead_letters_, ids_, clock_,
+      http::ApiOptions{.max_batch_events = config_.http.max_batch_events,
+                       .public_host = address_,
+                       .api_keys = config_.http.api_keys,
+                       .cluster = [this] { return cluster(); },
+                       .peers = peers(),
+                       .connectors = config_.azure.storage || config_.azure.cosmos
+                                         ? http::ConnectorSource([this] { return azure_report(); })
+                                         : http::ConnectorSource()},
+      *engine_, registry_, streams_, completions_, metrics_);
+  serving_.store(api_.get());
+  if (config_.pipeline.paused) {
+    spdlog::warn("pipeline.paused is set: events are queued, not processed");
+  } else {
+    consumer_->start();
   }
   return {};
 }

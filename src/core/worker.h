@@ -42,14 +42,16 @@ class WakeOnStop {
   std::stop_callback<Wake> callback_;
 };
 
-// A sleep of a Worker's thread that a stop request cuts short.
+// A sleep of one Worker thread that a stop request cuts short. One per thread.
 class StoppableSleep {
  public:
   // Sleeps for `delay`, or until `stop` is requested; false when stopping.
   template <class Duration>
   bool sleep(Duration delay, const std::stop_token& stop) {
-    std::unique_lock lock(mutex_);
+    // Registered before the lock is taken: a stop already requested runs the callback at once,
+    // and it takes the lock.
     const WakeOnStop wake(stop, mutex_, ready_);
+    std::unique_lock lock(mutex_);
     ready_.wait_for(lock, delay, [&stop] { return stop.stop_requested(); });
     return !stop.stop_requested();
   }

@@ -48,8 +48,8 @@ class AzureQueueTest : public ::testing::Test {
     json::array letters;
     std::string cursor;
     do {
-      auto response = client_->get("/api/deadletter?limit=100" +
-                                   (cursor.empty() ? "" : "&cursor=" + cursor));
+      auto response =
+          client_->get("/api/deadletter?limit=100" + (cursor.empty() ? "" : "&cursor=" + cursor));
       EXPECT_TRUE(response.ok());
       if (!response.ok()) break;
       json::value page = json::parse(response->body);
@@ -94,6 +94,21 @@ TEST_F(AzureQueueTest, EventsPutWithTheSdkAreCountedExactlyOnce) {
   ASSERT_TRUE(testing::eventually([&] { return azurite_.count("alerts") == 0; }));
   EXPECT_EQ(azurite_.count("alerts-poison"), 0);
   EXPECT_TRUE(dead_letters().empty());
+}
+
+// SIGTERM while the receivers, the mirror and the sink are at work (or asleep between polls):
+// the server stops, storing what it received.
+TEST_F(AzureQueueTest, SigtermStopsTheServerWhileItDrains) {
+  std::string lines;
+  for (int i = 0; i < 500; ++i) lines += follower(i) + "\n";
+  lines += R"({"stream_id":"s1","type":"raid"})"
+           "\n";
+  azurite_.send("alerts", lines);
+  start();
+  ASSERT_TRUE(testing::eventually([&] { return counted("s1") > 0; }));
+  const testing::ExitResult stopped = server_->stop();
+  EXPECT_TRUE(stopped.exited);
+  EXPECT_EQ(stopped.code, 0) << server_->log();
 }
 
 TEST_F(AzureQueueTest, RawJsonMessagesWhenTheEncodingIsNone) {
@@ -303,6 +318,7 @@ TEST(AzureSettingsTest, ABadConnectionStringStopsTheServerNamingTheKeyNotTheSecr
       {"azure.batch_size=33", "azure.batch_size"},
       {"azure.max_dequeue_count=0", "azure.max_dequeue_count"},
       {"azure.deadletter_queue=dead--letters", "azure.deadletter_queue"},
+      {"azure.queue=" + std::string(57, 'q'), "azure.queue"},
   };
   for (const auto& [setting, key] : cases) {
     auto result = testing::run_sluice(

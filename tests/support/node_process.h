@@ -47,8 +47,12 @@ class NodeProcess {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     while (read_log().find(ready, from) == std::string::npos) {
       int status = 0;
-      if (::waitpid(pid_, &status, WNOHANG) == pid_ ||
-          std::chrono::steady_clock::now() > deadline) {
+      const bool ended = ::waitpid(pid_, &status, WNOHANG) == pid_;
+      if (ended || std::chrono::steady_clock::now() > deadline) {
+        if (!ended) {  // not to be left running
+          ::kill(pid_, SIGKILL);
+          ::waitpid(pid_, &status, 0);
+        }
         pid_ = -1;
         throw std::runtime_error(script_ + " did not start:\n" + read_log());
       }

@@ -39,6 +39,13 @@ void declare_settings(settings::Schema& schema, AzureSettings& azure) {
   schema.custom("azure.queue", fmt::format("`{}`", azure.queue),
                 "the Storage queue whose messages are events; poison goes to `QUEUE-poison`",
                 queue_name(azure.queue));
+  schema.check([&azure]() -> Status {
+    if (!is_valid_queue_name(azure.queue + "-poison")) {
+      return settings::error("azure.queue",
+                             "must leave room for \"-poison\": at most 56 characters");
+    }
+    return {};
+  });
   schema.choice("azure.message_encoding", azure.message_encoding, {"base64", "none"},
                 "how message bodies are encoded, as the queue trigger's `messageEncoding`");
   schema.integer<std::int64_t>("azure.batch_size", azure.batch_size, 1, 32,

@@ -56,13 +56,23 @@ void DeadLetterMirror::run(const std::stop_token& stop) {
         status = queue.create();
         if (status.ok()) status = queue.put(body);
       }
-      if (!status.ok()) break;
+      if (status.code() == StatusCode::kInvalidArgument) {
+        // Refused for good (a record beyond Azure's 64 KiB, say): kept in the dead-letter store,
+        // but not let to hold up every record after it.
+        spdlog::error("azure: queue {} refuses a dead-letter record, which is not mirrored: {}",
+                      settings_.deadletter_queue, status.to_string());
+        failures_.fetch_add(1, std::memory_order_relaxed);
+        status = Status();
+      } else if (!status.ok()) {
+        break;
+      } else {
+        sent_.fetch_add(1, std::memory_order_relaxed);
+      }
       storage::Mutation removal;
       outbox_.remove(removal, entry);
       status = backend_.commit(removal);
       if (!status.ok()) break;
       ++sent;
-      sent_.fetch_add(1, std::memory_order_relaxed);
     }
     if (status.ok()) {
       if (failing)

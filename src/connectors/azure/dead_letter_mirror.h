@@ -9,7 +9,7 @@
 // record: none is lost to a crash. Each entry is removed once Azure has accepted its message; a
 // crash in that instant sends it again (Put Message has no idempotency key), so consumers tell
 // copies apart by the record's `id` and `dead_lettered_at`. While Azure fails, entries wait and
-// the mirror backs off.
+// the mirror backs off. A record Azure refuses for good (over its 64 KiB) is logged and skipped.
 
 #include <atomic>
 #include <condition_variable>

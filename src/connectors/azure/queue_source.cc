@@ -1,6 +1,7 @@
 #include "connectors/azure/queue_source.h"
 
 #include <fmt/format.h>
+#include <simdjson.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/json.hpp>
@@ -70,16 +71,16 @@ void QueueSource::run(const std::stop_token& stop) {
   StorageQueue queue(*settings_.storage, settings_.queue, clock_, kRequestTimeout);
   StorageQueue poison(*settings_.storage, settings_.queue + "-poison", clock_, kRequestTimeout);
   const std::chrono::milliseconds longest(settings_.max_polling_interval_ms);
+  StoppableSleep sleep;
   std::chrono::milliseconds delay{0};
-  bool created = false;
   bool failing = false;  // the last attempt failed: its warning was logged
   while (!stop.stop_requested()) {
-    Status status;
-    if (!created) {
-      status = queue.create();
-      created = status.ok();
+    Result<std::size_t> received = drain_once(queue, poison, sleep, stop);
+    // A queue that is not there yet is created (a SAS without that right just keeps waiting).
+    if (received.status().code() == StatusCode::kNotFound) {
+      const Status created = queue.create();
+      if (created.ok()) received = std::size_t{0};
     }
-    Result<std::size_t> received = status.ok() ? drain_once(queue, poison, stop) : status;
     if (received.ok()) {
       if (failing) spdlog::info("azure: queue {} answers again", settings_.queue);
       failing = false;
@@ -92,12 +93,12 @@ void QueueSource::run(const std::stop_token& stop) {
       failing = true;
       delay = back_off(delay, longest);
     }
-    if (delay.count() > 0 && !sleep_.sleep(delay, stop)) break;
+    if (delay.count() > 0 && !sleep.sleep(delay, stop)) break;
   }
 }
 
 Result<std::size_t> QueueSource::drain_once(StorageQueue& queue, StorageQueue& poison,
-                                            const std::stop_token& stop) {
+                                            StoppableSleep& sleep, const std::stop_token& stop) {
   SLUICE_ASSIGN_OR_RETURN(
       auto messages, queue.receive(static_cast<int>(settings_.batch_size),
                                    std::chrono::seconds(settings_.visibility_timeout_seconds)));
@@ -158,14 +159,18 @@ Result<std::size_t> QueueSource::drain_once(StorageQueue& queue, StorageQueue& p
     spdlog::warn("azure: storing {} events from queue {}: {}", events, settings_.queue,
                  outcome.status().to_string());
     delay = back_off(delay, std::chrono::milliseconds(5000));
-    if (!sleep_.sleep(delay, stop)) return unavailable("stopping before the events were stored");
+    if (!sleep.sleep(delay, stop)) return unavailable("stopping before the events were stored");
   }
   counters_.events.fetch_add(events, std::memory_order_relaxed);
   for (const QueueMessage* message : stored) {
     Status removed = queue.remove(*message);
     // Not found: the message became visible again and another receiver took it; its events are
-    // stored, and stored again they count once.
-    if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
+    // stored, and stored again they count once. Any other failure leaves it to be read again
+    // (and counted once again); the others are still deleted.
+    if (!removed.ok() && removed.code() != StatusCode::kNotFound) {
+      keep_first(std::move(removed));
+      continue;
+    }
     counters_.messages.fetch_add(1, std::memory_order_relaxed);
   }
   SLUICE_RETURN_IF_ERROR(rejecting);
@@ -185,9 +190,12 @@ Status QueueSource::reject(StorageQueue& queue, StorageQueue& poison, const Queu
                        {"first_attempt_at", format_rfc3339(message.inserted_at)},
                        {"last_attempt_at", format_rfc3339(now)}};
   if (!field.empty()) failure["field"] = field;
+  // The body as text where it is UTF-8 (JSON holds nothing else), else as it came, in base64.
+  const bool text = simdjson::validate_utf8(body_text.data(), body_text.size());
   json::object record{{"id", id},
                       {"event", nullptr},
-                      {"body", body_text},
+                      {"body", text ? body_text : base64_encode(body_text)},
+                      {"body_encoding", text ? "text" : "base64"},
                       {"received_at", format_rfc3339(message.inserted_at)},
                       {"error", std::move(failure)},
                       {"source",

@@ -63,7 +63,7 @@ class QueueSource {
   // One receiver's loop.
   void run(const std::stop_token& stop);
   // Receives and handles one batch; the number of messages received, or why none could be.
-  Result<std::size_t> drain_once(StorageQueue& queue, StorageQueue& poison,
+  Result<std::size_t> drain_once(StorageQueue& queue, StorageQueue& poison, StoppableSleep& sleep,
                                  const std::stop_token& stop);
   // Records `message` as a dead letter for `error`, copies it to the poison queue and deletes it.
   Status reject(StorageQueue& queue, StorageQueue& poison, const QueueMessage& message,
@@ -78,7 +78,6 @@ class QueueSource {
   const Clock& clock_;
   IdGenerator& ids_;
   QueueSourceCounters counters_;
-  StoppableSleep sleep_;
   Worker receivers_;
 };
 

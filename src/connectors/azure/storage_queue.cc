@@ -18,7 +18,8 @@ Status failure(std::string_view what, const RestResponse& response) {
   std::string code = response.header("x-ms-error-code");
   if (code.empty()) code = fmt::format("HTTP {}", response.status);
   const std::string message = fmt::format("{}: {} ({})", what, code, response.status);
-  if (response.status == 404) return not_found(message);
+  // A pop receipt that no longer holds (the message was received again) is 400 with this code.
+  if (response.status == 404 || code == "PopReceiptMismatch") return not_found(message);
   if (response.status == 408 || response.status == 429 || response.status >= 500) {
     return unavailable(message);
   }

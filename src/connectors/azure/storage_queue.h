@@ -4,7 +4,8 @@
 // Shared Key or a SAS. Not thread-safe: one per thread, each with its own connections.
 //
 // Errors: kUnavailable for what a retry may cure (a transport failure, 408, 429, 5xx: the service
-// throttling or down); kNotFound for a queue or message that is not there; kInvalidArgument or
+// throttling or down); kNotFound for a queue or message that is not there (or a pop receipt that
+// no longer holds); kInvalidArgument or
 // kPermissionDenied for the rest, with the service's error code.
 
 #include <chrono>
