@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <boost/url/parse.hpp>
 #include <map>
 
@@ -123,6 +124,16 @@ Result<StorageAccount> parse_storage_connection_string(std::string_view text) {
                                                                        account.name, suffix)));
   }
   return account;
+}
+
+bool is_valid_queue_name(std::string_view name) {
+  if (name.size() < 3 || name.size() > 63) return false;
+  if (name.front() == '-' || name.back() == '-' || name.find("--") != std::string_view::npos) {
+    return false;
+  }
+  return std::all_of(name.begin(), name.end(), [](char c) {
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+  });
 }
 
 Result<CosmosAccount> parse_cosmos_connection_string(std::string_view text) {

@@ -31,6 +31,9 @@ struct CosmosAccount {
 };
 
 Result<StorageAccount> parse_storage_connection_string(std::string_view text);
+// Whether `name` is a valid queue name: 3–63 of a-z, 0-9 and '-', starting and ending with a
+// letter or digit, no "--".
+bool is_valid_queue_name(std::string_view name);
 Result<CosmosAccount> parse_cosmos_connection_string(std::string_view text);
 
 }  // namespace sluice::azure

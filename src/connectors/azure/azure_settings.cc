@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 
-#include "connectors/azure/storage_queue.h"
-
 namespace sluice::azure {
 namespace {
 

@@ -68,16 +68,6 @@ Micros parse_http_date(const std::string& text) {
 
 }  // namespace
 
-bool is_valid_queue_name(std::string_view name) {
-  if (name.size() < 3 || name.size() > 63) return false;
-  if (name.front() == '-' || name.back() == '-' || name.find("--") != std::string_view::npos) {
-    return false;
-  }
-  return std::all_of(name.begin(), name.end(), [](char c) {
-    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
-  });
-}
-
 StorageQueue::StorageQueue(const StorageAccount& account, std::string queue, const Clock& clock,
                            std::chrono::milliseconds timeout)
     : account_(account), queue_(std::move(queue)), clock_(clock), client_(timeout) {}

@@ -60,8 +60,4 @@ class StorageQueue {
   RestClient client_;
 };
 
-// Whether `name` is a valid queue name: 3–63 of a-z, 0-9 and '-', starting and ending with a
-// letter or digit, no "--".
-bool is_valid_queue_name(std::string_view name);
-
 }  // namespace sluice::azure
