@@ -25,11 +25,12 @@ constexpr std::chrono::seconds kRequestTimeout{30};
 // read as NDJSON; if that fails too, the JSON error is the one reported.
 std::variant<pipeline::ParsedBody, pipeline::EventError> parse_body(
     std::string text, const pipeline::ParseOptions& options, IdGenerator& ids) {
-  std::string copy = text;
+  // parse_events leaves the text as it was (it only reserves padding): the second parse reads it
+  // again.
   auto parsed = pipeline::parse_events(text, pipeline::BodyFormat::kJson, options, ids);
   const auto* error = std::get_if<pipeline::EventError>(&parsed);
   if (error == nullptr || error->code != "malformed_json") return parsed;
-  auto lines = pipeline::parse_events(copy, pipeline::BodyFormat::kNdjson, options, ids);
+  auto lines = pipeline::parse_events(text, pipeline::BodyFormat::kNdjson, options, ids);
   if (std::holds_alternative<pipeline::ParsedBody>(lines)) return lines;
   return parsed;
 }
