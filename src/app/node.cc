@@ -497,10 +497,14 @@ Result<http::ConnectorReport> Node::azure_report() {
     fields["database"] = config_.azure.cosmos_database;
     fields["written"] = cosmos_sink_->written();
     fields["failures"] = cosmos_sink_->failures();
+    fields["throttled"] = cosmos_sink_->throttled();
     azure["cosmos"] = std::move(fields);
+    counter("sluice_azure_cosmos_throttled_total",
+            "Cosmos DB answers of 429 (request rate too large) waited out, since start.",
+            cosmos_sink_->throttled());
     counter("sluice_azure_cosmos_writes_total",
-            "Documents written to Cosmos DB (events upserted, stats created or replaced), since "
-            "start.",
+            "Documents written to Cosmos DB (events upserted, alone or in batches; stats created "
+            "or replaced), since start.",
             cosmos_sink_->written());
   }
   if (!outboxes.empty()) {

@@ -22,10 +22,10 @@ namespace json = boost::json;
 
 class CosmosTest : public ::testing::Test {
  protected:
-  void start() {
+  void start() { start(cosmos_.connection_string()); }
+  void start(const std::string& connection_string) {
     server_ = std::make_unique<testing::ServerProcess>(
-        directory_.str(),
-        std::vector<std::string>{"--set", "azure.cosmos=" + cosmos_.connection_string()});
+        directory_.str(), std::vector<std::string>{"--set", "azure.cosmos=" + connection_string});
     ASSERT_TRUE(server_->started()) << server_->log();
     client_ = std::move(http::Client::create(server_->url()).value());
   }
@@ -190,6 +190,20 @@ TEST_F(CosmosTest, AnOutageChangesNothingInTheEnd) {
   }));
   cosmos_.resume();
   expect_cosmos_equals_sluice({"s0", "s1"});
+}
+
+// Cosmos answers 429 (its request rate is used up): sluice waits as long as it is told, sends the
+// request again, and that is no failure.
+TEST_F(CosmosTest, ThrottlingIsWaitedOutAsToldAndChangesNothing) {
+  start(cosmos_.throttled_connection_string(3, 40));
+  for (int i = 0; i < 1000; i += 250) post(batch(i, i + 250, 4));
+  expect_cosmos_equals_sluice({"s0", "s1", "s2", "s3"});
+  const std::string log = cosmos_.throttle_log();
+  EXPECT_NE(log.find("throttled"), std::string::npos) << "Cosmos never throttled: tested nothing";
+  EXPECT_EQ(log.find("early"), std::string::npos) << "a request came back before its retry-after";
+  const json::value report = cosmos_report();
+  EXPECT_GE(report.at("throttled").as_int64(), 1);
+  EXPECT_EQ(report.at("failures"), 0);
 }
 
 TEST(CosmosSettingsTest, ABadConnectionStringStopsTheServerNamingTheKeyNotTheSecret) {

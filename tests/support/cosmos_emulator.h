@@ -9,6 +9,7 @@
 
 #include <cstdlib>
 #include <fstream>
+#include <memory>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -37,6 +38,22 @@ class CosmosEmulator {
   std::string connection_string() const {
     return fmt::format("AccountEndpoint={};AccountKey={};", endpoint(), kKey);
   }
+  // The connection string of a way to the emulator that answers every `every`-th document request
+  // with 429 and x-ms-retry-after-ms `retry_after_ms` (tests/node/throttle_proxy.js); starts it.
+  std::string throttled_connection_string(int every, int retry_after_ms) {
+    const int proxy_port = free_port();
+    throttle_ = std::make_unique<NodeProcess>(
+        "throttle_proxy.js",
+        std::vector<std::string>{std::to_string(proxy_port), std::to_string(port_),
+                                 std::to_string(every), std::to_string(retry_after_ms)},
+        (directory_.path() / "throttle.log").string());
+    throttle_->start("listening");
+    return fmt::format("AccountEndpoint=http://127.0.0.1:{}/;AccountKey={};", proxy_port, kKey);
+  }
+  // What the throttling way has printed: "throttled" per 429, "early" per request sent again too
+  // soon.
+  std::string throttle_log() const { return throttle_ ? throttle_->read_log() : ""; }
+
   // Unresponsive, as a service in an outage, until resumed; it keeps what it holds.
   void pause() { process_.signal(SIGSTOP); }
   void resume() { process_.signal(SIGCONT); }
@@ -74,6 +91,7 @@ class CosmosEmulator {
   TempDirectory directory_;
   int port_;
   NodeProcess process_;
+  std::unique_ptr<NodeProcess> throttle_;
 };
 
 }  // namespace sluice::testing

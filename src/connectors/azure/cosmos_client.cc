@@ -104,6 +104,50 @@ Status CosmosClient::upsert(std::string_view container, std::string_view partiti
   return failure(fmt::format("upserting into {}", container), response);
 }
 
+Status CosmosClient::upsert_batch(std::string_view container, std::string_view partition,
+                                  std::span<const std::string_view> documents) {
+  // The documents are sluice's own serialized JSON: spliced in, not parsed again. Each operation
+  // names its partition key as the SDKs do (a JSON array, as text).
+  const std::string key_field =
+      json::serialize(json::string(json::serialize(json::array{json::string(partition)})));
+  std::string body = "[";
+  for (const std::string_view document : documents) {
+    if (body.size() > 1) body += ',';
+    body += R"({"operationType":"Upsert","partitionKey":)";
+    body += key_field;
+    body += R"(,"resourceBody":)";
+    body += document;
+    body += '}';
+  }
+  body += ']';
+  const std::string parent = fmt::format("dbs/{}/colls/{}", database_, container);
+  SLUICE_ASSIGN_OR_RETURN(auto response,
+                          send("POST", "docs", parent + "/docs", parent,
+                               {partition_header(partition), "x-ms-cosmos-is-batch-request: True",
+                                "x-ms-cosmos-batch-atomic: True"},
+                               body));
+  const std::string what =
+      fmt::format("upserting a batch of {} into {}", documents.size(), container);
+  if (response.status != 200 && response.status != 207) return failure(what, response);
+  // Each operation's own status: a failed one is the batch's failure (the others say 424).
+  boost::system::error_code error;
+  const json::value results = json::parse(response.body, error);
+  if (error || !results.is_array() || results.as_array().size() != documents.size()) {
+    return unavailable(fmt::format("{}: an unreadable answer", what));
+  }
+  for (const auto& result : results.as_array()) {
+    const json::value* code =
+        result.is_object() ? result.as_object().if_contains("statusCode") : nullptr;
+    const std::int64_t status = code != nullptr && code->is_int64() ? code->as_int64() : 0;
+    if (status == 200 || status == 201 || status == 424) continue;
+    RestResponse failed;
+    failed.status = static_cast<long>(status);
+    return failure(what, failed);
+  }
+  if (response.status == 207) return unavailable(fmt::format("{}: HTTP 207", what));
+  return {};
+}
+
 Result<CosmosDocument> CosmosClient::read(std::string_view container, std::string_view partition,
                                           std::string_view id) {
   const std::string link = fmt::format("dbs/{}/colls/{}/docs/{}", database_, container, id);

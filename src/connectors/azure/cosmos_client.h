@@ -11,6 +11,7 @@
 #include <chrono>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -40,8 +41,17 @@ class CosmosClient {
   Status create_database();
   Status create_container(std::string_view container, std::string_view partition_key_path);
 
+  // What one transactional batch may hold: the service takes 100 operations and a 2 MB request;
+  // half that for the documents leaves room for the rest.
+  static constexpr std::size_t kBatchOperations = 100;
+  static constexpr std::size_t kBatchBytes = 1'000'000;
+
   // Creates or replaces the document (its "id" names it).
   Status upsert(std::string_view container, std::string_view partition, std::string_view document);
+  // Creates or replaces the documents, all of partition `partition`, in one transactional batch:
+  // all are written or none. At most kBatchOperations documents of kBatchBytes together.
+  Status upsert_batch(std::string_view container, std::string_view partition,
+                      std::span<const std::string_view> documents);
   Result<CosmosDocument> read(std::string_view container, std::string_view partition,
                               std::string_view id);
   // Creates the document; kFailedPrecondition if one with its id exists.

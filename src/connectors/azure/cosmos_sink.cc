@@ -40,9 +40,11 @@ void CosmosSink::start() {
 void CosmosSink::stop() { writer_.stop(); }
 
 void CosmosSink::run(const std::stop_token& stop) {
-  CosmosClient cosmos(
-      *settings_.cosmos, settings_.cosmos_database, clock_, kRequestTimeout,
-      [this, &stop](std::chrono::milliseconds delay) { return sleep_.sleep(delay, stop); });
+  CosmosClient cosmos(*settings_.cosmos, settings_.cosmos_database, clock_, kRequestTimeout,
+                      [this, &stop](std::chrono::milliseconds delay) {
+                        throttled_.fetch_add(1, std::memory_order_relaxed);
+                        return sleep_.sleep(delay, stop);
+                      });
   bool ready = false;  // the database and containers exist
   bool failing = false;
   std::chrono::milliseconds back_off{0};
@@ -79,7 +81,7 @@ Result<std::size_t> CosmosSink::send_oldest(CosmosClient& cosmos) {
   SLUICE_ASSIGN_OR_RETURN(auto entries, outbox_.oldest(kBatch));
   if (entries.empty()) return std::size_t{0};
   // Per stream (the partition key): the event documents, in order.
-  std::map<std::string, std::vector<const std::string*>> streams;
+  std::map<std::string, std::vector<std::string_view>> streams;
   for (const auto& entry : entries) {
     boost::system::error_code error;
     const json::value parsed = json::parse(entry.payload, error);
@@ -90,12 +92,25 @@ Result<std::size_t> CosmosSink::send_oldest(CosmosClient& cosmos) {
       continue;
     }
     auto& documents = streams[std::string(stream->get_string())];
-    if (fields->contains("id")) documents.push_back(&entry.payload);
+    if (fields->contains("id")) documents.emplace_back(entry.payload);
   }
   for (const auto& [stream, documents] : streams) {
-    for (const std::string* document : documents) {
-      SLUICE_RETURN_IF_ERROR(cosmos.upsert("events", stream, *document));
-      written_.fetch_add(1, std::memory_order_relaxed);
+    // As few transactional batches as their limits allow; a document too big for any batch is
+    // refused by Cosmos on its own.
+    std::size_t first = 0;
+    while (first < documents.size()) {
+      std::size_t end = first;
+      std::size_t bytes = 0;
+      while (end < documents.size() && end - first < CosmosClient::kBatchOperations &&
+             (end == first || bytes + documents[end].size() <= CosmosClient::kBatchBytes)) {
+        bytes += documents[end].size();
+        ++end;
+      }
+      const std::span<const std::string_view> chunk(documents.data() + first, end - first);
+      SLUICE_RETURN_IF_ERROR(chunk.size() == 1 ? cosmos.upsert("events", stream, chunk.front())
+                                               : cosmos.upsert_batch("events", stream, chunk));
+      written_.fetch_add(chunk.size(), std::memory_order_relaxed);
+      first = end;
     }
     SLUICE_RETURN_IF_ERROR(write_stats(cosmos, stream));
   }

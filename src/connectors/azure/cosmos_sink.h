@@ -5,7 +5,8 @@
 // (one per stream, id = stream_id), both partitioned by /stream_id, in azure.cosmos_database.
 //
 // StreamStore adds an outbox entry in every commit that logs an event or counts one. The sink
-// takes the oldest entries, upserts the event documents of each stream, then writes the stream's
+// takes the oldest entries, upserts the event documents of each stream (in transactional batches
+// of up to 100, one request per batch), then writes the stream's
 // stats document as sluice has it now, with `version` = its event count; the entries go once all
 // of that succeeded. So a crash, a retry or an outage only repeats writes: an event document is
 // the same document again, and a stats document is replaced only by one of a higher version,
@@ -42,6 +43,8 @@ class CosmosSink {
 
   std::uint64_t written() const { return written_.load(std::memory_order_relaxed); }
   std::uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
+  // Answers of 429 (request rate too large) waited out.
+  std::uint64_t throttled() const { return throttled_.load(std::memory_order_relaxed); }
 
  private:
   void run(const std::stop_token& stop);
@@ -57,6 +60,7 @@ class CosmosSink {
   const std::function<bool()> active_;
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> failures_{0};
+  std::atomic<std::uint64_t> throttled_{0};
   std::set<std::string, std::less<>> stats_created_;  // writer thread only: seen in Cosmos
   StoppableSleep sleep_;
   Worker writer_;

@@ -1,0 +1,47 @@
+// Cosmos DB's request-rate throttling, the one fault the emulator cannot cause: forwards every
+// request to the emulator, except that every EVERY-th request for documents is answered 429 with
+// x-ms-retry-after-ms, as Cosmos DB answers when a partition's throughput is used up. Prints
+// "throttled" for each such answer, and "early" when the client sent the refused request again
+// before the time it was told to wait.
+//
+//   node throttle_proxy.js PORT TARGET_PORT EVERY RETRY_AFTER_MS
+'use strict';
+const http = require('http');
+
+const [port, target, every, retryAfterMs] = process.argv.slice(2).map(Number);
+const refusedAt = new Map();  // request (method, path, partition key) → when it was refused
+let documentRequests = 0;
+
+const server = http.createServer((request, response) => {
+  const key = `${request.method} ${request.url} ${request.headers['x-ms-documentdb-partitionkey']}`;
+  const refused = refusedAt.get(key);
+  if (refused !== undefined) {
+    refusedAt.delete(key);
+    if (Date.now() - refused < retryAfterMs) console.log('early');
+  }
+  if (request.url.includes('/docs') && ++documentRequests % every === 0) {
+    request.resume();
+    request.on('end', () => {
+      refusedAt.set(key, Date.now());
+      console.log('throttled');
+      response.writeHead(429, {
+        'content-type': 'application/json',
+        'x-ms-retry-after-ms': String(retryAfterMs),
+      });
+      response.end(JSON.stringify({ code: 'TooManyRequests', message: 'Request rate is large' }));
+    });
+    return;
+  }
+  const forwarded = http.request(
+    { host: '127.0.0.1', port: target, method: request.method, path: request.url, headers: request.headers },
+    (answer) => {
+      response.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(response);
+    });
+  forwarded.on('error', () => {
+    response.writeHead(502);
+    response.end();
+  });
+  request.pipe(forwarded);
+});
+server.listen(port, '127.0.0.1', () => console.log('listening'));
