@@ -84,6 +84,7 @@ Node::Node(const Config& config, std::unique_ptr<storage::Backend> owned, storag
       dead_letter_outbox_(backend_, clock_, "azure-deadletter"),
       dead_letters_(backend_, config.queue.deadletter),
       cosmos_outbox_(backend_, clock_, "azure-cosmos"),
+      poison_outbox_(backend_, clock_, "azure-poison"),
       streams_(backend_) {
   if (config_.azure.storage && !config_.azure.deadletter_queue.empty()) {
     dead_letters_.mirror_to(dead_letter_outbox_);
@@ -171,12 +172,13 @@ Status Node::activate() {
           .max_active_instances = config_.engine.max_active_instances,
           .retention = static_cast<Micros>(config_.engine.retention_hours) * 3'600'000'000,
           .on_finished = [this](const engine::InstanceRecord& record) {
-            consumer_->instance_finished();
-            completions_.notify(record);
+            // Counted before the waiters are told: who waited for an instance sees it in /metrics.
             const auto envelope = pipeline::open_envelope(record.input);
             metrics_.instance_finished(
                 record.status,
                 envelope ? std::optional(clock_.now() - envelope->received_at) : std::nullopt);
+            consumer_->instance_finished();
+            completions_.notify(record);
           }});
   // Before the engine starts: it tells the consumer of every instance that finishes. Where other
   // nodes append to the queue too, it looks for their messages ten times a second.
@@ -195,23 +197,28 @@ Status Node::activate() {
     });
   }
   // Before the API serves: /api/queue and /metrics read what these are.
+  // Where nodes share storage, the node that runs partition 0 empties the outboxes.
+  auto sends = [this] { return shared_ == nullptr || engine_->runs(0); };
   if (config_.azure.storage) {
     azure_source_ = std::make_unique<azure::QueueSource>(
         config_.azure, azure::QueueSource::Options{.max_events = config_.http.max_batch_events},
-        *intake_, dead_letters_, backend_, clock_, ids_);
+        *intake_, dead_letters_, poison_outbox_, backend_, clock_, ids_);
     azure_source_->start();
+    // Poison bodies go as they came; dead-letter records as azure.message_encoding says.
+    poison_sender_ = std::make_unique<azure::QueueForwarder>(
+        *config_.azure.storage, config_.azure.queue + "-poison", false, poison_outbox_, backend_,
+        clock_, sends);
+    poison_sender_->start();
     if (!config_.azure.deadletter_queue.empty()) {
-      // Where nodes share storage, the node that runs partition 0 sends.
-      azure_mirror_ = std::make_unique<azure::DeadLetterMirror>(
-          config_.azure, dead_letter_outbox_, backend_, clock_,
-          [this] { return shared_ == nullptr || engine_->runs(0); });
+      azure_mirror_ = std::make_unique<azure::QueueForwarder>(
+          *config_.azure.storage, config_.azure.deadletter_queue,
+          config_.azure.message_encoding == "base64", dead_letter_outbox_, backend_, clock_, sends);
       azure_mirror_->start();
     }
   }
   if (config_.azure.cosmos) {
-    cosmos_sink_ = std::make_unique<azure::CosmosSink>(
-        config_.azure, cosmos_outbox_, streams_, backend_, clock_,
-        [this] { return shared_ == nullptr || engine_->runs(0); });
+    cosmos_sink_ = std::make_unique<azure::CosmosSink>(config_.azure, cosmos_outbox_, streams_,
+                                                       backend_, clock_, sends);
     cosmos_sink_->start();
   }
   api_ = std::make_unique<http::Api>(
@@ -466,11 +473,13 @@ Result<http::ConnectorReport> Node::azure_report() {
     const std::uint64_t events = counts.events.load(std::memory_order_relaxed);
     const std::uint64_t poisoned = counts.poisoned.load(std::memory_order_relaxed);
     const std::uint64_t failures = counts.failures.load(std::memory_order_relaxed);
-    azure["queue"] = boost::json::object{{"name", config_.azure.queue},
-                                         {"messages", messages},
-                                         {"events", events},
-                                         {"poisoned", poisoned},
-                                         {"failures", failures}};
+    SLUICE_ASSIGN_OR_RETURN(auto poison, read_outbox(poison_outbox_));
+    poison["name"] = poison_sender_->queue();
+    poison["sent"] = poison_sender_->sent();
+    poison["failures"] = poison_sender_->failures();
+    azure["queue"] = boost::json::object{
+        {"name", config_.azure.queue}, {"messages", messages}, {"events", events},
+        {"poisoned", poisoned},        {"failures", failures}, {"poison_queue", std::move(poison)}};
     counter("sluice_azure_queue_messages_total",
             "Messages received from the Azure queue and stored, since start.", messages);
     counter("sluice_azure_queue_events_total",
@@ -536,6 +545,7 @@ void Node::drain() {
   balancer_.stop();  // a taking under way finishes first
   // Before the intake queue stops: what the source received is stored, or left in Azure.
   if (azure_source_) azure_source_->stop();
+  if (poison_sender_) poison_sender_->stop();
   if (azure_mirror_) azure_mirror_->stop();
   if (cosmos_sink_) cosmos_sink_->stop();
   if (consumer_) consumer_->halt();

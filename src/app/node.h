@@ -31,7 +31,7 @@
 
 #include "app/config.h"
 #include "connectors/azure/cosmos_sink.h"
-#include "connectors/azure/dead_letter_mirror.h"
+#include "connectors/azure/queue_forwarder.h"
 #include "connectors/azure/queue_source.h"
 #include "core/clock.h"
 #include "core/ids.h"
@@ -138,6 +138,7 @@ class Node {
   queue::Outbox dead_letter_outbox_;  // records for azure.deadletter_queue, when it is used
   queue::DeadLetterStore dead_letters_;
   queue::Outbox cosmos_outbox_;  // changes for azure.cosmos, when it is set
+  queue::Outbox poison_outbox_;  // bodies for the poison queue of azure.queue
   pipeline::StreamStore streams_;
   pipeline::AlertFeed alerts_;
   webhooks::WebhookSender webhook_sender_;
@@ -146,9 +147,10 @@ class Node {
   http::Metrics metrics_;
   std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<pipeline::IntakeConsumer> consumer_;
-  std::unique_ptr<azure::QueueSource> azure_source_;       // when azure.storage is set
-  std::unique_ptr<azure::DeadLetterMirror> azure_mirror_;  // and azure.deadletter_queue
-  std::unique_ptr<azure::CosmosSink> cosmos_sink_;         // when azure.cosmos is set
+  std::unique_ptr<azure::QueueSource> azure_source_;      // when azure.storage is set,
+  std::unique_ptr<azure::QueueForwarder> poison_sender_;  // with this
+  std::unique_ptr<azure::QueueForwarder> azure_mirror_;   // and with azure.deadletter_queue
+  std::unique_ptr<azure::CosmosSink> cosmos_sink_;        // when azure.cosmos is set
   std::unique_ptr<http::Api> api_;
   std::atomic<http::Api*> serving_{nullptr};  // api_ once the node is active: requests go there
   std::unique_ptr<http::Server> server_;

@@ -115,6 +115,9 @@ Result<std::size_t> CosmosSink::send_oldest(CosmosClient& cosmos) {
     SLUICE_RETURN_IF_ERROR(write_stats(cosmos, stream));
   }
   storage::Mutation removal;
+  // Where nodes share storage, only the holder of partition 0 sends: a node that lost it while
+  // sending has its removal refused, so an entry's removal (and the depth) counts once.
+  removal.fence_by(0);
   for (const auto& entry : entries) outbox_.remove(removal, entry);
   SLUICE_RETURN_IF_ERROR(backend_.commit(removal));
   return entries.size();

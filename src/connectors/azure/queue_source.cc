@@ -48,12 +48,13 @@ std::chrono::milliseconds back_off(std::chrono::milliseconds delay,
 }  // namespace
 
 QueueSource::QueueSource(const AzureSettings& settings, Options options, queue::IntakeQueue& intake,
-                         queue::DeadLetterStore& dead_letters, storage::Backend& backend,
-                         const Clock& clock, IdGenerator& ids)
+                         queue::DeadLetterStore& dead_letters, queue::Outbox& poison,
+                         storage::Backend& backend, const Clock& clock, IdGenerator& ids)
     : settings_(settings),
       options_(options),
       intake_(intake),
       dead_letters_(dead_letters),
+      poison_(poison),
       backend_(backend),
       clock_(clock),
       ids_(ids) {}
@@ -70,13 +71,12 @@ void QueueSource::stop() { receivers_.stop(); }
 
 void QueueSource::run(const std::stop_token& stop) {
   StorageQueue queue(*settings_.storage, settings_.queue, clock_, kRequestTimeout);
-  StorageQueue poison(*settings_.storage, settings_.queue + "-poison", clock_, kRequestTimeout);
   const std::chrono::milliseconds longest(settings_.max_polling_interval_ms);
   StoppableSleep sleep;
   std::chrono::milliseconds delay{0};
   bool failing = false;  // the last attempt failed: its warning was logged
   while (!stop.stop_requested()) {
-    Result<std::size_t> received = drain_once(queue, poison, sleep, stop);
+    Result<std::size_t> received = drain_once(queue, sleep, stop);
     // A queue that is not there yet is created (a SAS without that right just keeps waiting).
     if (received.status().code() == StatusCode::kNotFound) {
       const Status created = queue.create();
@@ -98,8 +98,8 @@ void QueueSource::run(const std::stop_token& stop) {
   }
 }
 
-Result<std::size_t> QueueSource::drain_once(StorageQueue& queue, StorageQueue& poison,
-                                            StoppableSleep& sleep, const std::stop_token& stop) {
+Result<std::size_t> QueueSource::drain_once(StorageQueue& queue, StoppableSleep& sleep,
+                                            const std::stop_token& stop) {
   SLUICE_ASSIGN_OR_RETURN(
       auto messages, queue.receive(static_cast<int>(settings_.batch_size),
                                    std::chrono::seconds(settings_.visibility_timeout_seconds)));
@@ -112,7 +112,7 @@ Result<std::size_t> QueueSource::drain_once(StorageQueue& queue, StorageQueue& p
   for (const QueueMessage& message : messages) {
     if (message.dequeue_count > settings_.max_dequeue_count) {
       keep_first(reject(
-          queue, poison, message, message.text, "too_many_dequeues", "",
+          queue, message, message.text, "too_many_dequeues", "",
           fmt::format("was received {} times without being stored (azure.max_dequeue_count is {})",
                       message.dequeue_count, settings_.max_dequeue_count)));
       continue;
@@ -121,7 +121,7 @@ Result<std::size_t> QueueSource::drain_once(StorageQueue& queue, StorageQueue& p
     if (settings_.message_encoding == "base64") {
       auto decoded = base64_decode(message.text);
       if (!decoded) {
-        keep_first(reject(queue, poison, message, message.text, "invalid_encoding", "MessageText",
+        keep_first(reject(queue, message, message.text, "invalid_encoding", "MessageText",
                           "is not base64; set azure.message_encoding = \"none\" for "
                           "messages of raw JSON"));
         continue;
@@ -136,7 +136,7 @@ Result<std::size_t> QueueSource::drain_once(StorageQueue& queue, StorageQueue& p
     if (auto* error = std::get_if<pipeline::EventError>(&parsed)) {
       std::string text = error->message;
       if (error->index) text = fmt::format("event {}: {}", *error->index, text);
-      keep_first(reject(queue, poison, message, body, error->code, error->field, text));
+      keep_first(reject(queue, message, body, error->code, error->field, text));
       continue;
     }
     for (auto& event : std::get<pipeline::ParsedBody>(parsed).events) {
@@ -178,7 +178,7 @@ Result<std::size_t> QueueSource::drain_once(StorageQueue& queue, StorageQueue& p
   return messages.size();
 }
 
-Status QueueSource::reject(StorageQueue& queue, StorageQueue& poison, const QueueMessage& message,
+Status QueueSource::reject(StorageQueue& queue, const QueueMessage& message,
                            const std::string& body_text, const std::string& code,
                            const std::string& field, const std::string& error) {
   std::string id = "azure-" + message.id;
@@ -206,19 +206,14 @@ Status QueueSource::reject(StorageQueue& queue, StorageQueue& poison, const Queu
                         {"inserted_at", format_rfc3339(message.inserted_at)}}},
                       {"instance_id", nullptr},
                       {"dead_lettered_at", format_rfc3339(now)}};
+  // The dead letter and the poison queue's copy (the body exactly as it came, as the queue
+  // trigger's) commit together, once.
   storage::Mutation mutation;
   dead_letters_.add_new(mutation, id, json::serialize(record));
+  poison_.add(mutation, message.text);
   Status recorded = backend_.commit(mutation);
   // Already there: an earlier attempt recorded it and stopped before the message was deleted.
   if (!recorded.ok() && recorded.code() != StatusCode::kAlreadyExists) return recorded;
-
-  // The poison queue holds the body exactly as it came, as the queue trigger's does.
-  Status copied = poison.put(message.text);
-  if (copied.code() == StatusCode::kNotFound) {
-    SLUICE_RETURN_IF_ERROR(poison.create());
-    copied = poison.put(message.text);
-  }
-  SLUICE_RETURN_IF_ERROR(copied);
   Status removed = queue.remove(message);
   if (!removed.ok() && removed.code() != StatusCode::kNotFound) return removed;
   if (recorded.ok()) {

@@ -11,8 +11,9 @@
 // take one derived from the Azure message id), so the intake queue counts them once.
 //
 // A message that cannot succeed (not an event, or received more than azure.max_dequeue_count
-// times) is recorded as a dead letter (once: its id is derived from the message id), copied to
-// QUEUE-poison as the trigger does, and deleted. Nothing is deleted that was not stored: while
+// times) is recorded as a dead letter (once: its id is derived from the message id) and, in the
+// same commit, added to the `poison` outbox, which a QueueForwarder copies to QUEUE-poison as the
+// trigger does; then it is deleted. Nothing is deleted that was not stored: while
 // storage or Azure fails, messages stay, and the receiver backs off and tries again. An empty
 // queue is polled less and less often, up to azure.max_polling_interval_ms, and at full speed
 // again as soon as a message arrives.
@@ -27,6 +28,7 @@
 #include "core/worker.h"
 #include "queue/dead_letter_store.h"
 #include "queue/intake_queue.h"
+#include "queue/outbox.h"
 
 namespace sluice::azure {
 
@@ -48,8 +50,8 @@ class QueueSource {
 
   // Everything named must outlive the source.
   QueueSource(const AzureSettings& settings, Options options, queue::IntakeQueue& intake,
-              queue::DeadLetterStore& dead_letters, storage::Backend& backend, const Clock& clock,
-              IdGenerator& ids);
+              queue::DeadLetterStore& dead_letters, queue::Outbox& poison,
+              storage::Backend& backend, const Clock& clock, IdGenerator& ids);
   ~QueueSource();
 
   void start();
@@ -63,17 +65,18 @@ class QueueSource {
   // One receiver's loop.
   void run(const std::stop_token& stop);
   // Receives and handles one batch; the number of messages received, or why none could be.
-  Result<std::size_t> drain_once(StorageQueue& queue, StorageQueue& poison, StoppableSleep& sleep,
+  Result<std::size_t> drain_once(StorageQueue& queue, StoppableSleep& sleep,
                                  const std::stop_token& stop);
-  // Records `message` as a dead letter for `error`, copies it to the poison queue and deletes it.
-  Status reject(StorageQueue& queue, StorageQueue& poison, const QueueMessage& message,
-                const std::string& body_text, const std::string& code, const std::string& field,
-                const std::string& error);
+  // Records `message` as a dead letter for `error` and its copy for the poison queue, then deletes
+  // it.
+  Status reject(StorageQueue& queue, const QueueMessage& message, const std::string& body_text,
+                const std::string& code, const std::string& field, const std::string& error);
 
   const AzureSettings settings_;
   const Options options_;
   queue::IntakeQueue& intake_;
   queue::DeadLetterStore& dead_letters_;
+  queue::Outbox& poison_;
   storage::Backend& backend_;
   const Clock& clock_;
   IdGenerator& ids_;

@@ -1,4 +1,4 @@
-#include "connectors/azure/dead_letter_mirror.h"
+#include "connectors/azure/queue_forwarder.h"
 
 #include <spdlog/spdlog.h>
 
@@ -16,25 +16,27 @@ constexpr std::chrono::seconds kRequestTimeout{30};
 
 }  // namespace
 
-DeadLetterMirror::DeadLetterMirror(const AzureSettings& settings, queue::Outbox& outbox,
-                                   storage::Backend& backend, const Clock& clock,
-                                   std::function<bool()> active)
-    : settings_(settings),
+QueueForwarder::QueueForwarder(const StorageAccount& account, std::string queue, bool base64,
+                               queue::Outbox& outbox, storage::Backend& backend, const Clock& clock,
+                               std::function<bool()> active)
+    : account_(account),
+      queue_(std::move(queue)),
+      base64_(base64),
       outbox_(outbox),
       backend_(backend),
       clock_(clock),
       active_(std::move(active)) {}
 
-DeadLetterMirror::~DeadLetterMirror() { stop(); }
+QueueForwarder::~QueueForwarder() { stop(); }
 
-void DeadLetterMirror::start() {
-  sender_.start("azure-mirror", [this](const std::stop_token& stop) { run(stop); });
+void QueueForwarder::start() {
+  sender_.start("azure-send", [this](const std::stop_token& stop) { run(stop); });
 }
 
-void DeadLetterMirror::stop() { sender_.stop(); }
+void QueueForwarder::stop() { sender_.stop(); }
 
-void DeadLetterMirror::run(const std::stop_token& stop) {
-  StorageQueue queue(*settings_.storage, settings_.deadletter_queue, clock_, kRequestTimeout);
+void QueueForwarder::run(const std::stop_token& stop) {
+  StorageQueue queue(account_, queue_, clock_, kRequestTimeout);
   std::chrono::milliseconds back_off{0};
   bool failing = false;
   while (!stop.stop_requested()) {
@@ -49,18 +51,17 @@ void DeadLetterMirror::run(const std::stop_token& stop) {
     if (!entries.ok()) status = entries.status();
     for (const auto& entry : entries.ok() ? *entries : std::vector<queue::OutboxEntry>{}) {
       if (stop.stop_requested()) break;
-      const std::string body =
-          settings_.message_encoding == "base64" ? base64_encode(entry.payload) : entry.payload;
+      const std::string body = base64_ ? base64_encode(entry.payload) : entry.payload;
       status = queue.put(body);
       if (status.code() == StatusCode::kNotFound) {
         status = queue.create();
         if (status.ok()) status = queue.put(body);
       }
       if (status.code() == StatusCode::kInvalidArgument) {
-        // Refused for good (a record beyond Azure's 64 KiB, say): kept in the dead-letter store,
-        // but not let to hold up every record after it.
-        spdlog::error("azure: queue {} refuses a dead-letter record, which is not mirrored: {}",
-                      settings_.deadletter_queue, status.to_string());
+        // Refused for good (beyond Azure's 64 KiB, say): not let to hold up every entry after it.
+        // What it copies stays in sluice (a dead letter keeps the record and the body).
+        spdlog::error("azure: queue {} refuses an entry of outbox {}, which is skipped: {}", queue_,
+                      outbox_.name(), status.to_string());
         failures_.fetch_add(1, std::memory_order_relaxed);
         status = Status();
       } else if (!status.ok()) {
@@ -69,14 +70,16 @@ void DeadLetterMirror::run(const std::stop_token& stop) {
         sent_.fetch_add(1, std::memory_order_relaxed);
       }
       storage::Mutation removal;
+      // Where nodes share storage, only the holder of partition 0 sends: a node that lost it while
+      // sending has its removal refused, so an entry's removal (and the depth) counts once.
+      removal.fence_by(0);
       outbox_.remove(removal, entry);
       status = backend_.commit(removal);
       if (!status.ok()) break;
       ++sent;
     }
     if (status.ok()) {
-      if (failing)
-        spdlog::info("azure: dead letters reach queue {} again", settings_.deadletter_queue);
+      if (failing) spdlog::info("azure: queue {} takes messages again", queue_);
       failing = false;
       back_off = std::chrono::milliseconds(0);
       if (sent < kBatch && !sleep_.sleep(kIdlePoll, stop)) break;
@@ -84,7 +87,7 @@ void DeadLetterMirror::run(const std::stop_token& stop) {
     }
     failures_.fetch_add(1, std::memory_order_relaxed);
     if (!failing) {
-      spdlog::warn("azure: mirroring dead letters to queue {}: {}", settings_.deadletter_queue,
+      spdlog::warn("azure: sending outbox {} to queue {}: {}", outbox_.name(), queue_,
                    status.to_string());
     }
     failing = true;
