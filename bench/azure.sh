@@ -5,7 +5,7 @@
 #   bench/azure.sh [MESSAGES] [RUNS]      (defaults: 10000 messages of one event each, 3 runs)
 #
 # Each run: Microsoft's SDK (tests/node/azure_queue.js) fills the queue `alerts` first; then a
-# fresh sluice drains it. Reported per run: seconds until every event is counted in sluice's stats
+# fresh sluice drains it. Reported per run: seconds until every event's orchestration completed
 # (drained and processed) and until the Cosmos outbox is empty (mirrored), events/s for both, and
 # the CPU seconds sluice, Azurite and the Cosmos emulator spent in that time.
 set -euo pipefail
@@ -17,11 +17,12 @@ cmake --preset release >/dev/null
 cmake --build --preset release --target sluice >/dev/null
 
 work=$(mktemp -d)
+threads=$(mktemp)
 pids=()
 cleanup() {
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -rf "$work"
+  rm -rf "$work" "$threads"
 }
 trap cleanup EXIT
 
@@ -64,23 +65,25 @@ for ((run = 1; run <= runs; run++)); do
   pids+=("$sluice")
   wait_for "$work/sluice.log" "listening on"
   url="http://127.0.0.1:$(grep -o 'listening on 127.0.0.1:[0-9]*' "$work/sluice.log" | grep -o '[0-9]*$')"
-  # One poller: until every event is counted (drained and processed), then until the Cosmos
-  # outbox is empty (mirrored); prints the two times.
+  # One poller, one light request per tenth of a second (it must not be what sluice spends its
+  # CPU on): until every event's instance has completed (drained and processed), then until the
+  # Cosmos outbox is empty (mirrored); prints the two times.
   read -r drained mirrored < <(python3 - "$url" "$messages" <<'POLL'
-import json, sys, time, urllib.request
+import sys, time, urllib.request
 url, total = sys.argv[1], int(sys.argv[2])
-def get(path):
+def metric(name):
     try:
-        with urllib.request.urlopen(url + path) as response:
-            return json.load(response)
+        with urllib.request.urlopen(url + "/metrics") as response:
+            for line in response.read().decode().splitlines():
+                if line.startswith(name + " "):
+                    return float(line.split()[-1])
     except Exception:
-        return None
-def counted():
-    return sum((get(f"/api/streams/s{s}/stats") or {"events": 0})["events"] for s in range(20))
-while counted() < total:
+        pass
+    return None
+while (metric('sluice_instances_finished_total{status="Completed"}') or 0) < total:
     time.sleep(0.1)
 drained = time.time()
-while (get("/api/queue") or {}).get("azure", {}).get("cosmos", {}).get("outbox_depth") != 0:
+while metric('sluice_outbox_depth{outbox="azure-cosmos"}') != 0:
     time.sleep(0.1)
 print(drained, time.time())
 POLL
@@ -89,7 +92,11 @@ POLL
       -v cs="$(cpu "$sluice")" -v ca="$(cpu "$azurite")" -v ca0="$azurite_cpu" \
       -v cc="$(cpu "$cosmos")" -v cc0="$cosmos_cpu" \
       'BEGIN {printf "| %d | %.1f | %.0f | %.1f | %.0f | %.1f | %.1f | %.1f |\n", run, d - s, n / (d - s), m - s, n / (m - s), cs, ca - ca0, cc - cc0}'
+  # Where sluice's CPU went, by thread, for the notes under the table.
+  curl -s "$url/metrics" | awk -F'[{}"]' '/^sluice_thread_cpu_seconds_total/ {split($0, v, " "); printf "%s %.2f\n", $3, v[2]}' \
+    | sort -k2 -rn | head -6 | paste -sd' ' | sed "s/^/run $run, sluice CPU s by thread: /" >>"$threads"
   for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   pids=()
 done
+cat "$threads"

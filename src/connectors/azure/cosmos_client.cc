@@ -158,24 +158,24 @@ Result<CosmosDocument> CosmosClient::read(std::string_view container, std::strin
   return document;
 }
 
-Status CosmosClient::create(std::string_view container, std::string_view partition,
-                            std::string_view document) {
+Result<std::string> CosmosClient::create(std::string_view container, std::string_view partition,
+                                         std::string_view document) {
   const std::string parent = fmt::format("dbs/{}/colls/{}", database_, container);
   SLUICE_ASSIGN_OR_RETURN(auto response, send("POST", "docs", parent + "/docs", parent,
                                               {partition_header(partition)}, document));
-  if (response.status == 201) return {};
+  if (response.status == 201) return response.header("etag");
   return failure(fmt::format("creating in {}", container), response);
 }
 
-Status CosmosClient::replace(std::string_view container, std::string_view partition,
-                             std::string_view id, std::string_view document,
-                             std::string_view etag) {
+Result<std::string> CosmosClient::replace(std::string_view container, std::string_view partition,
+                                          std::string_view id, std::string_view document,
+                                          std::string_view etag) {
   const std::string link = fmt::format("dbs/{}/colls/{}/docs/{}", database_, container, id);
   SLUICE_ASSIGN_OR_RETURN(
       auto response,
       send("PUT", "docs", link, link,
            {partition_header(partition), fmt::format("If-Match: {}", etag)}, document));
-  if (response.status == 200) return {};
+  if (response.status == 200) return response.header("etag");
   return failure(fmt::format("replacing {}/{}", container, id), response);
 }
 

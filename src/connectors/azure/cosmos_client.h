@@ -54,11 +54,14 @@ class CosmosClient {
                       std::span<const std::string_view> documents);
   Result<CosmosDocument> read(std::string_view container, std::string_view partition,
                               std::string_view id);
-  // Creates the document; kFailedPrecondition if one with its id exists.
-  Status create(std::string_view container, std::string_view partition, std::string_view document);
-  // Replaces the document if it is still at `etag`; kFailedPrecondition if it changed.
-  Status replace(std::string_view container, std::string_view partition, std::string_view id,
-                 std::string_view document, std::string_view etag);
+  // Creates the document and says its etag; kFailedPrecondition if one with its id exists.
+  Result<std::string> create(std::string_view container, std::string_view partition,
+                             std::string_view document);
+  // Replaces the document if it is still at `etag` and says its new etag; kFailedPrecondition if
+  // it changed, kNotFound if it is gone.
+  Result<std::string> replace(std::string_view container, std::string_view partition,
+                              std::string_view id, std::string_view document,
+                              std::string_view etag);
 
  private:
   // Sends a request for the resource at `link` ("dbs/D/colls/C/docs/ID"), of `type` ("docs"),

@@ -131,33 +131,43 @@ Status CosmosSink::write_stats(CosmosClient& cosmos, const std::string& stream_i
   document["id"] = stream_id;
   document["version"] = version;
   const std::string text = json::serialize(document);
+  auto known = known_stats_.find(stream_id);
+  if (known != known_stats_.end() && known->second.version >= version) return {};  // there already
+  auto wrote = [&](const std::string& etag) {
+    written_.fetch_add(1, std::memory_order_relaxed);
+    known_stats_[stream_id] = KnownStats{etag, version};
+    return Status();
+  };
+  // Replaced unread under the etag this sink has (as it left it), or created when it has none
+  // (new to Cosmos, or first seen since a start); read only when that meets someone else's.
+  std::optional<std::string> etag;
+  if (known != known_stats_.end()) etag = known->second.etag;
   for (int race = 0; race < kRaces; ++race) {
-    // A stream new to Cosmos is created; one it has (or may have: after a restart the first
-    // create says) is read, and replaced if it is older, under the etag it was read with.
-    if (!stats_created_.contains(stream_id)) {
-      Status created = cosmos.create("stats", stream_id, text);
-      if (created.code() != StatusCode::kFailedPrecondition) {
-        if (created.ok()) written_.fetch_add(1, std::memory_order_relaxed);
-        if (created.ok()) stats_created_.insert(stream_id);
-        return created;
-      }
-      stats_created_.insert(stream_id);
+    Result<std::string> written = etag ? cosmos.replace("stats", stream_id, stream_id, text, *etag)
+                                       : cosmos.create("stats", stream_id, text);
+    if (written.ok()) return wrote(*written);
+    if (written.status().code() == StatusCode::kNotFound) {  // removed meanwhile: create it
+      etag.reset();
+      continue;
     }
-    SLUICE_ASSIGN_OR_RETURN(auto existing, cosmos.read("stats", stream_id, stream_id));
+    if (written.status().code() != StatusCode::kFailedPrecondition) return written.status();
+    Result<CosmosDocument> existing = cosmos.read("stats", stream_id, stream_id);
+    if (existing.status().code() == StatusCode::kNotFound) {
+      etag.reset();
+      continue;
+    }
+    SLUICE_RETURN_IF_ERROR(existing.status());
     boost::system::error_code error;
-    const json::value stored = json::parse(existing.body, error);
+    const json::value stored = json::parse(existing->body, error);
     const json::value* stored_version =
         error || !stored.is_object() ? nullptr : stored.as_object().if_contains("version");
     // Cosmos has this state or a later one already: never backwards.
     if (stored_version != nullptr && stored_version->is_int64() &&
         stored_version->as_int64() >= version) {
+      known_stats_[stream_id] = KnownStats{existing->etag, stored_version->as_int64()};
       return {};
     }
-    Status replaced = cosmos.replace("stats", stream_id, stream_id, text, existing.etag);
-    if (replaced.code() != StatusCode::kFailedPrecondition) {
-      if (replaced.ok()) written_.fetch_add(1, std::memory_order_relaxed);
-      return replaced;
-    }
+    etag = existing->etag;
   }
   return unavailable(fmt::format("the stats document of {} kept changing", stream_id));
 }

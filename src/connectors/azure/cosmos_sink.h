@@ -6,17 +6,18 @@
 //
 // StreamStore adds an outbox entry in every commit that logs an event or counts one. The sink
 // takes the oldest entries, upserts the event documents of each stream (in transactional batches
-// of up to 100, one request per batch), then writes the stream's
-// stats document as sluice has it now, with `version` = its event count; the entries go once all
-// of that succeeded. So a crash, a retry or an outage only repeats writes: an event document is
-// the same document again, and a stats document is replaced only by one of a higher version,
-// under the etag it was read with (Cosmos's optimistic concurrency), so it never goes backwards
-// and never counts an event twice.
+// of up to 100, one request per batch), then writes the stream's stats document as sluice has it
+// now, with `version` = its event count; the entries go once all of that succeeded. So a crash, a
+// retry or an outage only repeats writes: an event document is the same document again, and a
+// stats document is replaced only by one of a higher version, under the etag of the state the
+// sink last saw there, written or read (Cosmos's optimistic concurrency), so it never goes
+// backwards and never counts an event twice.
 
 #include <atomic>
 #include <cstdint>
 #include <functional>
-#include <set>
+#include <map>
+#include <optional>
 #include <string>
 
 #include "connectors/azure/azure_settings.h"
@@ -61,7 +62,13 @@ class CosmosSink {
   std::atomic<std::uint64_t> written_{0};
   std::atomic<std::uint64_t> failures_{0};
   std::atomic<std::uint64_t> throttled_{0};
-  std::set<std::string, std::less<>> stats_created_;  // writer thread only: seen in Cosmos
+  // What this sink last saw of each stats document in Cosmos (writer thread only): it replaces
+  // under that etag without reading first, and reads only when someone else changed it.
+  struct KnownStats {
+    std::string etag;
+    std::int64_t version = 0;
+  };
+  std::map<std::string, KnownStats, std::less<>> known_stats_;
   StoppableSleep sleep_;
   Worker writer_;
 };
