@@ -206,8 +206,7 @@ Status Node::activate() {
     azure_source_->start();
     // Poison bodies go as they came; dead-letter records as azure.message_encoding says.
     poison_sender_ = std::make_unique<azure::QueueForwarder>(
-        *config_.azure.storage, config_.azure.queue + "-poison", false, poison_outbox_, backend_,
-        clock_, sends);
+        *config_.azure.storage, "", false, poison_outbox_, backend_, clock_, sends);
     poison_sender_->start();
     if (!config_.azure.deadletter_queue.empty()) {
       azure_mirror_ = std::make_unique<azure::QueueForwarder>(
@@ -474,7 +473,7 @@ Result<http::ConnectorReport> Node::azure_report() {
     const std::uint64_t poisoned = counts.poisoned.load(std::memory_order_relaxed);
     const std::uint64_t failures = counts.failures.load(std::memory_order_relaxed);
     SLUICE_ASSIGN_OR_RETURN(auto poison, read_outbox(poison_outbox_));
-    poison["name"] = poison_sender_->queue();
+    poison["name"] = config_.azure.queue + "-poison";
     poison["sent"] = poison_sender_->sent();
     poison["failures"] = poison_sender_->failures();
     azure["queue"] = boost::json::object{
@@ -486,11 +485,10 @@ Result<http::ConnectorReport> Node::azure_report() {
             "Events appended from Azure queue messages (duplicates included), since start.",
             events);
     counter("sluice_azure_queue_poisoned_total",
-            "Azure queue messages dead-lettered and moved to the poison queue, since start.",
+            "Azure queue messages dead-lettered (and so queued for the poison queue), since start.",
             poisoned);
     counter("sluice_azure_queue_failures_total",
-            "Failed receives, deletes, poison moves and appends of the Azure queue source.",
-            failures);
+            "Failed receives, deletes and appends of the Azure queue source.", failures);
   }
   if (azure_mirror_) {
     SLUICE_ASSIGN_OR_RETURN(auto fields, read_outbox(dead_letter_outbox_));

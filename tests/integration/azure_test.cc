@@ -182,7 +182,12 @@ TEST_F(AzureQueueTest, AMessageReceivedTooOftenIsPoisonEvenWhenValid) {
   EXPECT_EQ(letter.at("error").at("code"), "too_many_dequeues");
   EXPECT_EQ(letter.at("source").at("dequeue_count"), 3);
   EXPECT_EQ(counted("s1"), 0);
-  EXPECT_TRUE(testing::eventually([&] { return azurite_.count("alerts-poison") == 1; }));
+  ASSERT_TRUE(testing::eventually([&] {
+    const json::value report = json::parse(client_->get("/api/queue")->body);
+    const json::value& poison = report.at("azure").at("queue").at("poison_queue");
+    return poison.at("sent") == 1 && poison.at("outbox_depth") == 0;
+  })) << client_->get("/api/queue")->body;
+  EXPECT_EQ(azurite_.count("alerts-poison"), 1);
 }
 
 // SIGKILL while draining: the messages it held come back once their visibility ends, and the

@@ -121,31 +121,47 @@ Status CosmosClient::upsert_batch(std::string_view container, std::string_view p
   }
   body += ']';
   const std::string parent = fmt::format("dbs/{}/colls/{}", database_, container);
-  SLUICE_ASSIGN_OR_RETURN(auto response,
-                          send("POST", "docs", parent + "/docs", parent,
-                               {partition_header(partition), "x-ms-cosmos-is-batch-request: True",
-                                "x-ms-cosmos-batch-atomic: True"},
-                               body));
   const std::string what =
       fmt::format("upserting a batch of {} into {}", documents.size(), container);
-  if (response.status != 200 && response.status != 207) return failure(what, response);
-  // Each operation's own status: a failed one is the batch's failure (the others say 424).
-  boost::system::error_code error;
-  const json::value results = json::parse(response.body, error);
-  if (error || !results.is_array() || results.as_array().size() != documents.size()) {
-    return unavailable(fmt::format("{}: an unreadable answer", what));
+  for (int attempt = 1;; ++attempt) {
+    SLUICE_ASSIGN_OR_RETURN(auto response,
+                            send("POST", "docs", parent + "/docs", parent,
+                                 {partition_header(partition), "x-ms-cosmos-is-batch-request: True",
+                                  "x-ms-cosmos-batch-atomic: True"},
+                                 body));
+    if (response.status != 200 && response.status != 207) return failure(what, response);
+    // Each operation's own status: a failed one is the batch's failure (the others say 424).
+    boost::system::error_code error;
+    const json::value results = json::parse(response.body, error);
+    if (error || !results.is_array() || results.as_array().size() != documents.size()) {
+      return unavailable(fmt::format("{}: an unreadable answer", what));
+    }
+    std::int64_t failed = 0;
+    std::int64_t after_ms = 100;
+    for (const auto& result : results.as_array()) {
+      const json::object* fields = result.if_object();
+      const json::value* code = fields != nullptr ? fields->if_contains("statusCode") : nullptr;
+      const std::int64_t status = code != nullptr && code->is_int64() ? code->as_int64() : 0;
+      if (status == 200 || status == 201 || status == 424) continue;
+      failed = status;
+      const json::value* after =
+          fields != nullptr ? fields->if_contains("retryAfterMilliseconds") : nullptr;
+      if (after != nullptr && after->is_int64()) {
+        after_ms = std::clamp<std::int64_t>(after->as_int64(), 1, 60'000);
+      }
+      break;
+    }
+    if (failed == 0 && response.status == 200) return {};
+    // Throttled inside the batch (nothing of it was written): waited out, and sent again.
+    if (failed == 429 && attempt < kThrottledAttempts &&
+        wait_(std::chrono::milliseconds(after_ms))) {
+      continue;
+    }
+    if (failed == 0) return unavailable(fmt::format("{}: HTTP 207", what));
+    RestResponse refused;
+    refused.status = static_cast<long>(failed);
+    return failure(what, refused);
   }
-  for (const auto& result : results.as_array()) {
-    const json::value* code =
-        result.is_object() ? result.as_object().if_contains("statusCode") : nullptr;
-    const std::int64_t status = code != nullptr && code->is_int64() ? code->as_int64() : 0;
-    if (status == 200 || status == 201 || status == 424) continue;
-    RestResponse failed;
-    failed.status = static_cast<long>(status);
-    return failure(what, failed);
-  }
-  if (response.status == 207) return unavailable(fmt::format("{}: HTTP 207", what));
-  return {};
 }
 
 Result<CosmosDocument> CosmosClient::read(std::string_view container, std::string_view partition,

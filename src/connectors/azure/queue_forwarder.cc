@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <map>
+
 #include "connectors/azure/signing.h"
 #include "connectors/azure/storage_queue.h"
 #include "storage/mutation.h"
@@ -36,7 +38,17 @@ void QueueForwarder::start() {
 void QueueForwarder::stop() { sender_.stop(); }
 
 void QueueForwarder::run(const std::stop_token& stop) {
-  StorageQueue queue(account_, queue_, clock_, kRequestTimeout);
+  std::map<std::string, StorageQueue, std::less<>> queues;  // by name, each with its connections
+  auto queue_named = [&](std::string_view name) -> StorageQueue& {
+    auto found = queues.find(name);
+    if (found == queues.end()) {
+      found =
+          queues
+              .try_emplace(std::string(name), account_, std::string(name), clock_, kRequestTimeout)
+              .first;
+    }
+    return found->second;
+  };
   std::chrono::milliseconds back_off{0};
   bool failing = false;
   while (!stop.stop_requested()) {
@@ -51,7 +63,16 @@ void QueueForwarder::run(const std::stop_token& stop) {
     if (!entries.ok()) status = entries.status();
     for (const auto& entry : entries.ok() ? *entries : std::vector<queue::OutboxEntry>{}) {
       if (stop.stop_requested()) break;
-      const std::string body = base64_ ? base64_encode(entry.payload) : entry.payload;
+      // Addressed entries: the queue's name, a newline, the message.
+      std::string_view name = queue_;
+      std::string_view message = entry.payload;
+      if (queue_.empty()) {
+        const std::size_t newline = message.find('\n');
+        name = message.substr(0, newline);
+        message = newline == std::string_view::npos ? "" : message.substr(newline + 1);
+      }
+      StorageQueue& queue = queue_named(name);
+      const std::string body = base64_ ? base64_encode(message) : std::string(message);
       status = queue.put(body);
       if (status.code() == StatusCode::kNotFound) {
         status = queue.create();
@@ -60,7 +81,7 @@ void QueueForwarder::run(const std::stop_token& stop) {
       if (status.code() == StatusCode::kInvalidArgument) {
         // Refused for good (beyond Azure's 64 KiB, say): not let to hold up every entry after it.
         // What it copies stays in sluice (a dead letter keeps the record and the body).
-        spdlog::error("azure: queue {} refuses an entry of outbox {}, which is skipped: {}", queue_,
+        spdlog::error("azure: queue {} refuses an entry of outbox {}, which is skipped: {}", name,
                       outbox_.name(), status.to_string());
         failures_.fetch_add(1, std::memory_order_relaxed);
         status = Status();

@@ -27,8 +27,10 @@ namespace sluice::azure {
 
 class QueueForwarder {
  public:
-  // `active` says whether this node sends (where nodes share storage, one does); everything
-  // named must outlive the forwarder.
+  // Sends to `queue`, or, when it is empty, to the queue each entry names: its payload is the
+  // queue's name, a newline, then the message (so where an entry goes is fixed when it is
+  // committed). `active` says whether this node sends (where nodes share storage, one does);
+  // everything named must outlive the forwarder.
   QueueForwarder(const StorageAccount& account, std::string queue, bool base64,
                  queue::Outbox& outbox, storage::Backend& backend, const Clock& clock,
                  std::function<bool()> active);
@@ -37,7 +39,6 @@ class QueueForwarder {
   void start();
   void stop();
 
-  const std::string& queue() const { return queue_; }
   std::uint64_t sent() const { return sent_.load(std::memory_order_relaxed); }
   std::uint64_t failures() const { return failures_.load(std::memory_order_relaxed); }
 

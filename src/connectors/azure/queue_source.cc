@@ -210,7 +210,7 @@ Status QueueSource::reject(StorageQueue& queue, const QueueMessage& message,
   // trigger's) commit together, once.
   storage::Mutation mutation;
   dead_letters_.add_new(mutation, id, json::serialize(record));
-  poison_.add(mutation, message.text);
+  poison_.add(mutation, settings_.queue + "-poison\n" + message.text);
   Status recorded = backend_.commit(mutation);
   // Already there: an earlier attempt recorded it and stopped before the message was deleted.
   if (!recorded.ok() && recorded.code() != StatusCode::kAlreadyExists) return recorded;

@@ -12,8 +12,8 @@
 //
 // A message that cannot succeed (not an event, or received more than azure.max_dequeue_count
 // times) is recorded as a dead letter (once: its id is derived from the message id) and, in the
-// same commit, added to the `poison` outbox, which a QueueForwarder copies to QUEUE-poison as the
-// trigger does; then it is deleted. Nothing is deleted that was not stored: while
+// same commit, added to the `poison` outbox addressed to QUEUE-poison, where a QueueForwarder
+// copies it as the trigger does; then it is deleted. Nothing is deleted that was not stored: while
 // storage or Azure fails, messages stay, and the receiver backs off and tries again. An empty
 // queue is polled less and less often, up to azure.max_polling_interval_ms, and at full speed
 // again as soon as a message arrives.

@@ -20,13 +20,12 @@ Status failure(std::string_view what, const RestResponse& response) {
   const std::string message = fmt::format("{}: {} ({})", what, code, response.status);
   // A pop receipt that no longer holds (the message was received again) is 400 with this code.
   if (response.status == 404 || code == "PopReceiptMismatch") return not_found(message);
-  if (response.status == 408 || response.status == 429 || response.status >= 500) {
-    return unavailable(message);
-  }
-  if (response.status == 401 || response.status == 403) {
+  // Only a body beyond the service's limit can never succeed. Everything else may pass on a
+  // later try: throttling, a clock or a SAS put right, a queue still being deleted (409).
+  if (response.status == 413 || code == "RequestBodyTooLarge" || code == "MessageTooLarge") {
     return invalid_argument(message);
   }
-  return invalid_argument(message);
+  return unavailable(message);
 }
 
 std::string xml_escape(std::string_view text) {

@@ -3,10 +3,10 @@
 // StorageQueue: one Azure Storage queue over its REST API (x-ms-version pinned), authorised by
 // Shared Key or a SAS. Not thread-safe: one per thread, each with its own connections.
 //
-// Errors: kUnavailable for what a retry may cure (a transport failure, 408, 429, 5xx: the service
-// throttling or down); kNotFound for a queue or message that is not there (or a pop receipt that
-// no longer holds); kInvalidArgument or
-// kPermissionDenied for the rest, with the service's error code.
+// Errors, with the service's error code: kNotFound for a queue or message that is not there (or a
+// pop receipt that no longer holds); kInvalidArgument for a message body beyond the service's
+// limit, which no retry cures; kUnavailable for everything else (a transport failure, throttling,
+// an outage, a refused signature or SAS, a queue being deleted), which a later try may cure.
 
 #include <chrono>
 #include <cstdint>
