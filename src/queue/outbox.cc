@@ -1,5 +1,9 @@
 #include "queue/outbox.h"
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "storage/key_encoding.h"
 #include "storage/mutation.h"
 
@@ -26,10 +30,18 @@ Micros uuid7_time(std::string_view id) {
   return static_cast<Micros>(millis) * 1000;
 }
 
+// A UUIDv7's text up to the end of its time (48 bits of Unix milliseconds): every id made at
+// `time` or later sorts after it.
+std::string uuid7_time_prefix(Micros time) {
+  const auto millis = static_cast<std::uint64_t>(std::max<Micros>(time, 0) / 1000);
+  return fmt::format("{:08x}-{:04x}", millis >> 16, millis & 0xffff);
+}
+
 }  // namespace
 
 Outbox::Outbox(storage::Backend& backend, const Clock& clock, std::string name)
     : backend_(backend),
+      clock_(clock),
       ids_(clock),
       name_(std::move(name)),
       key_prefix_(storage::key_prefix({kKeyPart, name_})),
@@ -44,7 +56,17 @@ Result<std::vector<OutboxEntry>> Outbox::oldest(std::size_t limit) {
   storage::ScanOptions scan;
   scan.prefix = key_prefix_;
   scan.limit = limit;
+  std::lock_guard lock(scan_mutex_);
+  if (const Micros now = clock_.now(); now >= next_full_scan_) {
+    next_full_scan_ = now + kFullScanEvery;
+  } else {
+    scan.after = floor_;
+  }
   SLUICE_ASSIGN_OR_RETURN(auto rows, backend_.scan(Table::kQueue, scan));
+  if (!rows.empty()) {
+    const Micros oldest_added = uuid7_time(rows.front().key.substr(key_prefix_.size()));
+    floor_ = key_prefix_ + uuid7_time_prefix(oldest_added - kCommitMargin);
+  }
   std::vector<OutboxEntry> entries;
   entries.reserve(rows.size());
   for (auto& row : rows) {

@@ -7,8 +7,16 @@
 // entry again, so what it delivers carries an id the receiver can recognise.
 //
 // Entries are ordered by when they were added (their ids are UUIDv7); the depth is a counter.
+//
+// Removed entries stay in the store as tombstones until compaction, and a scan from the start
+// steps over every one: under a steady flow that grows with each round. So oldest() starts at
+// entries added kCommitMargin before the oldest one its last scan found (everything older was
+// gone then, and ids are taken shortly before their commit). An entry whose commit took longer
+// than that is found by a scan from the start, one every kFullScanEvery: it may leave late, never
+// not at all.
 
 #include <cstdint>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -29,6 +37,9 @@ struct OutboxEntry {
 
 class Outbox {
  public:
+  static constexpr Micros kCommitMargin = 1'000'000;
+  static constexpr Micros kFullScanEvery = 10'000'000;
+
   // `backend` and `clock` must outlive the outbox.
   Outbox(storage::Backend& backend, const Clock& clock, std::string name);
 
@@ -44,7 +55,11 @@ class Outbox {
 
  private:
   storage::Backend& backend_;
+  const Clock& clock_;
   mutable IdGenerator ids_;
+  std::mutex scan_mutex_;
+  std::optional<std::string> floor_;  // guarded by scan_mutex_: scans start after it
+  Micros next_full_scan_ = 0;         // guarded by scan_mutex_
   const std::string name_;
   const std::string key_prefix_;
   const std::string depth_key_;

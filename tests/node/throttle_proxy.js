@@ -1,8 +1,10 @@
 // Cosmos DB's request-rate throttling, the one fault the emulator cannot cause: forwards every
 // request to the emulator, except that every EVERY-th request for documents is answered 429 with
-// x-ms-retry-after-ms, as Cosmos DB answers when a partition's throughput is used up. Prints
-// "throttled" for each such answer, and "early" when the client sent the refused request again
-// before the time it was told to wait.
+// x-ms-retry-after-ms, as Cosmos DB answers when a partition's throughput is used up; a
+// transactional batch is answered as Cosmos answers one it throttled: 207, its first operation
+// 429 with retryAfterMilliseconds, the others 424. Prints "throttled" (or "throttled batch") for
+// each such answer, and "early" when the client sent the refused request again before the time it
+// was told to wait.
 //
 //   node throttle_proxy.js PORT TARGET_PORT EVERY RETRY_AFTER_MS
 'use strict';
@@ -20,9 +22,19 @@ const server = http.createServer((request, response) => {
     if (Date.now() - refused < retryAfterMs) console.log('early');
   }
   if (request.url.includes('/docs') && ++documentRequests % every === 0) {
-    request.resume();
+    const chunks = [];
+    request.on('data', (chunk) => chunks.push(chunk));
     request.on('end', () => {
       refusedAt.set(key, Date.now());
+      if (String(request.headers['x-ms-cosmos-is-batch-request']).toLowerCase() === 'true') {
+        console.log('throttled batch');
+        const operations = JSON.parse(Buffer.concat(chunks).toString());
+        response.writeHead(207, { 'content-type': 'application/json' });
+        response.end(JSON.stringify(operations.map((_, index) => (index === 0
+          ? { statusCode: 429, subStatusCode: 3200, retryAfterMilliseconds: retryAfterMs, requestCharge: 0 }
+          : { statusCode: 424, requestCharge: 0 }))));
+        return;
+      }
       console.log('throttled');
       response.writeHead(429, {
         'content-type': 'application/json',

@@ -50,8 +50,8 @@ class CosmosEmulator {
     throttle_->start("listening");
     return fmt::format("AccountEndpoint=http://127.0.0.1:{}/;AccountKey={};", proxy_port, kKey);
   }
-  // What the throttling way has printed: "throttled" per 429, "early" per request sent again too
-  // soon.
+  // What the throttling way has printed: "throttled" or "throttled batch" per 429, "early" per
+  // request sent again too soon.
   std::string throttle_log() const { return throttle_ ? throttle_->read_log() : ""; }
 
   // Unresponsive, as a service in an outage, until resumed; it keeps what it holds.
