@@ -1,10 +1,10 @@
 // Cosmos DB's request-rate throttling, the one fault the emulator cannot cause: forwards every
-// request to the emulator, except that every EVERY-th request for documents is answered 429 with
-// x-ms-retry-after-ms, as Cosmos DB answers when a partition's throughput is used up; a
-// transactional batch is answered as Cosmos answers one it throttled: 207, its first operation
-// 429 with retryAfterMilliseconds, the others 424. Prints "throttled" (or "throttled batch") for
-// each such answer, and "early" when the client sent the refused request again before the time it
-// was told to wait.
+// request to the emulator, except that every EVERY-th request for documents (batches and the
+// others counted apart) is answered 429 with x-ms-retry-after-ms, as Cosmos DB answers when a
+// partition's throughput is used up; a transactional batch is answered as Cosmos answers one it
+// throttled: 207, its first operation 429 with retryAfterMilliseconds, the others 424. Prints
+// "throttled" (or "throttled batch") for each such answer, and "early" when the client sent the
+// refused request again before the time it was told to wait.
 //
 //   node throttle_proxy.js PORT TARGET_PORT EVERY RETRY_AFTER_MS
 'use strict';
@@ -12,7 +12,7 @@ const http = require('http');
 
 const [port, target, every, retryAfterMs] = process.argv.slice(2).map(Number);
 const refusedAt = new Map();  // request (method, path, partition key) → when it was refused
-let documentRequests = 0;
+const seen = { batch: 0, single: 0 };  // document requests so far, batches and the others
 
 const server = http.createServer((request, response) => {
   const key = `${request.method} ${request.url} ${request.headers['x-ms-documentdb-partitionkey']}`;
@@ -21,12 +21,13 @@ const server = http.createServer((request, response) => {
     refusedAt.delete(key);
     if (Date.now() - refused < retryAfterMs) console.log('early');
   }
-  if (request.url.includes('/docs') && ++documentRequests % every === 0) {
+  const batch = String(request.headers['x-ms-cosmos-is-batch-request']).toLowerCase() === 'true';
+  if (request.url.includes('/docs') && ++seen[batch ? 'batch' : 'single'] % every === 0) {
     const chunks = [];
     request.on('data', (chunk) => chunks.push(chunk));
     request.on('end', () => {
       refusedAt.set(key, Date.now());
-      if (String(request.headers['x-ms-cosmos-is-batch-request']).toLowerCase() === 'true') {
+      if (batch) {
         console.log('throttled batch');
         const operations = JSON.parse(Buffer.concat(chunks).toString());
         response.writeHead(207, { 'content-type': 'application/json' });
