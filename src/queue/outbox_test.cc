@@ -11,6 +11,7 @@ namespace {
 
 std::vector<std::string> payloads(const std::vector<OutboxEntry>& entries) {
   std::vector<std::string> all;
+  all.reserve(entries.size());
   for (const auto& entry : entries) all.push_back(entry.payload);
   return all;
 }

@@ -30,7 +30,7 @@ class AzureQueueTest : public ::testing::Test {
     args.insert(args.end(), extra.begin(), extra.end());
     server_ = std::make_unique<testing::ServerProcess>(directory_.str(), args);
     ASSERT_TRUE(server_->started()) << server_->log();
-    client_ = std::move(http::Client::create(server_->url()).value());
+    client_ = http::Client::create(server_->url()).value();
   }
 
   // The stream's stats, or null while it has none.

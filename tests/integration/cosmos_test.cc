@@ -27,7 +27,7 @@ class CosmosTest : public ::testing::Test {
     server_ = std::make_unique<testing::ServerProcess>(
         directory_.str(), std::vector<std::string>{"--set", "azure.cosmos=" + connection_string});
     ASSERT_TRUE(server_->started()) << server_->log();
-    client_ = std::move(http::Client::create(server_->url()).value());
+    client_ = http::Client::create(server_->url()).value();
   }
 
   void post(const std::string& body) {
