@@ -57,7 +57,10 @@ Result<std::vector<OutboxEntry>> Outbox::oldest(std::size_t limit) {
   scan.prefix = key_prefix_;
   scan.limit = limit;
   std::lock_guard lock(scan_mutex_);
-  if (const Micros now = clock_.now(); now >= next_full_scan_) {
+  // From the start when it is time, and when the clock stepped back: ids made since then sort
+  // below the floor.
+  if (const Micros now = clock_.now();
+      now >= next_full_scan_ || now < next_full_scan_ - kFullScanEvery) {
     next_full_scan_ = now + kFullScanEvery;
   } else {
     scan.after = floor_;

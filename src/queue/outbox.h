@@ -12,8 +12,8 @@
 // steps over every one: under a steady flow that grows with each round. So oldest() starts at
 // entries added kCommitMargin before the oldest one its last scan found (everything older was
 // gone then, and ids are taken shortly before their commit). An entry whose commit took longer
-// than that is found by a scan from the start, one every kFullScanEvery: it may leave late, never
-// not at all.
+// than that is found by a scan from the start, one every kFullScanEvery (and at once after the
+// clock stepped back): it may leave late, never not at all.
 
 #include <cstdint>
 #include <mutex>

@@ -66,6 +66,28 @@ TEST_F(OutboxTest, WhatWasNotRemovedComesAgain) {
   EXPECT_EQ(payloads(outbox_.oldest(5).value()), (std::vector<std::string>{"b", "c", "d"}));
 }
 
+// A scan that found entries far apart and a sender that removed only the newer ones: the older
+// ones come again, without waiting for a scan from the start.
+TEST_F(OutboxTest, AnOldEntryLeftBehindComesAgainAtOnce) {
+  add("old");
+  clock_.advance(2 * Outbox::kCommitMargin);
+  add("new");
+  auto found = outbox_.oldest(10).value();
+  ASSERT_EQ(payloads(found), (std::vector<std::string>{"old", "new"}));
+  remove_all({found[1]});
+  EXPECT_EQ(payloads(outbox_.oldest(10).value()), (std::vector<std::string>{"old"}));
+}
+
+// After the clock stepped back, new entries carry ids below the scans' start: they are found at
+// once all the same.
+TEST_F(OutboxTest, EntriesAddedAfterTheClockSteppedBackAreFound) {
+  add("before");
+  remove_all(outbox_.oldest(10).value());
+  clock_.advance(-30'000'000);
+  add("after");
+  EXPECT_EQ(payloads(outbox_.oldest(10).value()), (std::vector<std::string>{"after"}));
+}
+
 // Entries whose ids were taken before a newer one's but whose commits came after a scan had
 // found the newer one: one within the margin is found by the next scan, one beyond it by the next
 // scan from the start.

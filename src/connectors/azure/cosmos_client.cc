@@ -138,6 +138,9 @@ Status CosmosClient::upsert_batch(std::string_view container, std::string_view p
     }
     std::int64_t failed = 0;
     std::int64_t after_ms = 100;
+    if (const std::string after = response.header("x-ms-retry-after-ms"); !after.empty()) {
+      after_ms = std::clamp<std::int64_t>(std::atoll(after.c_str()), 1, 60'000);
+    }
     for (const auto& result : results.as_array()) {
       const json::object* fields = result.if_object();
       const json::value* code = fields != nullptr ? fields->if_contains("statusCode") : nullptr;

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "connectors/azure/accounts.h"
 #include "connectors/azure/signing.h"
 #include "connectors/azure/storage_queue.h"
 #include "storage/mutation.h"
@@ -71,16 +72,21 @@ void QueueForwarder::run(const std::stop_token& stop) {
         name = message.substr(0, newline);
         message = newline == std::string_view::npos ? "" : message.substr(newline + 1);
       }
-      StorageQueue& queue = queue_named(name);
-      const std::string body = base64_ ? base64_encode(message) : std::string(message);
-      status = queue.put(body);
-      if (status.code() == StatusCode::kNotFound) {
-        status = queue.create();
-        if (status.ok()) status = queue.put(body);
+      if (!is_valid_queue_name(name)) {
+        status = invalid_argument(fmt::format("no queue is named \"{}\"", name.substr(0, 64)));
+      } else {
+        StorageQueue& queue = queue_named(name);
+        const std::string body = base64_ ? base64_encode(message) : std::string(message);
+        status = queue.put(body);
+        if (status.code() == StatusCode::kNotFound) {
+          status = queue.create();
+          if (status.ok()) status = queue.put(body);
+        }
       }
       if (status.code() == StatusCode::kInvalidArgument) {
-        // Refused for good (beyond Azure's 64 KiB, say): not let to hold up every entry after it.
-        // What it copies stays in sluice (a dead letter keeps the record and the body).
+        // Refused for good (beyond Azure's 64 KiB, say, or addressed to no valid queue): not let
+        // to hold up every entry after it. What it copies stays in sluice (a dead letter keeps the
+        // record and the body).
         spdlog::error("azure: queue {} refuses an entry of outbox {}, which is skipped: {}", name,
                       outbox_.name(), status.to_string());
         failures_.fetch_add(1, std::memory_order_relaxed);
@@ -100,7 +106,7 @@ void QueueForwarder::run(const std::stop_token& stop) {
       ++sent;
     }
     if (status.ok()) {
-      if (failing) spdlog::info("azure: queue {} takes messages again", queue_);
+      if (failing) spdlog::info("azure: outbox {} reaches Azure again", outbox_.name());
       failing = false;
       back_off = std::chrono::milliseconds(0);
       if (sent < kBatch && !sleep_.sleep(kIdlePoll, stop)) break;
@@ -108,8 +114,7 @@ void QueueForwarder::run(const std::stop_token& stop) {
     }
     failures_.fetch_add(1, std::memory_order_relaxed);
     if (!failing) {
-      spdlog::warn("azure: sending outbox {} to queue {}: {}", outbox_.name(), queue_,
-                   status.to_string());
+      spdlog::warn("azure: sending outbox {}: {}", outbox_.name(), status.to_string());
     }
     failing = true;
     back_off = std::min(kLongestBackOff, std::max(std::chrono::milliseconds(100), back_off * 2));

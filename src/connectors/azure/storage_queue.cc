@@ -20,9 +20,11 @@ Status failure(std::string_view what, const RestResponse& response) {
   const std::string message = fmt::format("{}: {} ({})", what, code, response.status);
   // A pop receipt that no longer holds (the message was received again) is 400 with this code.
   if (response.status == 404 || code == "PopReceiptMismatch") return not_found(message);
-  // Only a body beyond the service's limit can never succeed. Everything else may pass on a
-  // later try: throttling, a clock or a SAS put right, a queue still being deleted (409).
-  if (response.status == 413 || code == "RequestBodyTooLarge" || code == "MessageTooLarge") {
+  // Only a body the service cannot take (beyond its limit, or characters XML 1.0 has not) can
+  // never succeed. Everything else may pass on a later try: throttling, a clock or a SAS put
+  // right, a queue still being deleted (409).
+  if (response.status == 413 || code == "RequestBodyTooLarge" || code == "MessageTooLarge" ||
+      code.starts_with("InvalidXml")) {
     return invalid_argument(message);
   }
   return unavailable(message);
