@@ -196,8 +196,8 @@ Status Node::activate() {
       return !engine->runs(engine->partition_of(instance_id));
     });
   }
-  // Before the API serves: /api/queue and /metrics read what these are.
-  // Where nodes share storage, the node that runs partition 0 empties the outboxes.
+  // Before the API serves: /api/queue and /metrics read what these are. Where nodes share
+  // storage, the node that runs partition 0 empties the outboxes.
   auto sends = [this] { return shared_ == nullptr || engine_->runs(0); };
   if (config_.azure.storage) {
     azure_source_ = std::make_unique<azure::QueueSource>(
