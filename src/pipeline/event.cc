@@ -19,6 +19,7 @@ constexpr size_t kMaxNameLength = 256;
 constexpr size_t kMaxMessageLength = 500;
 constexpr std::int64_t kMaxBits = 1'000'000'000;
 constexpr std::int64_t kMaxMonths = 1200;
+constexpr std::int64_t kMaxSubscriptionCount = 1000;  // subscriptions one gift gives at once
 
 std::optional<EventError> field_error(std::string_view code, std::string_view field,
                                       std::string message) {
@@ -43,24 +44,18 @@ bool has_control_characters(std::string_view text, bool allow_line_breaks) {
 // The fields the schema knows, gathered in one pass over the object.
 struct KnownFields {
   std::optional<dom::element> event_id, stream_id, type, user_id, user_name, amount, currency, tier,
-      gifted, months, bits, message, occurred_at;
+      gifted, count, months, bits, message, occurred_at;
 
   std::optional<dom::element>* slot(std::string_view key) {
     static constexpr std::pair<std::string_view, std::optional<dom::element> KnownFields::*>
         kSlots[] = {
-            {"event_id", &KnownFields::event_id},
-            {"stream_id", &KnownFields::stream_id},
-            {"type", &KnownFields::type},
-            {"user_id", &KnownFields::user_id},
-            {"user_name", &KnownFields::user_name},
-            {"amount", &KnownFields::amount},
-            {"currency", &KnownFields::currency},
-            {"tier", &KnownFields::tier},
-            {"gifted", &KnownFields::gifted},
-            {"months", &KnownFields::months},
-            {"bits", &KnownFields::bits},
-            {"message", &KnownFields::message},
-            {"occurred_at", &KnownFields::occurred_at},
+            {"event_id", &KnownFields::event_id},   {"stream_id", &KnownFields::stream_id},
+            {"type", &KnownFields::type},           {"user_id", &KnownFields::user_id},
+            {"user_name", &KnownFields::user_name}, {"amount", &KnownFields::amount},
+            {"currency", &KnownFields::currency},   {"tier", &KnownFields::tier},
+            {"gifted", &KnownFields::gifted},       {"count", &KnownFields::count},
+            {"months", &KnownFields::months},       {"bits", &KnownFields::bits},
+            {"message", &KnownFields::message},     {"occurred_at", &KnownFields::occurred_at},
         };
     for (const auto& [name, member] : kSlots) {
       if (name == key) return &(this->*member);
@@ -200,6 +195,9 @@ std::optional<EventError> check_subscription(const KnownFields& fields) {
   if (present(fields.gifted) && !fields.gifted->is_bool()) {
     return field_error("invalid_field", "gifted", "must be true or false");
   }
+  if (present(fields.count)) {
+    if (auto error = check_count(fields.count, "count", kMaxSubscriptionCount)) return error;
+  }
   if (present(fields.months)) return check_count(fields.months, "months", kMaxMonths);
   return std::nullopt;
 }
@@ -319,9 +317,17 @@ Result<EventFacts> read_event_facts(std::string_view json) {
     if (fields.bits->get_int64().get(facts.bits) != simdjson::SUCCESS) {
       return corruption("a stored cheer has no bits");
     }
-  } else if (facts.type == "subscription" && present(fields.gifted)) {
+  } else if (facts.type == "subscription") {
     bool gifted = false;
-    if (fields.gifted->get_bool().get(gifted) == simdjson::SUCCESS) facts.gifted = gifted;
+    if (present(fields.gifted) && fields.gifted->get_bool().get(gifted) == simdjson::SUCCESS) {
+      facts.gifted = gifted;
+    }
+    // Events stored before `count` was known may carry anything there: they count once.
+    std::int64_t count = 0;
+    if (present(fields.count) && fields.count->get_int64().get(count) == simdjson::SUCCESS &&
+        count > 0 && count <= kMaxSubscriptionCount) {
+      facts.count = count;
+    }
   }
   return facts;
 }

@@ -69,6 +69,7 @@ struct EventFacts {
   std::int64_t amount_minor = 0;  // donation, in the currency's minor unit
   std::int64_t bits = 0;          // cheer
   bool gifted = false;            // subscription
+  std::int64_t count = 1;         // subscription: how many one gift gave
   std::optional<std::string> occurred_at;
 };
 

@@ -56,6 +56,25 @@ TEST_F(EventParserTest, AcceptsEveryEventType) {
   }
 }
 
+TEST_F(EventParserTest, AGiftCountsAsManySubscriptionsAsItGave) {
+  ParsedBody gift = accepted(
+      R"({"event_id":"g1","stream_id":"s1","type":"subscription","gifted":true,"count":5})");
+  ASSERT_EQ(gift.events.size(), 1u);
+  auto facts = read_event_facts(gift.events[0].json);
+  ASSERT_TRUE(facts.ok()) << facts.status().to_string();
+  EXPECT_EQ(facts->count, 5);
+  EXPECT_TRUE(facts->gifted);
+
+  // Without a count, and as stored before `count` was checked, a subscription is one.
+  for (const char* stored :
+       {R"({"event_id":"g2","stream_id":"s1","type":"subscription"})",
+        R"({"event_id":"g3","stream_id":"s1","type":"subscription","count":"x"})"}) {
+    auto one = read_event_facts(stored);
+    ASSERT_TRUE(one.ok()) << stored;
+    EXPECT_EQ(one->count, 1) << stored;
+  }
+}
+
 TEST_F(EventParserTest, KeepsUnknownFieldsAndAddsGeneratedIds) {
   ParsedBody body = accepted(R"( {"stream_id":"s1", "type":"follower", "extra":{"a":[1,2]}} )");
   const ParsedEvent& event = body.events.at(0);
@@ -117,6 +136,9 @@ TEST_F(EventParserTest, RefusesBadEventsNamingTheField) {
       {R"({"stream_id":"s1","type":"cheer","bits":18446744073709551615})", "invalid_field", "bits"},
       {R"({"stream_id":"s1","type":"subscription","tier":"4000"})", "invalid_field", "tier"},
       {R"({"stream_id":"s1","type":"subscription","gifted":"yes"})", "invalid_field", "gifted"},
+      {R"({"stream_id":"s1","type":"subscription","count":0})", "invalid_field", "count"},
+      {R"({"stream_id":"s1","type":"subscription","count":1001})", "invalid_field", "count"},
+      {R"({"stream_id":"s1","type":"subscription","count":"5"})", "invalid_field", "count"},
       {R"({"stream_id":"s1","type":"follower","occurred_at":"yesterday"})", "invalid_field",
        "occurred_at"},
       {R"({"stream_id":"s1","type":"follower","user_name":"a\u0000b"})", "invalid_field",

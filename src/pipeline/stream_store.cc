@@ -40,8 +40,8 @@ Status StreamStore::count(storage::Mutation& mutation, const EventFacts& event,
   if (event.type == "follower") {
     patch.increment({"followers"}, 1);
   } else if (event.type == "subscription") {
-    patch.increment({"subscriptions"}, 1);
-    if (event.gifted) patch.increment({"gifted_subscriptions"}, 1);
+    patch.increment({"subscriptions"}, event.count);
+    if (event.gifted) patch.increment({"gifted_subscriptions"}, event.count);
   } else if (event.type == "donation") {
     patch.increment({"donations", "count"}, 1);
     patch.increment({"donations", "totals", event.currency}, event.amount_minor);
