@@ -10,6 +10,7 @@ void declare(settings::Schema& schema, Config& config) {
   engine::declare_settings(schema, config.engine);
   pipeline::declare_settings(schema, config.pipeline);
   azure::declare_settings(schema, config.azure);
+  twitch::declare_settings(schema, config.twitch);
   declare_settings(schema, config.log);
 }
 

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "connectors/azure/azure_settings.h"
+#include "connectors/twitch/twitch_settings.h"
 #include "core/logging.h"
 #include "core/settings.h"
 #include "engine/engine_settings.h"
@@ -25,6 +26,7 @@ struct Config {
   engine::EngineSettings engine;
   pipeline::PipelineSettings pipeline;
   azure::AzureSettings azure;
+  twitch::TwitchSettings twitch;
   LogSettings log;
 };
 

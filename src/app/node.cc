@@ -85,7 +85,8 @@ Node::Node(const Config& config, std::unique_ptr<storage::Backend> owned, storag
       dead_letters_(backend_, config.queue.deadletter),
       cosmos_outbox_(backend_, clock_, "azure-cosmos"),
       poison_outbox_(backend_, clock_, "azure-poison"),
-      streams_(backend_) {
+      streams_(backend_),
+      twitch_subscriptions_(backend_) {
   if (config_.azure.storage && !config_.azure.deadletter_queue.empty()) {
     dead_letters_.mirror_to(dead_letter_outbox_);
   }
@@ -220,16 +221,27 @@ Status Node::activate() {
                                                        backend_, clock_, sends);
     cosmos_sink_->start();
   }
+  std::vector<http::Route> connector_routes;
+  if (config_.twitch.secret) {
+    if (Status loaded = twitch_subscriptions_.load(); !loaded.ok()) {
+      return Status(loaded.code(), fmt::format("storage: {}", loaded.message()));
+    }
+    eventsub_ = std::make_unique<twitch::EventSubApi>(
+        config_.twitch, *intake_, twitch_subscriptions_, metrics_, clock_, ids_);
+    connector_routes = eventsub_->routes();
+  }
+  const bool connectors = config_.azure.storage || config_.azure.cosmos || eventsub_;
   api_ = std::make_unique<http::Api>(
       *intake_, dead_letters_, ids_, clock_,
-      http::ApiOptions{.max_batch_events = config_.http.max_batch_events,
-                       .public_host = address_,
-                       .api_keys = config_.http.api_keys,
-                       .cluster = [this] { return cluster(); },
-                       .peers = peers(),
-                       .connectors = config_.azure.storage || config_.azure.cosmos
-                                         ? http::ConnectorSource([this] { return azure_report(); })
-                                         : http::ConnectorSource()},
+      http::ApiOptions{
+          .max_batch_events = config_.http.max_batch_events,
+          .public_host = address_,
+          .api_keys = config_.http.api_keys,
+          .cluster = [this] { return cluster(); },
+          .peers = peers(),
+          .connectors = connectors ? http::ConnectorSource([this] { return connectors_report(); })
+                                   : http::ConnectorSource(),
+          .connector_routes = std::move(connector_routes)},
       *engine_, registry_, streams_, completions_, metrics_);
   serving_.store(api_.get());
   if (config_.pipeline.paused) {
@@ -439,8 +451,16 @@ void Node::run() {
   spdlog::info("stopped");
 }
 
-Result<http::ConnectorReport> Node::azure_report() {
+Result<http::ConnectorReport> Node::connectors_report() {
   http::ConnectorReport report;
+  if (config_.azure.storage || config_.azure.cosmos) {
+    SLUICE_RETURN_IF_ERROR(add_azure_report(report));
+  }
+  if (eventsub_) report.metrics += eventsub_->metrics_text();
+  return report;
+}
+
+Status Node::add_azure_report(http::ConnectorReport& report) {
   boost::json::object azure;
   auto out = std::back_inserter(report.metrics);
   auto counter = [&out](std::string_view name, std::string_view help, std::uint64_t value) {
@@ -530,7 +550,7 @@ Result<http::ConnectorReport> Node::azure_report() {
     }
   }
   report.queue["azure"] = std::move(azure);
-  return report;
+  return {};
 }
 
 void Node::stop() {

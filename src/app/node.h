@@ -33,6 +33,8 @@
 #include "connectors/azure/cosmos_sink.h"
 #include "connectors/azure/queue_forwarder.h"
 #include "connectors/azure/queue_source.h"
+#include "connectors/twitch/eventsub_api.h"
+#include "connectors/twitch/subscription_log.h"
 #include "core/clock.h"
 #include "core/ids.h"
 #include "core/worker.h"
@@ -121,8 +123,10 @@ class Node {
   std::vector<std::string> other_nodes() const;
   // How the API finds the other nodes: nothing unless nodes share storage.
   http::Peers peers();
-  // The Azure connectors' figures for /api/queue and /metrics; blocks on storage.
-  Result<http::ConnectorReport> azure_report();
+  // The connectors' figures for /api/queue and /metrics; blocks on storage.
+  Result<http::ConnectorReport> connectors_report();
+  // The Azure connectors' part of it.
+  Status add_azure_report(http::ConnectorReport& report);
   void log_listening() const;
   void drain();
 
@@ -151,6 +155,8 @@ class Node {
   std::unique_ptr<azure::QueueForwarder> poison_sender_;  // with this
   std::unique_ptr<azure::QueueForwarder> azure_mirror_;   // and with azure.deadletter_queue
   std::unique_ptr<azure::CosmosSink> cosmos_sink_;        // when azure.cosmos is set
+  twitch::SubscriptionLog twitch_subscriptions_;
+  std::unique_ptr<twitch::EventSubApi> eventsub_;  // when twitch.secret is set
   std::unique_ptr<http::Api> api_;
   std::atomic<http::Api*> serving_{nullptr};  // api_ once the node is active: requests go there
   std::unique_ptr<http::Server> server_;

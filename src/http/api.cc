@@ -29,6 +29,7 @@ std::vector<Route> Api::declare_routes() {
                         management_.routes()}) {
     for (Route& route : resource) routes.push_back(std::move(route));
   }
+  for (const Route& route : options_.connector_routes) routes.push_back(route);
   return routes;
 }
 

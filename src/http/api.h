@@ -2,8 +2,9 @@
 
 // Api: every HTTP route of sluice (DESIGN §6) in one RouteTable, gathered from the resources that
 // serve them: events (EventsApi), streams (StreamsApi), dead letters (DeadLettersApi), operations
-// (OpsApi) and instance management (ManagementApi). Each resource parses its requests and makes
-// its answers; what a route does lives in the modules it calls.
+// (OpsApi), instance management (ManagementApi), and the routes connectors bring (ApiOptions).
+// Each resource parses its requests and makes its answers; what a route does lives in the
+// modules it calls.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -31,10 +32,11 @@ namespace sluice::http {
 struct ApiOptions {
   std::size_t max_batch_events = 10000;
   std::string public_host;  // host:port for absolute URLs when a request has no usable Host
-  std::vector<ApiKeyConfig> api_keys;  // none: every route is open
-  ClusterSource cluster;               // GET /api/cluster
-  Peers peers;                         // where nodes share storage: how to find the others
-  ConnectorSource connectors;          // what the connectors add to /api/queue and /metrics
+  std::vector<ApiKeyConfig> api_keys;   // none: every route is open
+  ClusterSource cluster;                // GET /api/cluster
+  Peers peers;                          // where nodes share storage: how to find the others
+  ConnectorSource connectors;           // what the connectors add to /api/queue and /metrics
+  std::vector<Route> connector_routes;  // routes the connectors serve (Twitch's EventSub)
 };
 
 class Api {
