@@ -1,7 +1,7 @@
 // EventSub notifications on arbitrary bodies, as the webhook route takes them once the signature
 // holds: the body parsed, its `subscription.type` and `event` mapped. Beyond not crashing: an
 // event the mapping makes is either accepted by the event parser (and reads back with the
-// message id as its event_id) or refused with a named field — never anything else.
+// message id as its event_id) or refused with an error code — never anything else.
 
 #include <boost/json.hpp>
 #include <cstdint>

@@ -226,8 +226,9 @@ Status Node::activate() {
     if (Status loaded = twitch_subscriptions_.load(); !loaded.ok()) {
       return Status(loaded.code(), fmt::format("storage: {}", loaded.message()));
     }
-    eventsub_ = std::make_unique<twitch::EventSubApi>(
-        config_.twitch, *intake_, twitch_subscriptions_, metrics_, clock_, ids_);
+    eventsub_ =
+        std::make_unique<twitch::EventSubApi>(config_.twitch, *intake_, dead_letters_, backend_,
+                                              twitch_subscriptions_, metrics_, clock_, ids_);
     connector_routes = eventsub_->routes();
   }
   const bool connectors = config_.azure.storage || config_.azure.cosmos || eventsub_;

@@ -26,6 +26,7 @@
 
 #include "cli/commands.h"
 #include "cli/load_generator.h"
+#include "connectors/twitch/eventsub.h"
 #include "core/clock.h"
 #include "http/client.h"
 #include "http/metrics.h"
@@ -275,9 +276,108 @@ std::string percentiles_text(const Percentiles& p, std::string_view prefix = "")
                      prefix, p.p90, prefix, p.p99, prefix, p.max);
 }
 
+// Traffic's events as the EventSub notifications Twitch would send for them, each signed: a
+// cheer as channel.cheer, a follower as channel.follow, a subscription as channel.subscribe or,
+// when gifted, a gift of one, a donation as a charity donation. They map back to the same stats.
+// The message id is the event's id. The bodies are made before the run, so that making them
+// takes no CPU from the server; each is signed as it is sent. headers() signs the body next()
+// gave last: the load generator asks for a body, then for its headers.
+class EventSubTraffic {
+ public:
+  EventSubTraffic(pipeline::Traffic& traffic, std::int64_t events, std::string secret)
+      : secret_(std::move(secret)) {
+    messages_.reserve(static_cast<std::size_t>(events));
+    for (std::int64_t i = 0; i < events; ++i) messages_.push_back(notification(traffic.next()));
+  }
+
+  std::string next() {
+    Message& message = messages_.at(next_++);
+    message_id_ = std::move(message.id);
+    return std::move(message.body);
+  }
+
+  std::string headers(std::string_view body) const {
+    const std::string timestamp = format_rfc3339(SystemClock().now());
+    return fmt::format(
+        "Twitch-Eventsub-Message-Type: notification\r\nTwitch-Eventsub-Message-Id: "
+        "{}\r\nTwitch-Eventsub-Message-Timestamp: {}\r\nTwitch-Eventsub-Message-Signature: "
+        "{}\r\n",
+        message_id_, timestamp, twitch::sign(secret_, message_id_, timestamp, body));
+  }
+
+ private:
+  struct Message {
+    std::string id;
+    std::string body;
+  };
+
+  static Message notification(const std::string& event_text) {
+    const json::object event = json::parse(event_text).as_object();
+    std::string message_id(event.at("event_id").as_string());
+    const std::string_view type = event.at("type").as_string();
+    json::object notification{{"broadcaster_user_id", "1"},
+                              {"broadcaster_user_login", event.at("stream_id")},
+                              {"user_id", "2"},
+                              {"user_login", "viewer"},
+                              {"user_name", "viewer"}};
+    std::string subscription_type;
+    if (type == "follower") {
+      subscription_type = "channel.follow";
+    } else if (type == "cheer") {
+      subscription_type = "channel.cheer";
+      notification["bits"] = event.at("bits");
+      notification["is_anonymous"] = false;
+    } else if (type == "subscription") {
+      notification["tier"] = "1000";
+      if (event.at("gifted").as_bool()) {
+        subscription_type = "channel.subscription.gift";
+        notification["total"] = 1;
+      } else {
+        subscription_type = "channel.subscribe";
+        notification["is_gift"] = false;
+      }
+    } else {
+      subscription_type = "channel.charity_campaign.donate";
+      // "12.34" is 1234 with 2 decimal places.
+      std::string amount(event.at("amount").as_string());
+      const auto point = amount.find('.');
+      const std::size_t places = point == std::string::npos ? 0 : amount.size() - point - 1;
+      if (point != std::string::npos) amount.erase(point, 1);
+      notification["broadcaster_login"] = event.at("stream_id");
+      notification["amount"] = {{"value", std::stoll(amount)},
+                                {"decimal_places", places},
+                                {"currency", event.at("currency")}};
+    }
+    return {std::move(message_id),
+            json::serialize(json::object{{"subscription",
+                                          {{"id", "bench-" + subscription_type},
+                                           {"status", "enabled"},
+                                           {"type", subscription_type},
+                                           {"version", "1"},
+                                           {"condition", {{"broadcaster_user_id", "1"}}}}},
+                                         {"event", std::move(notification)}})};
+  }
+
+  const std::string secret_;
+  std::vector<Message> messages_;
+  std::size_t next_ = 0;
+  std::string message_id_;
+};
+
 }  // namespace
 
 int bench(const BenchFlags& flags) {
+  if (flags.eventsub_secret && (flags.batch != 1 || flags.rate > 0)) {
+    // Twitch sends one event per request and waits for no processing (no ?wait=).
+    fmt::print(stderr,
+               "sluice bench: --eventsub-secret sends one event per request in a closed loop: "
+               "no --batch, no --rate\n");
+    return kExitUsage;
+  }
+  // The started server takes the secret from its environment, not from a visible argument.
+  if (flags.eventsub_secret && !flags.external) {
+    setenv("SLUICE_TWITCH_SECRET", flags.eventsub_secret->c_str(), 1);
+  }
   std::unique_ptr<ServerProcess> started;
   std::string url = flags.server.url;
   if (!flags.external) {
@@ -328,13 +428,21 @@ int bench(const BenchFlags& flags) {
                                : fmt::format("closed loop over {} connections", load.connections);
   if (!flags.json) {
     fmt::print("sluice bench: {} events over {} streams, {}, {}\n", flags.events, flags.streams,
-               flags.batch > 1 ? fmt::format("NDJSON batches of {}", flags.batch)
-                               : std::string("one event per request"),
+               flags.batch > 1         ? fmt::format("NDJSON batches of {}", flags.batch)
+               : flags.eventsub_secret ? std::string("one signed EventSub notification per request")
+                                       : std::string("one event per request"),
                mode);
     std::fflush(stdout);
   }
 
-  LoadResult result = run_load(load, [&traffic] { return traffic.next(); });
+  std::optional<EventSubTraffic> eventsub;
+  if (flags.eventsub_secret) {
+    eventsub.emplace(traffic, flags.events, *flags.eventsub_secret);
+    load.target = "/api/twitch/eventsub";
+    load.signed_headers = [&eventsub](std::string_view body) { return eventsub->headers(body); };
+  }
+  LoadResult result = run_load(
+      load, [&traffic, &eventsub] { return eventsub ? eventsub->next() : traffic.next(); });
   if (!result.failure.empty()) {
     fmt::print(stderr, "sluice bench: {}\n", result.failure);
     return kExitFailure;

@@ -99,6 +99,8 @@ struct BenchFlags {
   double drain_timeout = 600;
   bool json = false;
   bool accept_only = false;  // report acceptance and stop, leaving the events to the server
+  // Set: each event goes as a Twitch EventSub notification signed with this secret.
+  std::optional<std::string> eventsub_secret;
 };
 // Measures the whole system end to end: throughput, latency from post to Completed, and the
 // server's memory, CPU time and disk writes per event. Exit 1 if an event was lost, not

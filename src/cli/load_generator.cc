@@ -88,8 +88,8 @@ class Generator {
         watchdog_(context_.get_executor()) {
     // Every request's header but its length; the target waits for the events when asked to.
     const std::string target = options.wait_seconds > 0
-                                   ? fmt::format("/api/events?wait={}", options.wait_seconds)
-                                   : std::string("/api/events");
+                                   ? fmt::format("{}?wait={}", options.target, options.wait_seconds)
+                                   : options.target;
     head_ =
         fmt::format("POST {} HTTP/1.1\r\nHost: {}\r\nContent-Type: {}\r\n", target, options.host,
                     options.batch > 1 ? "application/x-ndjson" : "application/json");
@@ -144,6 +144,7 @@ class Generator {
     }
     job.request.reserve(head_.size() + 40 + body.size());
     job.request += head_;
+    if (options_.signed_headers) job.request += options_.signed_headers(body);
     job.request += fmt::format("Content-Length: {}\r\n\r\n", body.size());
     job.request += body;
     job.due = due;

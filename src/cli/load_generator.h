@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sluice::cli {
@@ -28,6 +29,9 @@ struct LoadOptions {
   unsigned connections = 1;   // closed loop: exactly this many; fixed rate: at most this many
   double rate = 0;            // events/s; 0: closed loop
   unsigned wait_seconds = 0;  // sent as ?wait=: each answer then comes once its events finished
+  std::string target = "/api/events";
+  // When set, the header lines (each ending in CRLF) a request with this body adds: a signature.
+  std::function<std::string(std::string_view body)> signed_headers;
 };
 
 struct LoadResult {

@@ -141,6 +141,9 @@ int main(int argc, char** argv) {
   bench_command->add_flag("--json", bench_flags.json, "one JSON object instead of the table");
   bench_command->add_flag("--accept-only", bench_flags.accept_only,
                           "stop once the server has accepted every event (with --url)");
+  bench_command->add_option("--eventsub-secret", bench_flags.eventsub_secret,
+                            "post each event as a Twitch EventSub notification signed with this "
+                            "secret (the started server gets it as twitch.secret)");
 
   try {
     app.parse(argc, argv);

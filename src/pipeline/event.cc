@@ -197,6 +197,11 @@ std::optional<EventError> check_subscription(const KnownFields& fields) {
   }
   if (present(fields.count)) {
     if (auto error = check_count(fields.count, "count", kMaxSubscriptionCount)) return error;
+    bool gifted = false;
+    if (!present(fields.gifted) || fields.gifted->get_bool().get(gifted) != simdjson::SUCCESS ||
+        !gifted) {
+      return field_error("invalid_field", "count", "is only for a gift (\"gifted\": true)");
+    }
   }
   if (present(fields.months)) return check_count(fields.months, "months", kMaxMonths);
   return std::nullopt;
@@ -322,10 +327,12 @@ Result<EventFacts> read_event_facts(std::string_view json) {
     if (present(fields.gifted) && fields.gifted->get_bool().get(gifted) == simdjson::SUCCESS) {
       facts.gifted = gifted;
     }
-    // Events stored before `count` was known may carry anything there: they count once.
+    // Events stored before `count` was checked may carry anything there: they count once,
+    // unless it reads as a gift's count would.
     std::int64_t count = 0;
-    if (present(fields.count) && fields.count->get_int64().get(count) == simdjson::SUCCESS &&
-        count > 0 && count <= kMaxSubscriptionCount) {
+    if (facts.gifted && present(fields.count) &&
+        fields.count->get_int64().get(count) == simdjson::SUCCESS && count > 0 &&
+        count <= kMaxSubscriptionCount) {
       facts.count = count;
     }
   }

@@ -63,6 +63,21 @@ TEST(BenchTest, StartsItsOwnServerAndReportsEveryFigureForBatches) {
   EXPECT_LE(number(server.at("p99")), number(server.at("max")));
 }
 
+TEST(BenchTest, SendsEveryEventAsASignedEventSubNotificationAndTheStatsMatch) {
+  auto run = testing::run_sluice({"bench", "--events", "2000", "--streams", "5", "--json",
+                                  "--eventsub-secret", "bench-eventsub-secret"});
+  ASSERT_EQ(run.exit.code, 0) << run.output;
+  const json::object out = report(run.output);
+  EXPECT_EQ(number(out.at("completed")), 2000);
+  EXPECT_EQ(out.at("requests"), 2000);
+  // Every type of event went through its EventSub mapping and counted as sent.
+  EXPECT_EQ(out.at("stats_match"), true);
+
+  auto batched = testing::run_sluice(
+      {"bench", "--events", "10", "--batch", "5", "--eventsub-secret", "bench-eventsub-secret"});
+  EXPECT_EQ(batched.exit.code, 2) << batched.output;
+}
+
 TEST(BenchTest, FixedRateAgainstARunningServerMeasuresEachEventToCompleted) {
   testing::TempDirectory data;
   testing::ServerProcess server(data.str());

@@ -18,7 +18,9 @@ TEST(RoutesTest, EveryRouteDeclaresItsAccessAndRefusesCallersWithout) {
   testing::TempDirectory directory;
   testing::InProcessServer host(directory.str(), {{"keys.bot.secret", kIngestKey},
                                                   {"keys.bot.scopes", "ingest"},
-                                                  {"pipeline.paused", "true"}});
+                                                  {"pipeline.paused", "true"},
+                                                  // The connectors' routes are walked too.
+                                                  {"twitch.secret", "routes-test-eventsub"}});
   host.start();
   auto anonymous = host.client();
   auto ingest_only = std::move(http::Client::create(host.url(), kIngestKey).value());
@@ -51,7 +53,7 @@ TEST(RoutesTest, EveryRouteDeclaresItsAccessAndRefusesCallersWithout) {
         break;
     }
   }
-  EXPECT_EQ(open, 1u);  // /healthz
+  EXPECT_EQ(open, 2u);  // /healthz, and Twitch's EventSub (each message signed)
   EXPECT_GE(guarded, 20u);
 }
 

@@ -7,6 +7,7 @@
 
 #include "http/offload.h"
 #include "pipeline/event.h"
+#include "storage/mutation.h"
 
 namespace sluice::twitch {
 namespace {
@@ -39,13 +40,51 @@ std::string subscription_problem(const json::object& subscription) {
   return {};
 }
 
+// Made outside the coroutines: GCC 12 miscompiles braced aggregates of strings in a coroutine
+// frame (docs/architecture.md, "GCC 12 coroutine rules").
+EventSubApi::Unmappable unmappable(std::string code, std::string field, std::string message) {
+  return {std::move(code), std::move(field), std::move(message)};
+}
+
+// The dead-letter record of a notification that is authentic but cannot become an event: the
+// body as it came, the error naming the field, where it came from. Twitch would send it again
+// until it got a 2xx and then revoke the subscription; kept here, it is answered 2xx.
+std::string dead_letter_record(std::string_view id, std::string_view message_id,
+                               std::string_view sent_at, const json::object& subscription,
+                               std::string_view raw, const EventSubApi::Unmappable& why,
+                               const std::string& now) {
+  return json::serialize(json::object{{"id", id},
+                                      {"event", nullptr},
+                                      {"body", raw},
+                                      {"body_encoding", "text"},
+                                      {"received_at", now},
+                                      {"error",
+                                       {{"activity", "intake"},
+                                        {"code", why.code},
+                                        {"field", why.field},
+                                        {"message", fmt::format("{}: {}", why.field, why.message)},
+                                        {"attempts", 1},
+                                        {"first_attempt_at", now},
+                                        {"last_attempt_at", now}}},
+                                      {"source",
+                                       {{"twitch_message_id", message_id},
+                                        {"subscription_id", subscription.at("id")},
+                                        {"subscription_type", subscription.at("type")},
+                                        {"sent_at", sent_at}}},
+                                      {"instance_id", nullptr},
+                                      {"dead_lettered_at", now}});
+}
+
 }  // namespace
 
 EventSubApi::EventSubApi(const TwitchSettings& settings, queue::IntakeQueue& intake,
+                         const queue::DeadLetterStore& dead_letters, storage::Backend& backend,
                          SubscriptionLog& subscriptions, http::Metrics& metrics, const Clock& clock,
                          IdGenerator& ids)
     : settings_(settings),
       intake_(intake),
+      dead_letters_(dead_letters),
+      backend_(backend),
       subscriptions_(subscriptions),
       metrics_(metrics),
       clock_(clock),
@@ -156,6 +195,11 @@ boost::asio::awaitable<http::Response> EventSubApi::post(http::Request& request)
     co_return response;
   }
   if (kind == Kind::kRevocation) {
+    // The type header is not signed: a notification sent again as a revocation is refused.
+    if (root.get_object().contains("event") || about.at("status").get_string() == "enabled") {
+      co_return refuse(Refusal::kMalformed, status::bad_request, "invalid_field", kTypeHeader,
+                       "says revocation, but the subscription is enabled or the body has an event");
+    }
     if (Status stored = co_await record(about, type, sent_at); !stored.ok()) {
       co_return http::status_response(stored);
     }
@@ -165,13 +209,14 @@ boost::asio::awaitable<http::Response> EventSubApi::post(http::Request& request)
                  about.at("status").get_string());
     co_return http::json_response(status::ok, json::object{{"revoked", about.at("id")}});
   }
-  co_return co_await notification(message_id, sent_at, about, root.get_object());
+  co_return co_await notification(message_id, sent_at, about, root.get_object(), body);
 }
 
 boost::asio::awaitable<http::Response> EventSubApi::notification(std::string_view message_id,
                                                                  std::string_view sent_at,
                                                                  const json::object& subscription,
-                                                                 const json::object& body) {
+                                                                 const json::object& body,
+                                                                 std::string_view raw) {
   const json::value* event = body.if_contains("event");
   if (event == nullptr || !event->is_object()) {
     co_return refuse(Refusal::kMalformed, status::bad_request, "missing_field", "event",
@@ -186,8 +231,8 @@ boost::asio::awaitable<http::Response> EventSubApi::notification(std::string_vie
       map_notification(type, event->get_object(), message_id, sent_at,
                        settings_.stream_id == "id" ? StreamIdFrom::kId : StreamIdFrom::kLogin);
   if (auto* problem = std::get_if<MappingError>(&mapping)) {
-    co_return refuse(Refusal::kMalformed, status::bad_request, "invalid_field", problem->field,
-                     problem->message);
+    const Unmappable why = unmappable("invalid_field", problem->field, problem->message);
+    co_return co_await dead_letter(message_id, sent_at, subscription, raw, why);
   }
   json::object answer{{"subscription_type", type}};
   if (auto* skipped = std::get_if<NotCounted>(&mapping)) {
@@ -199,15 +244,17 @@ boost::asio::awaitable<http::Response> EventSubApi::notification(std::string_vie
     std::string text = json::serialize(std::get<MappedEvent>(mapping).event);
     auto parsed = pipeline::parse_events(text, pipeline::BodyFormat::kJson, {1}, ids_);
     if (auto* invalid = std::get_if<pipeline::EventError>(&parsed)) {
-      co_return refuse(Refusal::kMalformed, status::bad_request, invalid->code,
-                       fmt::format("event ({})", invalid->field), invalid->message);
+      const Unmappable why =
+          unmappable(invalid->code, fmt::format("event (as the event's {})", invalid->field),
+                     invalid->message);
+      co_return co_await dead_letter(message_id, sent_at, subscription, raw, why);
     }
     auto& events = std::get<pipeline::ParsedBody>(parsed).events;
     std::vector<queue::NewMessage> messages;
     messages.push_back({events[0].event_id, std::move(events[0].json)});
     auto [appended, outcome] = co_await http::async_append(intake_, std::move(messages));
     if (!appended.ok()) co_return http::status_response(appended);
-    metrics_.events_accepted(1);
+    metrics_.events_accepted(outcome.accepted());
     counters_.queued.fetch_add(1, std::memory_order_relaxed);
     const bool duplicate = outcome.duplicate[0];
     if (duplicate) counters_.duplicates.fetch_add(1, std::memory_order_relaxed);
@@ -225,6 +272,45 @@ boost::asio::awaitable<http::Response> EventSubApi::notification(std::string_vie
   co_return http::json_response(
       std::get_if<NotCounted>(&mapping) != nullptr ? status::ok : status::accepted,
       std::move(answer));
+}
+
+boost::asio::awaitable<http::Response> EventSubApi::dead_letter(std::string_view message_id,
+                                                                std::string_view sent_at,
+                                                                const json::object& subscription,
+                                                                std::string_view raw,
+                                                                const Unmappable& why) {
+  const std::string id = "twitch-" + std::string(message_id);
+  const std::string record = dead_letter_record(id, message_id, sent_at, subscription, raw, why,
+                                                format_rfc3339(clock_.now()));
+  storage::Backend& backend = backend_;
+  const queue::DeadLetterStore& store = dead_letters_;
+  // Captures by reference only (docs/architecture.md, "GCC 12 coroutine rules").
+  Status stored = co_await http::run_blocking(storing_, [&backend, &store, &id, &record] {
+    storage::Mutation mutation;
+    store.add_new(mutation, id, record);
+    return backend.commit(mutation);
+  });
+  // Already there: Twitch sent the message again.
+  const bool again = stored.code() == StatusCode::kAlreadyExists;
+  if (!stored.ok() && !again) co_return http::status_response(stored);
+  if (!again) counters_.dead_lettered.fetch_add(1, std::memory_order_relaxed);
+  counters_.messages[static_cast<std::size_t>(Kind::kNotification)].fetch_add(
+      1, std::memory_order_relaxed);
+  if (std::uint64_t held_back = 0; refusals_.now(held_back)) {
+    spdlog::warn("twitch: notification {} cannot become an event ({}: {}); dead letter {}{}",
+                 message_id, why.field, why.message, id,
+                 held_back > 0 ? fmt::format(" (and {} more since)", held_back) : "");
+  }
+  co_return http::json_response(
+      status::ok,
+      json::object{
+          {"counted", false},
+          {"dead_letter", id},
+          {"error", {{"code", why.code}, {"field", why.field}, {"message", why.message}}}});
+}
+
+boost::asio::awaitable<http::Response> EventSubApi::list(http::Request&, http::PathParameters) {
+  co_return http::json_response(status::ok, json::object{{"subscriptions", subscriptions_.list()}});
 }
 
 boost::asio::awaitable<Status> EventSubApi::record(const json::object& subscription,
@@ -269,6 +355,9 @@ std::string EventSubApi::metrics_text() const {
           load(counters_.queued));
   counter("sluice_twitch_eventsub_duplicates_total",
           "EventSub notifications Twitch sent again, counted once.", load(counters_.duplicates));
+  counter("sluice_twitch_eventsub_dead_lettered_total",
+          "Authentic EventSub notifications that could not become events, kept as dead letters.",
+          load(counters_.dead_lettered));
   counter("sluice_twitch_eventsub_not_counted_total",
           "EventSub notifications acknowledged without an event (types sluice does not count, "
           "gift recipients).",

@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 
+#include "core/clock.h"
 #include "storage/mutation.h"
 
 namespace sluice::twitch {
@@ -40,7 +41,11 @@ Status SubscriptionLog::load() {
 }
 
 bool SubscriptionLog::note(const json::object& subscription, std::string_view message_type,
-                           std::string_view sent_at) {
+                           std::string_view sent_at_text) {
+  // Twitch's times have nanoseconds; sluice's have milliseconds and compare as text.
+  Micros sent = 0;
+  const std::string sent_at =
+      parse_rfc3339(sent_at_text, sent) ? format_rfc3339(sent) : std::string(sent_at_text);
   const std::string_view id = string_member(subscription, "id");
   const std::string_view status = string_member(subscription, "status");
   std::lock_guard lock(mutex_);
@@ -53,6 +58,7 @@ bool SubscriptionLog::note(const json::object& subscription, std::string_view me
                         {"version", string_member(subscription, "version")},
                         {"condition", json::object()},
                         {"status", status},
+                        {"status_at", sent_at},
                         {"notifications", 0},
                         {"first_message_at", sent_at},
                         {"revoked_at", nullptr},
@@ -64,12 +70,21 @@ bool SubscriptionLog::note(const json::object& subscription, std::string_view me
     found = records_.emplace(std::string(id), std::move(record)).first;
   }
   json::object& record = found->second;
-  const bool status_changed = string_member(record, "status") != status;
-  record["status"] = status;
-  record["last_message_at"] = sent_at;
-  record["last_message_type"] = message_type;
+  // A message older than the one that set the status (a notification Twitch sent again after
+  // the revocation) does not set it back.
+  const bool status_changed =
+      string_member(record, "status") != status && sent_at >= string_member(record, "status_at");
+  if (status_changed) {
+    record["status"] = status;
+    record["status_at"] = sent_at;
+  }
+  if (sent_at >= string_member(record, "last_message_at")) {
+    record["last_message_at"] = sent_at;
+    record["last_message_type"] = message_type;
+  }
   if (message_type == "notification") {
-    record["notifications"] = record["notifications"].to_number<std::int64_t>() + 1;
+    const json::value* count = record.if_contains("notifications");
+    record["notifications"] = (count != nullptr && count->is_int64() ? count->get_int64() : 0) + 1;
   } else if (message_type == "revocation") {
     // Twitch names the reason in the status: authorization_revoked, user_removed,
     // notification_failures_exceeded, version_removed.

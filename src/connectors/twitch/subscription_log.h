@@ -6,9 +6,10 @@
 // revoked it.
 //
 // A record is written to storage when its subscription is first seen and whenever its status
-// changes (a verification, a revocation), so those survive a restart. The time of the latest
-// message is kept in memory and written with the next such change: a notification costs no
-// storage write of its own. Thread-safe.
+// changes (a verification, a revocation), so those survive a restart. The latest message's time
+// and the count of notifications are kept in memory and written with the next such change: a
+// notification costs no storage write of its own, and after a restart both may lag. Each node
+// keeps its own log: where nodes share storage, each lists what it received. Thread-safe.
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
