@@ -96,9 +96,8 @@ std::vector<http::Route> EventSubApi::routes() {
   return {{http::beast_http::verb::post, "/api/twitch/eventsub", http::Access::kOpen,
            [this](http::Request& request, http::PathParameters) { return post(request); }},
           {http::beast_http::verb::get, "/api/twitch/subscriptions", http::Access::kRead,
-           [this](http::Request&, http::PathParameters) -> boost::asio::awaitable<http::Response> {
-             co_return http::json_response(status::ok,
-                                           json::object{{"subscriptions", subscriptions_.list()}});
+           [this](http::Request& request, http::PathParameters parameters) {
+             return list(request, std::move(parameters));
            }}};
 }
 
