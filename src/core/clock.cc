@@ -114,6 +114,11 @@ bool parse_rfc3339(std::string_view text, Micros& out) {
   const std::int64_t seconds_since_epoch = sys_days(date).time_since_epoch().count() * 86400LL +
                                            hour * 3600LL + minute * 60LL + second -
                                            offset_minutes * 60LL;
+  // An offset can carry 0001-01-01 or 9999-12-31 across the four-digit years RFC 3339 allows;
+  // such an instant has no RFC 3339 form in UTC, so it is refused rather than stored.
+  const std::int64_t first = sys_days(std::chrono::year(1) / 1 / 1).time_since_epoch().count();
+  const std::int64_t last = sys_days(std::chrono::year(10000) / 1 / 1).time_since_epoch().count();
+  if (seconds_since_epoch < first * 86400LL || seconds_since_epoch >= last * 86400LL) return false;
   out = seconds_since_epoch * 1'000'000 + micros;
   return true;
 }

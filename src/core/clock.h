@@ -40,7 +40,8 @@ class ManualClock final : public Clock {
 // RFC 3339 in UTC with millisecond precision: "2026-11-24T01:02:03.456Z".
 std::string format_rfc3339(Micros time);
 
-// Parses an RFC 3339 date-time ("2026-11-24T01:02:03Z", "…03.5+01:00"); false if it is not one.
+// Parses an RFC 3339 date-time ("2026-11-24T01:02:03Z", "…03.5+01:00"); false if it is not one
+// or if it falls outside the years 0001–9999 in UTC.
 // Fractions finer than a microsecond are truncated.
 bool parse_rfc3339(std::string_view text, Micros& out);
 

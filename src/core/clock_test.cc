@@ -50,6 +50,18 @@ TEST(ClockTest, RefusesWhatIsNotRfc3339) {
   }
 }
 
+// An offset must not carry a time out of the years a UTC RFC 3339 string can name: it would be
+// stored but could never be written back in the same form.
+TEST(ClockTest, RefusesTimesOutsideTheFourDigitYears) {
+  Micros time = 0;
+  EXPECT_FALSE(parse_rfc3339("0001-01-01T01:02:05+09:00", time));
+  EXPECT_FALSE(parse_rfc3339("9999-12-31T23:00:00-01:00", time));
+  ASSERT_TRUE(parse_rfc3339("0001-01-01T09:00:00+09:00", time));
+  EXPECT_EQ(format_rfc3339(time), "0001-01-01T00:00:00.000Z");
+  ASSERT_TRUE(parse_rfc3339("9999-12-31T22:59:59.999-01:00", time));
+  EXPECT_EQ(format_rfc3339(time), "9999-12-31T23:59:59.999Z");
+}
+
 TEST(ClockTest, ManualClockMovesOnlyWhenTold) {
   ManualClock clock(1000);
   EXPECT_EQ(clock.now(), 1000);
