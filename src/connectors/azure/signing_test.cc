@@ -37,6 +37,22 @@ TEST(SharedKeyTest, SignsAGetMessagesAsTheAzureSdkDoes) {
             "SharedKey devstoreaccount1:3UbrHwftRo7qJaQlvPSNkdR/2QACAKHaJsUglt2kJe4=");
 }
 
+// The Shared Key documentation's worked string-to-sign (Get Container Metadata with a timeout).
+// The Storage documentation publishes no key with its signatures, so the signatures themselves
+// are checked against the SDK above.
+TEST(SharedKeyTest, StringToSignMatchesThePublishedExample) {
+  StorageRequest request{
+      .verb = "GET",
+      .path = "/mycontainer",
+      .query = {{"restype", "container"}, {"comp", "metadata"}, {"timeout", "20"}},
+      .ms_headers = {{"x-ms-date", "Fri, 26 Jun 2015 23:39:12 GMT"},
+                     {"x-ms-version", "2015-02-21"}}};
+  EXPECT_EQ(shared_key_string_to_sign("myaccount", request),
+            "GET\n\n\n\n\n\n\n\n\n\n\n\n"
+            "x-ms-date:Fri, 26 Jun 2015 23:39:12 GMT\nx-ms-version:2015-02-21\n"
+            "/myaccount/mycontainer\ncomp:metadata\nrestype:container\ntimeout:20");
+}
+
 // The canonical form as the Shared Key documentation lays it out: empty standard headers, the
 // x-ms-* headers lower-cased and sorted, then the resource with its parameters sorted, several
 // values of one name joined by commas.
@@ -51,6 +67,18 @@ TEST(SharedKeyTest, StringToSignFollowsTheDocumentedLayout) {
             "GET\n\n\n\n\n\n\n\n\n\n\n\n"
             "x-ms-date:Fri, 26 Jun 2015 23:39:12 GMT\nx-ms-version:2015-02-21\n"
             "/myaccount/mycontainer\ncomp:list,metadata\nrestype:container");
+}
+
+// The worked example of the Cosmos DB REST reference ("Access control on Cosmos DB resources"):
+// its key, request and date give the published token (which the page writes with lower-case
+// percent escapes; the service decodes either case).
+TEST(CosmosAuthorizationTest, MatchesThePublishedExample) {
+  const auto key = base64_decode(
+      "dsZQi3KtZmCv1ljt3VNWNm7sQUF1y5rJfC6kv5JiwvW0EndXdDku/dkKBp8/ufDToSxLzR4y+O/0H/t4bQtVNw==");
+  ASSERT_TRUE(key);
+  EXPECT_EQ(
+      cosmos_authorization("GET", "dbs", "dbs/ToDoList", "Thu, 27 Apr 2017 00:51:12 GMT", *key),
+      "type%3Dmaster%26ver%3D1.0%26sig%3Dc09PEVJrgp2uQRkr934kFbTqhByc7TVr3OHyqlu%2Bc%2Bc%3D");
 }
 
 // Tokens as Microsoft's @azure/cosmos 4.9.3 makes them (its generateHeaders, given the key and
