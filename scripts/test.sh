@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 
-# Builds one at a time: each build uses every core.
+# Builds one at a time: each build uses every core. Tests run two at a time (the presets' jobs):
+# most of them wait on a child process or the network.
 for preset in release asan tsan fuzz; do
   echo "== ${preset}: build"
   cmake --preset "${preset}" >/dev/null
